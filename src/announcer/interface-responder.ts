@@ -1,0 +1,193 @@
+import { ARP_OP_REQUEST, arpFrame, arpReply, decodeArp, gratuitousArp } from '../packet/arp.js';
+import { decodeEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV6, type EthernetFrame } from '../packet/ethernet.js';
+import { isBroadcastMac, macEquals, macToString, solicitedNodeMulticastMac } from '../packet/mac.js';
+import type { Logger } from '../observability/logger.js';
+import type { Clock } from '../clock/clock.js';
+import type { FrameSocket } from './frame-socket.js';
+import { ipKey, type OwnedIp } from './owned-ips.js';
+import type { ResponderStats } from './responder-stats.js';
+import { answerNeighborSolicitation, unsolicitedAdvertisement } from './ndp-responder.js';
+
+/** The interface a responder serves. */
+export interface InterfaceInfo {
+  readonly name: string;
+  readonly ifindex: number;
+  readonly mac: Uint8Array;
+}
+
+export interface ResponderContext {
+  readonly clock: Clock;
+  readonly stats: ResponderStats;
+  readonly logger: Logger;
+  /** True when this node announces the IP (key from ipKey) on any interface. */
+  readonly ownedAnywhere: (key: number | string) => boolean;
+}
+
+/** Conflicts are logged at most once per IP in this period, but always counted. */
+const CONFLICT_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Answers ARP requests and Neighbor Solicitations for the IPs this node announces on one
+ * interface, and sends their gratuitous announcements. It decides nothing about ownership:
+ * the announcer tells it which IPs it owns.
+ */
+export class InterfaceResponder {
+  private readonly owned = new Map<number | string, OwnedIp>();
+  /** Solicited-node multicast memberships, refcounted: several VIPs can share one group. */
+  private readonly groups = new Map<string, number>();
+  private readonly lastConflictLog = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(
+    readonly iface: InterfaceInfo,
+    private readonly socket: FrameSocket,
+    private readonly ctx: ResponderContext,
+  ) {
+    this.log = ctx.logger.child({ component: 'responder', iface: iface.name });
+    socket.onFrame((f) => this.handleFrame(f));
+  }
+
+  owns(ip: OwnedIp): boolean {
+    return this.owned.has(ipKey(ip.bytes));
+  }
+
+  ownsKey(key: number | string): OwnedIp | undefined {
+    return this.owned.get(key);
+  }
+
+  /** Starts answering for `ip` on this interface (no announcement: see sendGratuitous). */
+  add(ip: OwnedIp): void {
+    const key = ipKey(ip.bytes);
+    if (this.owned.has(key)) return;
+    this.owned.set(key, ip);
+    if (ip.family === 6) this.join(solicitedNodeMulticastMac(ip.bytes));
+  }
+
+  /** Stops answering for `ip` at once. */
+  remove(ip: OwnedIp): void {
+    const key = ipKey(ip.bytes);
+    if (!this.owned.delete(key)) return;
+    if (ip.family === 6) this.leave(solicitedNodeMulticastMac(ip.bytes));
+  }
+
+  /**
+   * One gratuitous announcement of `ip`: for IPv4 an ARP request and an ARP reply
+   * (RFC 5227 §3 announcement; some devices update their caches only from one form),
+   * for IPv6 an unsolicited Neighbor Advertisement to all nodes (RFC 4861 §7.2.6).
+   */
+  sendGratuitous(ip: OwnedIp): void {
+    const c = this.ctx.stats.ip(ip.ip);
+    if (ip.family === 4) {
+      for (const op of ['request', 'reply'] as const) {
+        if (this.send(arpFrame(gratuitousArp(this.iface.mac, ip.bytes, op)))) c.gratuitousSent++;
+      }
+    } else if (this.send(unsolicitedAdvertisement(this.iface.mac, ip.bytes))) {
+      c.gratuitousSent++;
+    }
+  }
+
+  close(): void {
+    this.owned.clear();
+    this.groups.clear();
+    this.socket.close();
+  }
+
+  /** Entry point for every received frame. Never throws. */
+  handleFrame(bytes: Uint8Array): void {
+    const eth = decodeEthernet(bytes);
+    if (!eth.ok) {
+      this.ctx.stats.drop(`malformed:${eth.reason}`);
+      return;
+    }
+    const frame = eth.value;
+    if (macEquals(frame.src, this.iface.mac)) {
+      this.ctx.stats.drop('own-frame');
+      return;
+    }
+    if (frame.etherType === ETHERTYPE_ARP) this.handleArp(frame);
+    else if (frame.etherType === ETHERTYPE_IPV6) {
+      answerNeighborSolicitation(frame, this.iface.mac, {
+        stats: this.ctx.stats,
+        lookup: (key) => this.lookup(key),
+        send: (f) => this.send(f),
+        conflict: (ip, mac) => this.conflict(ip, mac),
+      });
+    } else this.ctx.stats.drop('malformed:unsupported-ethertype');
+  }
+
+  /** The IP if owned here; otherwise counts the drop reason and returns undefined. */
+  private lookup(key: number | string): OwnedIp | undefined {
+    const ip = this.owned.get(key);
+    if (ip !== undefined) return ip;
+    this.ctx.stats.drop(this.ctx.ownedAnywhere(key) ? 'wrong-interface' : 'not-ours');
+    return undefined;
+  }
+
+  private handleArp(frame: EthernetFrame): void {
+    const d = decodeArp(frame.payload);
+    if (!d.ok) {
+      this.ctx.stats.drop(`malformed:${d.reason}`);
+      return;
+    }
+    const arp = d.value;
+    // Someone else claiming an IP we announce (a reply, a gratuitous request, or a request
+    // with it as sender address): count and log, never answer it.
+    const claimed = this.owned.get(ipKey(arp.senderIp));
+    if (claimed !== undefined && !macEquals(arp.senderMac, this.iface.mac)) {
+      this.conflict(claimed, arp.senderMac);
+      return;
+    }
+    if (arp.op !== ARP_OP_REQUEST) {
+      this.ctx.stats.drop('not-request');
+      return;
+    }
+    if (!isBroadcastMac(frame.dst) && !macEquals(frame.dst, this.iface.mac)) {
+      this.ctx.stats.drop('wrong-destination');
+      return;
+    }
+    const ip = this.lookup(ipKey(arp.targetIp));
+    if (ip === undefined) return;
+    const c = this.ctx.stats.ip(ip.ip);
+    c.requestsReceived++;
+    // Reply unicast to the requester (RFC 826), in the requester's VLAN if the frame was tagged.
+    const reply = arpFrame(arpReply(arp, this.iface.mac), { dst: arp.senderMac, src: this.iface.mac, vlan: frame.vlan });
+    if (this.send(reply)) c.responsesSent++;
+  }
+
+  private conflict(ip: OwnedIp, mac: Uint8Array): void {
+    this.ctx.stats.ip(ip.ip).conflicts++;
+    const now = this.ctx.clock.now();
+    const last = this.lastConflictLog.get(ip.ip);
+    if (last === undefined || now - last >= CONFLICT_LOG_INTERVAL_MS) {
+      this.lastConflictLog.set(ip.ip, now);
+      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
+    }
+  }
+
+  private send(frame: Uint8Array): boolean {
+    try {
+      this.socket.send(frame);
+      return true;
+    } catch (err) {
+      this.ctx.stats.drop('send-failed');
+      this.log.warn({ err }, 'sending a frame failed');
+      return false;
+    }
+  }
+
+  private join(mac: Uint8Array): void {
+    const k = macToString(mac);
+    const n = this.groups.get(k) ?? 0;
+    this.groups.set(k, n + 1);
+    if (n === 0) this.socket.addMembership(mac);
+  }
+
+  private leave(mac: Uint8Array): void {
+    const k = macToString(mac);
+    const n = this.groups.get(k) ?? 0;
+    if (n <= 1) {
+      this.groups.delete(k);
+      if (n === 1) this.socket.dropMembership(mac);
+    } else this.groups.set(k, n - 1);
+  }
+}

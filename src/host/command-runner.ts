@@ -1,0 +1,33 @@
+import { spawn } from 'node:child_process';
+import { MissingToolError } from '../errors.js';
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Port: runs a host tool (ip, nft, ...). The real one spawns it; tests record the calls. */
+export interface CommandRunner {
+  run(cmd: string, args: readonly string[], input?: string): Promise<CommandResult>;
+}
+
+/** Spawns the command without a shell; a missing binary becomes MissingToolError. */
+export const spawnRunner: CommandRunner = {
+  run(cmd, args, input) {
+    return new Promise((resolve, reject) => {
+      const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') reject(new MissingToolError(`"${cmd}" is not installed (it is in Debian's ${cmd === 'nft' ? 'nftables' : 'iproute2'} package)`));
+        else reject(err);
+      });
+      child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input ?? '');
+    });
+  },
+};

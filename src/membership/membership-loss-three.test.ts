@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { simulateLoss } from './sim-cluster.js';
+
+describe('Membership under packet loss (3 nodes)', () => {
+  it.each([
+    [3, 1],
+    [3, 2],
+    [3, 3],
+  ])('no false death at 20 percent loss on every link for 60 s (%i nodes, seed %i)', async (size, seed) => {
+    const r = await simulateLoss({ size, seed, loss: 0.2, durationMs: 60_000 });
+    expect(r.lossSeen).toBeGreaterThan(0.19);
+    expect(r.lossSeen).toBeLessThan(0.21);
+    expect(r.deaths).toBe(0);
+    expect(r.changes).toBe(0);
+    expect(r.allAlive).toBe(true);
+  });
+});

@@ -1,0 +1,83 @@
+import { ConfigError } from '../errors.js';
+
+/** Tunables of the failure detector; every field is optional (see `resolveMembershipOptions`). */
+export interface MembershipOptions {
+  /** Heartbeat period to every peer. Default by cluster size: <= 5 nodes 5 ms, <= 16 nodes 10 ms, else 20 ms. */
+  readonly heartbeatMs?: number;
+  /** No datagram from a peer directly for this long: suspect (still counted live). Default max(50, 3 x heartbeat). */
+  readonly suspectMs?: number;
+  /** No evidence from anyone for this long, with full confirmation: dead. Default max(80, suspect + 2 x heartbeat). */
+  readonly deadMs?: number;
+  /** The same without any confirmation from another peer (Lifeguard's maximum). Default 1.5 x deadMs. */
+  readonly deadMaxMs?: number;
+  /** Confirmations that bring the dead timeout down to `deadMs` (Lifeguard's k). Default 3. */
+  readonly maxConfirmations?: number;
+  /** Heartbeat period jitter, as a fraction of the period (default 0.1: 0.9x .. 1.1x). */
+  readonly jitter?: number;
+  /** How long a changed member entry or own metadata is pushed in every heartbeat. Default max(100, 10 x heartbeat). */
+  readonly gossipMs?: number;
+  /** Leave datagrams sent on graceful shutdown (default 3), `leaveIntervalMs` apart (default 5). */
+  readonly leaveRepeats?: number;
+  readonly leaveIntervalMs?: number;
+  /** Metadata blobs are only added to a heartbeat while it stays under this size (default 1400). */
+  readonly maxDatagramBytes?: number;
+  /** Largest metadata (JSON, UTF-8) a node may set (default 512 bytes). */
+  readonly maxMetadataBytes?: number;
+  /** Anti-replay window width in sequence numbers, a multiple of 32 (default 1024). */
+  readonly replayWindow?: number;
+  /**
+   * Off by default. When set, datagrams whose sender timestamp differs from the local wall clock
+   * by more than this are dropped: bounds how old a recorded datagram can be when replayed to a
+   * receiver that restarted (and so lost its replay window). Needs synchronised clocks (NTP).
+   */
+  readonly maxClockSkewMs?: number;
+}
+
+export type ResolvedMembershipOptions = Required<Omit<MembershipOptions, 'maxClockSkewMs'>> & {
+  readonly maxClockSkewMs: number | undefined;
+};
+
+/** Heartbeat period by cluster size: more peers give more indirect paths, so each can be slower. */
+export function defaultHeartbeatMs(clusterSize: number): number {
+  if (clusterSize <= 5) return 5;
+  if (clusterSize <= 16) return 10;
+  return 20;
+}
+
+/** Fills in defaults for a cluster of `clusterSize` nodes (self included) and validates. */
+export function resolveMembershipOptions(clusterSize: number, o: MembershipOptions = {}): ResolvedMembershipOptions {
+  const heartbeatMs = o.heartbeatMs ?? defaultHeartbeatMs(clusterSize);
+  const suspectMs = o.suspectMs ?? Math.max(50, 3 * heartbeatMs);
+  const deadMs = o.deadMs ?? Math.max(80, suspectMs + 2 * heartbeatMs);
+  const r: ResolvedMembershipOptions = {
+    heartbeatMs,
+    suspectMs,
+    deadMs,
+    deadMaxMs: o.deadMaxMs ?? Math.round(deadMs * 1.5),
+    maxConfirmations: o.maxConfirmations ?? 3,
+    jitter: o.jitter ?? 0.1,
+    gossipMs: o.gossipMs ?? Math.max(100, 10 * heartbeatMs),
+    leaveRepeats: o.leaveRepeats ?? 3,
+    leaveIntervalMs: o.leaveIntervalMs ?? 5,
+    maxDatagramBytes: o.maxDatagramBytes ?? 1400,
+    maxMetadataBytes: o.maxMetadataBytes ?? 512,
+    replayWindow: o.replayWindow ?? 1024,
+    maxClockSkewMs: o.maxClockSkewMs,
+  };
+  const issues: { path: string; message: string }[] = [];
+  const check = (ok: boolean, field: string, message: string): void => {
+    if (!ok) issues.push({ path: `membership.options.${field}`, message: `membership.options.${field}: ${message}` });
+  };
+  check(r.heartbeatMs >= 1, 'heartbeatMs', `must be at least 1 ms, got ${r.heartbeatMs}`);
+  check(r.suspectMs >= 2 * r.heartbeatMs, 'suspectMs', `must be at least two heartbeats (${2 * r.heartbeatMs} ms), got ${r.suspectMs}`);
+  check(r.deadMs > r.suspectMs, 'deadMs', `must exceed suspectMs (${r.suspectMs} ms), got ${r.deadMs}`);
+  check(r.deadMaxMs >= r.deadMs, 'deadMaxMs', `must be at least deadMs (${r.deadMs} ms), got ${r.deadMaxMs}`);
+  check(r.deadMaxMs <= 60_000, 'deadMaxMs', `must be at most 60000 ms (ages are carried as 16-bit ms), got ${r.deadMaxMs}`);
+  check(Number.isInteger(r.maxConfirmations) && r.maxConfirmations >= 1, 'maxConfirmations', 'must be a positive integer');
+  check(r.jitter >= 0 && r.jitter < 0.5, 'jitter', 'must be in [0, 0.5)');
+  check(Number.isInteger(r.leaveRepeats) && r.leaveRepeats >= 1, 'leaveRepeats', 'must be a positive integer');
+  check(r.replayWindow >= 32 && r.replayWindow % 32 === 0, 'replayWindow', 'must be a positive multiple of 32');
+  check(r.maxMetadataBytes >= 2 && r.maxMetadataBytes <= 65535, 'maxMetadataBytes', 'must be in 2..65535');
+  if (issues.length > 0) throw new ConfigError(issues.map((i) => i.message).join('; '), issues);
+  return r;
+}

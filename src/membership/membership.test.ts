@@ -1,0 +1,415 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock, Timer } from '../clock/clock.js';
+import { VirtualClock } from '../clock/virtual-clock.js';
+import { electAll } from '../election/elect.js';
+import { ConfigError } from '../errors.js';
+import { silentLogger } from '../observability/logger.js';
+import { MemoryNetwork } from './memory-transport.js';
+import { Membership, type MemberState } from './membership.js';
+import { resolveMembershipOptions } from './membership-options.js';
+import type { PeerTransport } from './peer-transport.js';
+import { seededRandom } from './seeded-random.js';
+import { SIM_SECRET, SimCluster, simulateCrash } from './sim-cluster.js';
+
+function stateAt(c: SimCluster, observer: string, subject: string): MemberState | undefined {
+  return c.node(observer).membership.view().members.get(subject)?.state;
+}
+
+function allSeeAll(c: SimCluster): boolean {
+  return c.nodes.every((n) => n.membership.alive().size === c.nodes.length);
+}
+
+/** Advances virtual time in small steps, letting promise continuations (leave()) run in between. */
+async function advanceAsync(c: SimCluster, ms: number, step = 1): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    c.advance(step);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('Membership: failure detection', () => {
+  it.each([3, 5])('declares a crashed node dead within the configured bound (%i nodes, 40 seeds)', async (size) => {
+    const o = resolveMembershipOptions(size);
+    for (let seed = 1; seed <= 40; seed++) {
+      const { detectMs, othersAlive: others } = await simulateCrash({ size, seed });
+      expect(detectMs).toHaveLength(size - 1);
+      expect(others).toBe(true);
+      // Last evidence is at most one (jittered) heartbeat before the crash, and death is
+      // checked on each tick: dead within deadMs +- one heartbeat, plus link delay.
+      for (const ms of detectMs) {
+        expect(ms).toBeGreaterThanOrEqual(o.deadMs - 1.1 * o.heartbeatMs - 1);
+        expect(ms).toBeLessThanOrEqual(o.deadMs + 1.1 * o.heartbeatMs + 1);
+      }
+    }
+  });
+
+  it('still detects a crash within the unconfirmed maximum at 20 % loss', async () => {
+    const o = resolveMembershipOptions(3);
+    for (let seed = 1; seed <= 10; seed++) {
+      const { detectMs, othersAlive: others } = await simulateCrash({ size: 3, seed, loss: 0.2 });
+      expect(others).toBe(true);
+      for (const ms of detectMs) expect(ms).toBeLessThanOrEqual(o.deadMaxMs + 1.1 * o.heartbeatMs + 1);
+    }
+  });
+
+  it('uses the unconfirmed maximum in a two-node cluster (nobody can confirm)', async () => {
+    const o = resolveMembershipOptions(2);
+    const { detectMs } = await simulateCrash({ size: 2, seed: 1 });
+    expect(detectMs[0]).toBeGreaterThan(o.deadMaxMs - 1.1 * o.heartbeatMs - 1);
+    expect(detectMs[0]).toBeLessThanOrEqual(o.deadMaxMs + 1.1 * o.heartbeatMs + 1);
+  });
+
+  it('gives peers the benefit of the doubt at start, then buries those never heard from', async () => {
+    const c = new SimCluster({ size: 3, seed: 4 });
+    await c.node('node-0').membership.start();
+    await c.node('node-1').membership.start();
+    expect(c.node('node-0').membership.alive().has('node-2')).toBe(true);
+    c.advance(300);
+    expect(stateAt(c, 'node-0', 'node-2')).toBe('dead');
+    expect(stateAt(c, 'node-0', 'node-1')).toBe('alive');
+    await c.node('node-2').membership.start();
+    c.advance(10);
+    expect(allSeeAll(c)).toBe(true);
+  });
+});
+
+describe('Membership: suspicion and refutation', () => {
+  it('a node that one peer cannot hear stays alive through the others, and refutes', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 2 });
+    c.advance(200);
+    const n0 = c.node('node-0');
+    const inc0 = n0.membership.incarnation;
+    const removed: string[] = [];
+    c.node('node-1').membership.onChange((v) => {
+      if (!v.alive.has('node-0')) removed.push('node-0');
+    });
+    c.network.block(n0.address, c.node('node-1').address);
+    c.advance(70);
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('suspect');
+    expect(n0.membership.incarnation).toBeGreaterThan(inc0);
+    expect(n0.membership.stats().refutations).toBeGreaterThanOrEqual(1);
+    c.advance(2000);
+    expect(c.node('node-1').membership.alive().has('node-0')).toBe(true);
+    expect(removed).toEqual([]);
+    c.network.heal();
+    c.advance(12);
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('alive');
+    expect(c.node('node-1').membership.view().members.get('node-0')?.incarnation).toBe(n0.membership.incarnation);
+  });
+
+  it('a brief one-way loss makes a suspicion that is refuted, never a death', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 3 });
+    c.advance(200);
+    const a0 = c.node('node-0').address;
+    c.network.block(a0, c.node('node-1').address);
+    c.network.block(a0, c.node('node-2').address);
+    c.advance(60); // > suspectMs, < deadMs
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('suspect');
+    c.network.heal();
+    c.advance(15);
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('alive');
+    expect(c.nodes.reduce((n, x) => n + x.membership.stats().deaths, 0)).toBe(0);
+    expect(c.node('node-0').membership.stats().refutations).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('Membership: leave, restart, partitions', () => {
+  it('marks a leaving node left at its first leave datagram, and keeps it left', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 5 });
+    c.advance(200);
+    const leaving = c.node('node-2').membership.leave();
+    c.advance(1);
+    expect(stateAt(c, 'node-0', 'node-2')).toBe('left');
+    expect(c.node('node-1').membership.alive().has('node-2')).toBe(false);
+    await advanceAsync(c, 20);
+    await leaving;
+    c.advance(3000);
+    expect(stateAt(c, 'node-0', 'node-2')).toBe('left');
+    expect(c.node('node-0').membership.stats().deaths).toBe(0);
+    await c.restart('node-2');
+    c.advance(10);
+    expect(allSeeAll(c)).toBe(true);
+  });
+
+  it('treats a leave as done even when some leave datagrams are lost', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 6, loss: 0.5 });
+    c.advance(200);
+    const leaving = c.node('node-2').membership.leave();
+    await advanceAsync(c, 30);
+    await leaving;
+    c.advance(200);
+    for (const o of ['node-0', 'node-1']) expect(['left', 'dead']).toContain(stateAt(c, o, 'node-2'));
+  });
+
+  it('accepts a restarted node with a newer incarnation at once', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 7 });
+    c.advance(200);
+    const old = c.node('node-0').membership.incarnation;
+    c.crash('node-0');
+    c.advance(300);
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('dead');
+    const n0 = await c.restart('node-0');
+    expect(n0.membership.incarnation).toBeGreaterThan(old);
+    c.advance(3);
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('alive');
+    expect(c.node('node-2').membership.view().members.get('node-0')?.incarnation).toBe(n0.membership.incarnation);
+    expect(allSeeAll(c)).toBe(true);
+  });
+
+  it('recovers a restarted node whose clock went backwards (incarnation lower than before)', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 8 });
+    c.advance(200);
+    const old = c.node('node-0').membership.incarnation;
+    c.crash('node-0');
+    c.advance(300);
+    const n0 = await c.restart('node-0', old - 60_000);
+    c.advance(30);
+    expect(n0.membership.incarnation).toBeGreaterThan(old);
+    expect(allSeeAll(c)).toBe(true);
+    expect(c.node('node-1').membership.stats().drops['too-old']).toBeGreaterThan(0);
+  });
+
+  it('partition: each side sees the other dead; after heal all are alive within one heartbeat and owners agree', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 9 });
+    const o = c.node('node-0').membership.options;
+    c.advance(200);
+    const [a, b, d] = c.nodes.map((n) => n.address) as [string, string, string];
+    c.network.partition([a], [b, d]);
+    c.advance(400);
+    expect(stateAt(c, 'node-0', 'node-1')).toBe('dead');
+    expect(stateAt(c, 'node-0', 'node-2')).toBe('dead');
+    expect(stateAt(c, 'node-1', 'node-0')).toBe('dead');
+    expect(stateAt(c, 'node-1', 'node-2')).toBe('alive');
+    c.network.heal();
+    let healedAfter = 0;
+    while (!allSeeAll(c) && healedAfter < o.deadMs) {
+      c.advance(0.5);
+      healedAfter += 0.5;
+    }
+    expect(healedAfter).toBeLessThanOrEqual(1.1 * o.heartbeatMs + 1);
+    const items = Array.from({ length: 50 }, (_, i) => ({
+      key: `svc-${i}`,
+      ips: [`192.0.2.${i}`],
+      candidates: c.nodes.map((n) => n.name),
+    }));
+    const owners = c.nodes.map((n) => electAll(items, n.membership.alive()));
+    expect(owners[1]).toEqual(owners[0]);
+    expect(owners[2]).toEqual(owners[0]);
+  });
+});
+
+describe('Membership: authentication and replay', () => {
+  it('drops datagrams under a wrong key, counted; that node is never heard from', async () => {
+    const c = await SimCluster.start({
+      size: 3,
+      seed: 10,
+      secretFor: (n) => (n === 'node-2' ? 'a different secret, also long enough!!' : SIM_SECRET),
+    });
+    c.advance(5000);
+    const m0 = c.node('node-0').membership;
+    expect(m0.stats().drops['unknown-key']).toBeGreaterThan(100);
+    expect(m0.alive().has('node-2')).toBe(false);
+    expect(m0.view().members.get('node-2')?.lastHeardMsAgo).toBeUndefined();
+    expect(c.node('node-2').membership.alive().size).toBe(1);
+  });
+
+  it('drops replayed and too-old captured datagrams; replays do not keep a dead node alive', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 11 });
+    const [a0, a1] = [c.node('node-0').address, c.node('node-1').address];
+    const early: Uint8Array[] = [];
+    const recent: Uint8Array[] = [];
+    const off = c.network.sniff((from, to, d) => {
+      if (from !== a0 || to !== a1) return;
+      if (c.clock.now() < 100) early.push(d);
+      else recent.push(d);
+      if (recent.length > 20) recent.shift();
+    });
+    c.advance(6000);
+    off();
+    c.crash('node-0');
+    let dead = -1;
+    for (let t = 0; t < 400; t += 5) {
+      for (const d of [...recent, ...early.slice(0, 5)]) c.network.inject(a0, a1, d);
+      c.advance(5);
+      if (dead < 0 && stateAt(c, 'node-1', 'node-0') === 'dead') dead = t;
+    }
+    const drops = c.node('node-1').membership.stats().drops;
+    expect(drops.replay).toBeGreaterThan(100);
+    expect(drops['too-old']).toBeGreaterThan(20);
+    expect(dead).toBeGreaterThan(0);
+    expect(dead).toBeLessThanOrEqual(c.node('node-1').membership.options.deadMaxMs);
+  });
+
+  it('drops tampered, reflected and unknown-sender datagrams', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 12 });
+    const [a0, a1] = [c.node('node-0').address, c.node('node-1').address];
+    let sample: Uint8Array | undefined;
+    const off = c.network.sniff((from, to, d) => {
+      if (from === a0 && to === a1) sample = d;
+    });
+    c.advance(50);
+    off();
+    const tampered = Uint8Array.from(sample!);
+    tampered[tampered.length - 20]! ^= 1;
+    c.network.inject(a0, a1, tampered);
+    c.network.inject(a0, a0, sample!);
+    const intruder = new Membership({
+      self: 'node-9',
+      peers: [...c.peers, { name: 'node-9', address: '10.0.0.99:7946' }],
+      secret: SIM_SECRET,
+      clock: c.clock,
+      transport: c.network.transport('10.0.0.99:7946'),
+      logger: silentLogger(),
+    });
+    await intruder.start();
+    c.advance(20);
+    await intruder.stop();
+    expect(c.node('node-1').membership.stats().drops['bad-mac']).toBe(1);
+    expect(c.node('node-0').membership.stats().drops.reflected).toBe(1);
+    expect(c.node('node-1').membership.stats().drops['unknown-sender']).toBeGreaterThan(0);
+    expect(c.node('node-1').membership.alive().has('node-9')).toBe(false);
+  });
+});
+
+describe('Membership: metadata', () => {
+  it('reaches every peer within one heartbeat and fires onChange', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 13 });
+    c.advance(200);
+    const seen: unknown[] = [];
+    c.node('node-1').membership.onChange((v) => seen.push(v.members.get('node-0')?.metadata));
+    c.node('node-0').membership.setMetadata({ linksDown: ['eth0'] });
+    c.advance(c.node('node-0').membership.options.heartbeatMs);
+    for (const o of ['node-1', 'node-2']) {
+      expect(c.node(o).membership.view().members.get('node-0')?.metadata).toEqual({ linksDown: ['eth0'] });
+    }
+    expect(seen).toEqual([{ linksDown: ['eth0'] }]);
+  });
+
+  it('reaches a peer through another member when the direct link is down, and at 20 % loss', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 14, loss: 0.2 });
+    c.advance(200);
+    c.network.block(c.node('node-0').address, c.node('node-1').address);
+    c.node('node-0').membership.setMetadata({ draining: true });
+    c.advance(100);
+    expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toEqual({ draining: true });
+    expect(c.node('node-2').membership.view().members.get('node-0')?.metadata).toEqual({ draining: true });
+    c.node('node-0').membership.setMetadata({ draining: false });
+    c.advance(100);
+    expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toEqual({ draining: false });
+  });
+
+  it('is forgotten when the node restarts without it, and refused when too large', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 15 });
+    c.advance(50);
+    c.node('node-0').membership.setMetadata({ a: 1 });
+    c.advance(50);
+    expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toEqual({ a: 1 });
+    c.crash('node-0');
+    c.advance(10);
+    await c.restart('node-0');
+    c.advance(10);
+    expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toBeUndefined();
+    expect(() => c.node('node-0').membership.setMetadata({ big: 'x'.repeat(600) })).toThrow(RangeError);
+  });
+});
+
+/** A clock whose timers cannot fire while "stalled" (a blocked event loop): they fire late, at the end. */
+class StallableClock implements Clock {
+  stalledUntil = -Infinity;
+  constructor(private readonly inner: VirtualClock) {}
+  now(): number {
+    return this.inner.now();
+  }
+  setTimeout(fn: () => void, ms: number): Timer {
+    let cancelled = false;
+    let t: Timer;
+    const run = (): void => {
+      if (cancelled) return;
+      if (this.inner.now() < this.stalledUntil) t = this.inner.setTimeout(run, this.stalledUntil - this.inner.now());
+      else fn();
+    };
+    t = this.inner.setTimeout(run, ms);
+    return {
+      cancel: () => {
+        cancelled = true;
+        t.cancel();
+      },
+    };
+  }
+}
+
+describe('Membership: local health', () => {
+  it('does not bury its peers after its own event loop stalled', async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ clock, seed: 1 });
+    const names = ['node-0', 'node-1', 'node-2'];
+    const peers = names.map((name, i) => ({ name, address: `10.0.0.${i + 1}:7946` }));
+    const stallable = new StallableClock(clock);
+    const queued: [Uint8Array, string][] = [];
+    const members = names.map((name, i) => {
+      const inner = net.transport(peers[i]!.address);
+      // node-1's datagrams queue up while it is stalled, and are read after its timers ran.
+      const transport: PeerTransport =
+        i !== 1
+          ? inner
+          : {
+              start: () => inner.start(),
+              stop: () => inner.stop(),
+              send: (a, d) => inner.send(a, d),
+              onMessage: (h) =>
+                inner.onMessage((d, from) => {
+                  if (clock.now() < stallable.stalledUntil) {
+                    if (queued.length === 0) clock.setTimeout(() => queued.splice(0).forEach(([qd, qf]) => h(qd, qf)), stallable.stalledUntil - clock.now() + 0.01);
+                    queued.push([d, from]);
+                  } else h(d, from);
+                }),
+            };
+      return new Membership({
+        self: name,
+        peers,
+        secret: SIM_SECRET,
+        clock: i === 1 ? stallable : clock,
+        transport,
+        logger: silentLogger(),
+        rng: seededRandom(i + 1),
+        incarnation: 1000,
+      });
+    });
+    for (const m of members) await m.start();
+    clock.advance(200);
+    stallable.stalledUntil = clock.now() + 300;
+    clock.advance(400);
+    const m1 = members[1]!;
+    expect(m1.stats().stalls).toBeGreaterThanOrEqual(1);
+    expect(m1.stats().deaths).toBe(0);
+    expect(m1.alive().size).toBe(3);
+  });
+});
+
+describe('Membership: configuration', () => {
+  const base = {
+    self: 'a',
+    peers: [
+      { name: 'a', address: 'a:1' },
+      { name: 'b', address: 'b:1' },
+    ],
+    secret: SIM_SECRET,
+    clock: new VirtualClock(),
+    logger: silentLogger(),
+    transport: new MemoryNetwork({ clock: new VirtualClock() }).transport('a:1'),
+  };
+
+  it('picks defaults by cluster size', () => {
+    expect(resolveMembershipOptions(3)).toMatchObject({ heartbeatMs: 5, suspectMs: 50, deadMs: 80, deadMaxMs: 120 });
+    expect(resolveMembershipOptions(10)).toMatchObject({ heartbeatMs: 10, suspectMs: 50, deadMs: 80, deadMaxMs: 120 });
+    expect(resolveMembershipOptions(40)).toMatchObject({ heartbeatMs: 20, suspectMs: 60, deadMs: 100, deadMaxMs: 150 });
+  });
+
+  it('rejects inconsistent timings, short secrets and duplicate names with ConfigError', () => {
+    expect(() => resolveMembershipOptions(3, { suspectMs: 5 })).toThrow(ConfigError);
+    expect(() => resolveMembershipOptions(3, { deadMs: 40 })).toThrow(/membership\.options\.deadMs/);
+    expect(() => new Membership({ ...base, secret: 'short' })).toThrow(ConfigError);
+    expect(() => new Membership({ ...base, extraSecrets: ['short'] })).toThrow(/extraSecrets\[0\]/);
+    expect(() => new Membership({ ...base, peers: [...base.peers, { name: 'b', address: 'c:1' }] })).toThrow(/listed twice/);
+  });
+});

@@ -1,0 +1,716 @@
+import { createHash } from 'node:crypto';
+import type { Clock, Timer } from '../clock/clock.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { membershipKey, type MembershipKey } from './membership-key.js';
+import { resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
+import type { PeerTransport } from './peer-transport.js';
+import { ReplayWindow } from './replay-window.js';
+import {
+  decodeMessage,
+  encodedSize,
+  encodeMessage,
+  type AgeReport,
+  type HeartbeatMessage,
+  type Message,
+  type MetadataBlob,
+  type ViewEntry,
+  type WireDropReason,
+} from './wire.js';
+
+/**
+ * alive: heard from directly within suspectMs. suspect: not heard directly, but still counted
+ * live (as MetalLB counts memberlist's suspect members). dead: nobody heard from it within the
+ * dead timeout. left: it said goodbye; only a higher incarnation brings it back.
+ */
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/** Small per-node record every peer receives (e.g. `{ linksDown: ['eth0'] }`, `{ draining: true }`). */
+export type Metadata = { readonly [key: string]: JsonValue };
+
+export interface PeerConfig {
+  readonly name: string;
+  /** Transport address, 'host:port' or '[v6]:port' for UDP. */
+  readonly address: string;
+}
+
+export interface MemberView {
+  readonly name: string;
+  readonly address: string;
+  readonly state: MemberState;
+  readonly incarnation: number;
+  /** ms since the last evidence that it was alive (direct or reported by a peer); undefined: never. */
+  readonly lastHeardMsAgo: number | undefined;
+  readonly metadata: Metadata | undefined;
+  readonly self: boolean;
+}
+
+export interface MembershipView {
+  /** Self plus every member alive or suspect: the `live` input of the election. */
+  readonly alive: ReadonlySet<string>;
+  readonly members: ReadonlyMap<string, MemberView>;
+}
+
+/** Why a received datagram was ignored. Never acted upon, only counted. */
+export type DropReason = WireDropReason | 'unknown-sender' | 'reflected' | 'replay' | 'too-old' | 'clock-skew';
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'malformed',
+  'wrong-version',
+  'unknown-key',
+  'bad-mac',
+  'unknown-sender',
+  'reflected',
+  'replay',
+  'too-old',
+  'clock-skew',
+];
+
+export interface MembershipStats {
+  readonly incarnation: number;
+  readonly sent: number;
+  readonly received: number;
+  readonly accepted: number;
+  readonly drops: Readonly<Record<DropReason, number>>;
+  /** State transitions observed locally. */
+  readonly suspicions: number;
+  readonly deaths: number;
+  readonly revivals: number;
+  readonly leaves: number;
+  /** Times this node bumped its own incarnation to refute a suspicion. */
+  readonly refutations: number;
+  /** Heartbeat ticks that ran late (event loop stall): deaths were not declared on those ticks. */
+  readonly stalls: number;
+  /** Metadata blobs that authenticated but did not parse. */
+  readonly badMetadata: number;
+}
+
+export interface MembershipComponents {
+  readonly self: string;
+  /** Every node of the cluster; an entry named `self` is ignored. */
+  readonly peers: readonly PeerConfig[];
+  /** Shared secret, >= 32 bytes (UTF-8 text or raw bytes). Used to send and to receive. */
+  readonly secret: string | Uint8Array;
+  /** Further secrets accepted on receive, for key rotation. */
+  readonly extraSecrets?: readonly (string | Uint8Array)[];
+  readonly clock: Clock;
+  readonly transport: PeerTransport;
+  readonly logger: Logger;
+  /** Jitter source (default Math.random); inject a seeded one for deterministic simulations. */
+  readonly rng?: () => number;
+  /** Wall clock in ms since the epoch (default Date.now): datagram timestamps and the default incarnation. */
+  readonly wallClock?: () => number;
+  /** Initial incarnation; default the wall-clock start time in ms, so a restart is always newer. */
+  readonly incarnation?: number;
+  readonly options?: MembershipOptions;
+}
+
+interface Member {
+  readonly name: string;
+  readonly id: number;
+  readonly address: string;
+  state: MemberState;
+  incarnation: number;
+  /** Last authenticated datagram from it (clock ms); -Infinity: never. */
+  lastDirectAt: number;
+  /** Last evidence it was alive, direct or via a peer's age report; starts at our start time. */
+  lastEvidenceAt: number;
+  /** Any real evidence yet (lastEvidenceAt starts as a benefit of the doubt). */
+  heard: boolean;
+  suspectedAt: number;
+  /** Last change of its state, incarnation or metadata here: such entries are pushed for gossipMs. */
+  changedAt: number;
+  metadata: Metadata | undefined;
+  metaBytes: Uint8Array | undefined;
+  metaVersion: number;
+  metaIncarnation: number;
+  /** Newest metadata version we have seen advertised for it. */
+  advertisedMeta: number;
+  readonly replay: ReplayWindow;
+  /** Its latest age table (subject id -> ms, Infinity: never heard) and entries (subject id -> entry), and when they arrived. */
+  readonly ages: Map<number, number>;
+  agesAt: number;
+  readonly entries: Map<number, ViewEntry>;
+}
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** 32-bit member id carried in age tables and entries: the first 4 bytes of sha256(name). */
+export function memberId(name: string): number {
+  return createHash('sha256').update(name).digest().readUInt32BE(0);
+}
+
+/**
+ * Failure detector among a fixed list of peers, after SWIM (Das et al., 2002) and Lifeguard
+ * (Dadgar et al., 2017); see docs/membership.md for the design and the numbers.
+ *
+ * Every node sends every peer an authenticated heartbeat each `heartbeatMs`. A heartbeat
+ * carries an age table ("I last heard X directly N ms ago") for every member, so each
+ * heartbeat is also indirect evidence for all the others; plus entries (state, incarnation,
+ * metadata version) for members that are not alive or that changed recently, and metadata
+ * blobs that the receiver lacks.
+ *
+ * Pure core: no timers but the injected Clock, no I/O but the injected PeerTransport.
+ */
+export class Membership {
+  private readonly self: string;
+  private readonly selfAddress: string;
+  private readonly selfId: number;
+  private readonly members: Member[] = [];
+  private readonly byName = new Map<string, Member>();
+  private readonly byId = new Map<number, Member>();
+  private readonly key: MembershipKey;
+  private readonly keys = new Map<number, MembershipKey>();
+  private readonly clock: Clock;
+  private readonly transport: PeerTransport;
+  private readonly log: Logger;
+  private readonly rng: () => number;
+  private readonly wallClock: () => number;
+  private readonly o: ResolvedMembershipOptions;
+  private readonly handlers = new Set<(view: MembershipView) => void>();
+
+  private selfIncarnation: number;
+  private seq = 0;
+  private selfMeta: Metadata | undefined;
+  private selfMetaBytes: Uint8Array | undefined;
+  private selfMetaVersion = 0;
+  private selfMetaChangedAt = -Infinity;
+
+  private running = false;
+  private leaving = false;
+  private startedAt = 0;
+  private tickTimer: Timer | undefined;
+  private tickDueAt = 0;
+  private skippedDeaths = false;
+  private rotationCursor = 0;
+  private rotation = new Set<Member>();
+  private aliveSet: ReadonlySet<string>;
+  private aliveDirty = false;
+  private metaDirty = false;
+  private flushNeeded = false;
+
+  private readonly counters = {
+    sent: 0,
+    received: 0,
+    accepted: 0,
+    suspicions: 0,
+    deaths: 0,
+    revivals: 0,
+    leaves: 0,
+    refutations: 0,
+    stalls: 0,
+    badMetadata: 0,
+  };
+  private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+
+  constructor(c: MembershipComponents) {
+    this.self = c.self;
+    this.selfAddress = c.peers.find((p) => p.name === c.self)?.address ?? '';
+    this.selfId = memberId(c.self);
+    this.clock = c.clock;
+    this.transport = c.transport;
+    this.rng = c.rng ?? Math.random;
+    this.wallClock = c.wallClock ?? Date.now;
+    this.log = c.logger.child({ component: 'membership', node: c.self });
+    this.key = membershipKey(c.secret, 'membership.secret');
+    this.keys.set(this.key.id, this.key);
+    (c.extraSecrets ?? []).forEach((s, i) => {
+      const k = membershipKey(s, `membership.extraSecrets[${i}]`);
+      this.keys.set(k.id, k);
+    });
+
+    const ids = new Map<number, string>([[this.selfId, c.self]]);
+    const peers = c.peers.filter((p) => p.name !== c.self);
+    const o = resolveMembershipOptions(peers.length + 1, c.options);
+    this.o = o;
+    peers.forEach((p, i) => {
+      const id = memberId(p.name);
+      const clash = ids.get(id);
+      if (clash !== undefined) {
+        const path = `membership.peers[${i}].name`;
+        const message =
+          clash === p.name
+            ? `${path}: node "${p.name}" is listed twice`
+            : `${path}: node names "${p.name}" and "${clash}" have the same 32-bit member id; rename one`;
+        throw new ConfigError(message, [{ path, message }]);
+      }
+      ids.set(id, p.name);
+      const m: Member = {
+        name: p.name,
+        id,
+        address: p.address,
+        state: 'alive',
+        incarnation: 0,
+        lastDirectAt: -Infinity,
+        lastEvidenceAt: 0,
+        heard: false,
+        suspectedAt: 0,
+        changedAt: -Infinity,
+        metadata: undefined,
+        metaBytes: undefined,
+        metaVersion: 0,
+        metaIncarnation: 0,
+        advertisedMeta: 0,
+        replay: new ReplayWindow(o.replayWindow),
+        ages: new Map(),
+        agesAt: -Infinity,
+        entries: new Map(),
+      };
+      this.members.push(m);
+      this.byName.set(m.name, m);
+      this.byId.set(m.id, m);
+    });
+    this.selfIncarnation = Math.floor(c.incarnation ?? this.wallClock());
+    if (!Number.isSafeInteger(this.selfIncarnation) || this.selfIncarnation < 0) {
+      throw new RangeError(`incarnation must be a non-negative safe integer, got ${c.incarnation}`);
+    }
+    this.aliveSet = this.computeAlive();
+  }
+
+  /** The resolved options (defaults filled in). */
+  get options(): ResolvedMembershipOptions {
+    return this.o;
+  }
+
+  get incarnation(): number {
+    return this.selfIncarnation;
+  }
+
+  /**
+   * Starts the transport and the heartbeats. Peers start out alive, with our start time as
+   * their last evidence: a node that boots must not grab the VIPs of peers it simply has not
+   * heard from yet; a peer never heard from is declared dead after the dead timeout.
+   */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.transport.onMessage((data, from) => this.receive(data, from));
+    await this.transport.start();
+    this.running = true;
+    this.leaving = false;
+    this.startedAt = this.clock.now();
+    for (const m of this.members) m.lastEvidenceAt = Math.max(m.lastEvidenceAt, this.startedAt);
+    this.log.info({ incarnation: this.selfIncarnation, peers: this.members.length, heartbeatMs: this.o.heartbeatMs }, 'membership started');
+    this.sendHeartbeats(this.clock.now());
+    this.tickDueAt = 0;
+    this.scheduleTick();
+  }
+
+  /** Stops heartbeats and closes the transport, without telling peers (they will see us dead). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.tickTimer?.cancel();
+    this.tickTimer = undefined;
+    await this.transport.stop();
+    this.log.info('membership stopped');
+  }
+
+  /**
+   * Graceful shutdown: sends `leave` to every peer `leaveRepeats` times, `leaveIntervalMs`
+   * apart (peers mark us `left` at the first one they receive), then stops. Hand VIPs over
+   * before calling this (e.g. publish `{ draining: true }` metadata and wait a heartbeat).
+   */
+  async leave(): Promise<void> {
+    if (!this.running) return;
+    this.leaving = true;
+    this.tickTimer?.cancel();
+    this.tickTimer = undefined;
+    for (let i = 0; i < this.o.leaveRepeats; i++) {
+      if (i > 0) await sleep(this.clock, this.o.leaveIntervalMs);
+      for (const m of this.members) if (m.state !== 'left') this.send(m, { type: 'leave', ...this.header() });
+    }
+    await this.stop();
+  }
+
+  /** Self plus every member currently alive or suspect. */
+  alive(): ReadonlySet<string> {
+    return this.aliveSet;
+  }
+
+  view(): MembershipView {
+    const now = this.clock.now();
+    const members = new Map<string, MemberView>();
+    members.set(this.self, {
+      name: this.self,
+      address: this.selfAddress,
+      state: this.leaving ? 'left' : 'alive',
+      incarnation: this.selfIncarnation,
+      lastHeardMsAgo: 0,
+      metadata: this.selfMeta,
+      self: true,
+    });
+    for (const m of this.members) {
+      members.set(m.name, {
+        name: m.name,
+        address: m.address,
+        state: m.state,
+        incarnation: m.incarnation,
+        lastHeardMsAgo: m.heard ? now - m.lastEvidenceAt : undefined,
+        metadata: m.metadata,
+        self: false,
+      });
+    }
+    return { alive: this.aliveSet, members };
+  }
+
+  /** Calls `handler` whenever the alive set or any member's metadata changes. Returns an unsubscribe. */
+  onChange(handler: (view: MembershipView) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  /**
+   * Publishes this node's metadata (JSON, at most maxMetadataBytes UTF-8). Sent to every peer
+   * at once and pushed in every heartbeat for gossipMs; peers that still miss it ask for it.
+   */
+  setMetadata(metadata: Metadata): void {
+    const bytes = utf8.encode(JSON.stringify(metadata));
+    if (bytes.length > this.o.maxMetadataBytes) {
+      throw new RangeError(`membership metadata is ${bytes.length} bytes; the limit is ${this.o.maxMetadataBytes} (options.maxMetadataBytes)`);
+    }
+    this.selfMeta = JSON.parse(JSON.stringify(metadata)) as Metadata;
+    this.selfMetaBytes = bytes;
+    // Wall-clock based so that a restarted node's versions are newer than its previous life's.
+    this.selfMetaVersion = Math.max(this.selfMetaVersion + 1, Math.floor(this.wallClock()));
+    this.selfMetaChangedAt = this.clock.now();
+    this.metaDirty = true;
+    if (this.running && !this.leaving) this.sendHeartbeats(this.clock.now());
+    this.emit();
+  }
+
+  stats(): MembershipStats {
+    return { ...this.counters, incarnation: this.selfIncarnation, drops: { ...this.drops } };
+  }
+
+  // ---- time ----
+
+  private scheduleTick(): void {
+    const now = this.clock.now();
+    const period = this.o.heartbeatMs * (1 - this.o.jitter + 2 * this.o.jitter * this.rng());
+    // Scheduled from the previous due time, so ordinary timer lateness (about 1 ms in Node) does
+    // not stretch the period; after a real stall, from now (no burst of catch-up ticks).
+    const base = this.tickDueAt > 0 && now - this.tickDueAt <= this.o.heartbeatMs ? this.tickDueAt : now;
+    this.tickDueAt = base + period;
+    this.tickTimer = this.clock.setTimeout(() => this.tick(), Math.max(0, this.tickDueAt - now));
+  }
+
+  private tick(): void {
+    if (!this.running || this.leaving) return;
+    const now = this.clock.now();
+    // Lifeguard's local health, reduced to its core: a late timer means our event loop stalled,
+    // and the datagrams peers sent meanwhile are still queued in the socket (Node runs due
+    // timers before it polls for I/O). Declaring deaths now would blame peers for our stall, so
+    // this tick only suspects and the next one, after the queue was read, decides. Never two
+    // ticks in a row: a node that is always late must still detect deaths.
+    const stalled = now - this.tickDueAt > this.o.heartbeatMs;
+    if (stalled) this.counters.stalls++;
+    const skipDeaths = stalled && !this.skippedDeaths;
+    this.skippedDeaths = skipDeaths;
+    this.evaluate(now, !skipDeaths);
+    this.rotation = this.nextRotation();
+    this.sendHeartbeats(now);
+    this.scheduleTick();
+    this.emit();
+  }
+
+  private evaluate(now: number, mayDeclareDead: boolean): void {
+    for (const m of this.members) {
+      if (m.state === 'dead' || m.state === 'left') continue;
+      const directAge = now - Math.max(m.lastDirectAt, this.startedAt);
+      if (m.state === 'alive' && directAge > this.o.suspectMs) {
+        m.suspectedAt = now;
+        this.setState(m, 'suspect', now, 'no direct heartbeat');
+      }
+      if (mayDeclareDead && now - m.lastEvidenceAt > this.deadTimeout(m)) {
+        this.setState(m, 'dead', now, 'no evidence from any member');
+      }
+    }
+  }
+
+  /**
+   * Lifeguard's dynamic suspicion timeout: deadMaxMs without confirmation, falling
+   * logarithmically to deadMs as up to k = maxConfirmations other live members confirm they do
+   * not hear from `m` either (age >= suspectMs or state suspect/dead, reported since we
+   * started suspecting it). No other member (two-node cluster): deadMaxMs.
+   */
+  private deadTimeout(m: Member): number {
+    let others = 0;
+    let confirmations = 0;
+    for (const y of this.members) {
+      if (y === m || y.state === 'dead' || y.state === 'left') continue;
+      others++;
+      if (y.agesAt < m.suspectedAt || m.state !== 'suspect') continue;
+      const age = y.ages.get(m.id);
+      const entry = y.entries.get(m.id);
+      const entrySaysDown = entry !== undefined && entry.incarnation >= m.incarnation && (entry.state === 'suspect' || entry.state === 'dead');
+      if ((age !== undefined && age >= this.o.suspectMs) || entrySaysDown) confirmations++;
+    }
+    const k = Math.min(this.o.maxConfirmations, others);
+    if (k === 0) return this.o.deadMaxMs;
+    const c = Math.min(confirmations, k);
+    const { deadMs, deadMaxMs } = this.o;
+    return Math.max(deadMs, deadMaxMs - ((deadMaxMs - deadMs) * Math.log(c + 1)) / Math.log(k + 1));
+  }
+
+  // ---- sending ----
+
+  private header(): { sender: string; incarnation: number; seq: number; timestamp: number } {
+    return { sender: this.self, incarnation: this.selfIncarnation, seq: ++this.seq, timestamp: Math.floor(this.wallClock()) };
+  }
+
+  private send(to: Member, message: Message): void {
+    this.counters.sent++;
+    this.transport.send(to.address, encodeMessage(message, this.key));
+  }
+
+  private sendHeartbeats(now: number): void {
+    this.flushNeeded = false;
+    // One age table for all receivers (each also learns how long ago we last heard it).
+    const ages: AgeReport[] = this.members.map((x) => ({
+      id: x.id,
+      ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt,
+    }));
+    for (const m of this.members) if (m.state !== 'left') this.send(m, this.heartbeatFor(m, now, ages));
+  }
+
+  private nextRotation(): Set<Member> {
+    const n = this.members.length;
+    const count = Math.min(n, Math.max(1, Math.ceil(n / 10)));
+    const picked = new Set<Member>();
+    for (let i = 0; i < count; i++) picked.add(this.members[(this.rotationCursor + i) % n]!);
+    this.rotationCursor = n === 0 ? 0 : (this.rotationCursor + count) % n;
+    return picked;
+  }
+
+  private heartbeatFor(r: Member, now: number, ages: readonly AgeReport[]): HeartbeatMessage {
+    const entries: ViewEntry[] = [];
+    for (const x of this.members) {
+      const want = x.advertisedMeta > x.metaVersion;
+      const theirs = r.entries.get(x.id);
+      const interesting =
+        x.state !== 'alive' ||
+        want ||
+        now - x.changedAt <= this.o.gossipMs ||
+        (theirs !== undefined && (theirs.state !== 'alive' || theirs.want)) ||
+        this.rotation.has(x);
+      if (interesting) entries.push({ id: x.id, state: x.state, incarnation: x.incarnation, metaVersion: x.metaVersion, want });
+    }
+    const message: HeartbeatMessage = {
+      type: 'heartbeat',
+      ...this.header(),
+      metaVersion: this.selfMetaVersion,
+      ages,
+      entries,
+      blobs: [],
+    };
+    const blobs: MetadataBlob[] = [];
+    let size = encodedSize(message);
+    const add = (id: number, version: number, data: Uint8Array | undefined): void => {
+      if (data === undefined || size + 14 + data.length > this.o.maxDatagramBytes || blobs.length >= 255) return;
+      blobs.push({ id, version, data });
+      size += 14 + data.length;
+    };
+    const aboutSelf = r.entries.get(this.selfId);
+    if (now - this.selfMetaChangedAt <= this.o.gossipMs || (aboutSelf !== undefined && aboutSelf.want && aboutSelf.metaVersion < this.selfMetaVersion)) {
+      add(this.selfId, this.selfMetaVersion, this.selfMetaBytes);
+    }
+    for (const [id, e] of r.entries) {
+      const x = this.byId.get(id);
+      if (x !== undefined && x !== r && e.want && e.metaVersion < x.metaVersion) add(x.id, x.metaVersion, x.metaBytes);
+    }
+    return blobs.length === 0 ? message : { ...message, blobs };
+  }
+
+  // ---- receiving ----
+
+  private receive(data: Uint8Array, from: string): void {
+    if (!this.running) return;
+    this.counters.received++;
+    const decoded = decodeMessage(data, this.keys);
+    if (!decoded.ok) return this.drop(decoded.reason, from);
+    const msg = decoded.message;
+    if (msg.sender === this.self) return this.drop('reflected', from);
+    const m = this.byName.get(msg.sender);
+    if (m === undefined) return this.drop('unknown-sender', from);
+    const skew = this.o.maxClockSkewMs;
+    if (skew !== undefined && Math.abs(msg.timestamp - this.wallClock()) > skew) return this.drop('clock-skew', from);
+    const verdict = m.replay.check(msg.incarnation, msg.seq);
+    if (verdict !== 'ok') return this.drop(verdict, from);
+    m.replay.accept(msg.incarnation, msg.seq);
+    if (msg.incarnation < m.incarnation) return this.drop('too-old', from);
+    this.counters.accepted++;
+    try {
+      this.handle(m, msg, this.clock.now());
+    } catch (err) {
+      this.log.error({ err, node: m.name }, 'membership: error handling an authenticated datagram');
+    }
+    if (this.flushNeeded && this.running && !this.leaving) this.sendHeartbeats(this.clock.now());
+    this.emit();
+  }
+
+  private drop(reason: DropReason, from: string): void {
+    this.drops[reason]++;
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ reason, from }, 'membership datagram dropped');
+  }
+
+  private handle(m: Member, msg: Message, now: number): void {
+    const newer = msg.incarnation > m.incarnation;
+    m.lastDirectAt = now;
+    if (newer) {
+      m.incarnation = msg.incarnation;
+      m.changedAt = now;
+    }
+    if (msg.type === 'leave') {
+      if (m.state !== 'left') this.setState(m, 'left', now, 'leave received');
+      return;
+    }
+    if (m.state !== 'left' || newer) {
+      // A direct, authenticated, fresh datagram is proof of life: revive even a dead member
+      // (a healed partition converges within one heartbeat); `left` needs a new incarnation.
+      m.lastEvidenceAt = now;
+      m.heard = true;
+      if (m.state !== 'alive') this.setState(m, 'alive', now, 'heartbeat received');
+    }
+    if (msg.incarnation > m.metaIncarnation && msg.metaVersion < m.metaVersion) {
+      // Versions only grow within a process's life: a lower one from a newer incarnation
+      // means it restarted and its old metadata is gone.
+      m.metadata = undefined;
+      m.metaBytes = undefined;
+      m.metaVersion = 0;
+      m.advertisedMeta = 0;
+      this.metaDirty = true;
+    }
+    m.advertisedMeta = Math.max(m.advertisedMeta, msg.metaVersion);
+
+    m.ages.clear();
+    m.agesAt = now;
+    for (const a of msg.ages) {
+      if (a.ageMs === undefined) {
+        m.ages.set(a.id, Infinity);
+        continue;
+      }
+      m.ages.set(a.id, a.ageMs);
+      const x = this.byId.get(a.id);
+      if (x === undefined || x === m || x.state === 'left') continue;
+      const heardAt = now - a.ageMs;
+      if (heardAt > x.lastEvidenceAt) x.lastEvidenceAt = heardAt;
+      x.heard = true;
+      if (x.state === 'dead' && a.ageMs < this.o.suspectMs) this.setState(x, 'alive', now, `reported alive by ${m.name}`);
+    }
+    m.entries.clear();
+    for (const e of msg.entries) {
+      m.entries.set(e.id, e);
+      this.handleEntry(m, e, now);
+    }
+    for (const b of msg.blobs) this.handleBlob(b, now);
+  }
+
+  private handleEntry(from: Member, e: ViewEntry, now: number): void {
+    if (e.id === this.selfId) {
+      if (this.leaving) return;
+      // SWIM refutation: someone suspects (or buried) this incarnation of us, or knows a newer
+      // one (we restarted with a clock that went backwards): come back with a higher number.
+      if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && e.state !== 'alive')) {
+        this.selfIncarnation = e.incarnation + 1;
+        this.seq = 0;
+        this.counters.refutations++;
+        this.flushNeeded = true;
+        this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
+      }
+      return;
+    }
+    const x = this.byId.get(e.id);
+    if (x === undefined || x === from) return;
+    x.advertisedMeta = Math.max(x.advertisedMeta, e.metaVersion);
+    if (e.incarnation < x.incarnation) return;
+    if (e.state === 'left') {
+      if (x.state !== 'left') {
+        x.incarnation = e.incarnation;
+        this.setState(x, 'left', now, `left, reported by ${from.name}`);
+      }
+      return;
+    }
+    if (x.state === 'left' && e.incarnation > x.incarnation && e.state === 'alive') {
+      const age = from.ages.get(x.id);
+      if (age !== undefined && age < this.o.suspectMs) {
+        x.incarnation = e.incarnation;
+        x.lastEvidenceAt = Math.max(x.lastEvidenceAt, now - age);
+        x.heard = true;
+        this.setState(x, 'alive', now, `rejoined, reported by ${from.name}`);
+      }
+    }
+  }
+
+  private handleBlob(b: MetadataBlob, now: number): void {
+    const x = this.byId.get(b.id);
+    if (x === undefined || b.version <= x.metaVersion) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(utf8Strict.decode(b.data));
+    } catch {
+      this.counters.badMetadata++;
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.counters.badMetadata++;
+      return;
+    }
+    x.metadata = parsed as Metadata;
+    x.metaBytes = b.data;
+    x.metaVersion = b.version;
+    x.metaIncarnation = x.incarnation;
+    x.advertisedMeta = Math.max(x.advertisedMeta, b.version);
+    x.changedAt = now;
+    this.metaDirty = true;
+  }
+
+  // ---- state ----
+
+  private setState(m: Member, state: MemberState, now: number, reason: string): void {
+    const before = m.state;
+    if (before === state) return;
+    m.state = state;
+    m.changedAt = now;
+    if (state === 'suspect') this.counters.suspicions++;
+    else if (state === 'dead') this.counters.deaths++;
+    else if (state === 'left') this.counters.leaves++;
+    else if (before === 'dead' || before === 'left') this.counters.revivals++;
+    const wasLive = before === 'alive' || before === 'suspect';
+    const isLive = state === 'alive' || state === 'suspect';
+    if (wasLive !== isLive) {
+      this.aliveDirty = true;
+      this.log.info({ node: m.name, state, from: before, incarnation: m.incarnation, reason }, 'member state changed');
+    } else if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ node: m.name, state, from: before, incarnation: m.incarnation, reason }, 'member state changed');
+    }
+  }
+
+  private computeAlive(): ReadonlySet<string> {
+    const s = new Set<string>([this.self]);
+    for (const m of this.members) if (m.state === 'alive' || m.state === 'suspect') s.add(m.name);
+    return s;
+  }
+
+  private emit(): void {
+    if (!this.aliveDirty && !this.metaDirty) return;
+    if (this.aliveDirty) this.aliveSet = this.computeAlive();
+    this.aliveDirty = false;
+    this.metaDirty = false;
+    if (this.handlers.size === 0) return;
+    const view = this.view();
+    for (const h of this.handlers) {
+      try {
+        h(view);
+      } catch (err) {
+        this.log.error({ err }, 'membership onChange handler threw');
+      }
+    }
+  }
+}
+
+function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}

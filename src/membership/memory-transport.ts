@@ -1,0 +1,187 @@
+import type { Clock } from '../clock/clock.js';
+import type { PeerTransport } from './peer-transport.js';
+import { seededRandom } from './seeded-random.js';
+
+export interface MemoryNetworkOptions {
+  /** Drives delivery: datagrams arrive through `clock.setTimeout`, never synchronously. */
+  readonly clock: Clock;
+  /** Seed of the RNG that decides losses and jitter (default 1). */
+  readonly seed?: number;
+  /** Loss probability of every link, 0..1 (default 0). */
+  readonly loss?: number;
+  /** One-way delay in ms (default 0.2). */
+  readonly delayMs?: number;
+  /** Extra uniformly random delay in ms, 0..jitterMs (default 0): reorders datagrams. */
+  readonly jitterMs?: number;
+}
+
+/** Counters of the whole network. */
+export interface MemoryNetworkStats {
+  sent: number;
+  delivered: number;
+  lost: number;
+  blocked: number;
+  /** Arrived at a transport that was stopped or never started. */
+  unreachable: number;
+}
+
+type Sniffer = (from: string, to: string, data: Uint8Array) => void;
+
+/**
+ * An in-memory datagram network for tests and simulations: per-link loss with a seeded RNG,
+ * delay and jitter on the virtual clock, and partitions (blocked directed links). Every
+ * datagram is copied, so a receiver never aliases a sender's buffer.
+ */
+export class MemoryNetwork {
+  readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, lost: 0, blocked: 0, unreachable: 0 };
+  private readonly clock: Clock;
+  private readonly rng: () => number;
+  private readonly transports = new Map<string, MemoryTransport>();
+  private readonly linkLoss = new Map<string, number>();
+  private readonly blocked = new Set<string>();
+  private readonly sniffers = new Set<Sniffer>();
+  private loss: number;
+  private delayMs: number;
+  private jitterMs: number;
+
+  constructor(options: MemoryNetworkOptions) {
+    this.clock = options.clock;
+    this.rng = seededRandom(options.seed ?? 1);
+    this.loss = options.loss ?? 0;
+    this.delayMs = options.delayMs ?? 0.2;
+    this.jitterMs = options.jitterMs ?? 0;
+  }
+
+  /** The transport bound to `address` (created on first use). */
+  transport(address: string): MemoryTransport {
+    let t = this.transports.get(address);
+    if (t === undefined) {
+      t = new MemoryTransport(this, address);
+      this.transports.set(address, t);
+    }
+    return t;
+  }
+
+  /** Loss probability of every link without a per-link setting. */
+  setLoss(probability: number): void {
+    this.loss = probability;
+  }
+
+  /** Loss probability of the directed link from -> to. */
+  setLinkLoss(from: string, to: string, probability: number): void {
+    this.linkLoss.set(linkKey(from, to), probability);
+  }
+
+  setDelay(delayMs: number, jitterMs = 0): void {
+    this.delayMs = delayMs;
+    this.jitterMs = jitterMs;
+  }
+
+  /** Drops every datagram from -> to (one direction). */
+  block(from: string, to: string): void {
+    this.blocked.add(linkKey(from, to));
+  }
+
+  unblock(from: string, to: string): void {
+    this.blocked.delete(linkKey(from, to));
+  }
+
+  /** Blocks both directions between every address of `a` and every address of `b`. */
+  partition(a: readonly string[], b: readonly string[]): void {
+    for (const x of a) {
+      for (const y of b) {
+        this.block(x, y);
+        this.block(y, x);
+      }
+    }
+  }
+
+  /** Removes every block. */
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  /** Sees every datagram sent (before loss and blocks), e.g. to capture and replay it. Returns an unsubscribe. */
+  sniff(handler: Sniffer): () => void {
+    this.sniffers.add(handler);
+    return () => this.sniffers.delete(handler);
+  }
+
+  /** Delivers raw bytes to `to` as if `from` had sent them (an attacker on the path), subject to delay only. */
+  inject(from: string, to: string, data: Uint8Array): void {
+    this.schedule(from, to, data.slice());
+  }
+
+  /** @internal used by MemoryTransport */
+  transmit(from: string, to: string, data: Uint8Array): void {
+    this.stats.sent++;
+    const copy = data.slice();
+    for (const s of this.sniffers) s(from, to, copy.slice());
+    if (this.blocked.has(linkKey(from, to))) {
+      this.stats.blocked++;
+      return;
+    }
+    const loss = this.linkLoss.get(linkKey(from, to)) ?? this.loss;
+    if (loss > 0 && this.rng() < loss) {
+      this.stats.lost++;
+      return;
+    }
+    this.schedule(from, to, copy);
+  }
+
+  private schedule(from: string, to: string, data: Uint8Array): void {
+    const delay = this.delayMs + (this.jitterMs > 0 ? this.rng() * this.jitterMs : 0);
+    this.clock.setTimeout(() => {
+      const target = this.transports.get(to);
+      if (target === undefined || !target.deliver(data, from)) this.stats.unreachable++;
+      else this.stats.delivered++;
+    }, delay);
+  }
+}
+
+function linkKey(from: string, to: string): string {
+  return `${from}\u0000${to}`;
+}
+
+/**
+ * One endpoint of a MemoryNetwork. `stop()` makes it silent in both directions at once, which
+ * is how tests simulate a crashed node: its peers just stop hearing from it.
+ */
+export class MemoryTransport implements PeerTransport {
+  private handler: ((data: Uint8Array, from: string) => void) | undefined;
+  private running = false;
+
+  constructor(
+    private readonly network: MemoryNetwork,
+    readonly address: string,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): Promise<void> {
+    this.running = true;
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.running = false;
+    return Promise.resolve();
+  }
+
+  send(address: string, data: Uint8Array): void {
+    if (this.running) this.network.transmit(this.address, address, data);
+  }
+
+  onMessage(handler: (data: Uint8Array, from: string) => void): void {
+    this.handler = handler;
+  }
+
+  /** @internal called by the network; false when this endpoint is not receiving. */
+  deliver(data: Uint8Array, from: string): boolean {
+    if (!this.running || this.handler === undefined) return false;
+    this.handler(data, from);
+    return true;
+  }
+}

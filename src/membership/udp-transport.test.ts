@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../clock/system-clock.js';
+import { ConfigError } from '../errors.js';
+import { silentLogger } from '../observability/logger.js';
+import { Membership } from './membership.js';
+import { describePeerTransportCompliance } from './peer-transport.compliance.js';
+import { formatHostPort, parseHostPort, UdpTransport } from './udp-transport.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(pred: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (!pred()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(1);
+  }
+  return performance.now() - t0;
+}
+
+describePeerTransportCompliance('UdpTransport on 127.0.0.1', async () => {
+  const a = new UdpTransport({ bind: '127.0.0.1:0' });
+  const b = new UdpTransport({ bind: '127.0.0.1:0' });
+  await a.start();
+  await b.start();
+  return {
+    a,
+    b,
+    aAddress: a.address(),
+    bAddress: b.address(),
+    settle: () => sleep(50),
+    close: async () => {
+      await a.stop();
+      await b.stop();
+    },
+  };
+});
+
+describe('UdpTransport addresses', () => {
+  it('parses host:port and [v6]:port, and formats them back', () => {
+    expect(parseHostPort('192.0.2.1:7946')).toEqual({ host: '192.0.2.1', port: 7946, family: 4 });
+    expect(parseHostPort('[2001:db8::1]:7946')).toEqual({ host: '2001:db8::1', port: 7946, family: 6 });
+    expect(formatHostPort('2001:db8::1', 1)).toBe('[2001:db8::1]:1');
+    expect(formatHostPort('192.0.2.1', 1)).toBe('192.0.2.1:1');
+  });
+
+  it.each(['2001:db8::1:7946', '[192.0.2.1]:1', 'node-a:7946', '192.0.2.1', '192.0.2.1:70000', '[::1]'])(
+    'rejects %s with a ConfigError',
+    (bad) => {
+      expect(() => parseHostPort(bad, 'peers[0].address')).toThrow(ConfigError);
+    },
+  );
+
+  it('reaches IPv4 peers from a dual-stack [::] socket and reports them in IPv4 syntax', async () => {
+    const a = new UdpTransport({ bind: '[::]:0' });
+    const b = new UdpTransport({ bind: '127.0.0.1:0' });
+    try {
+      await a.start();
+    } catch {
+      return; // no IPv6 in this environment
+    }
+    await b.start();
+    const got: string[] = [];
+    b.onMessage((_d, from) => got.push(from));
+    a.send(b.address(), new Uint8Array([1]));
+    await until(() => got.length > 0, 1000);
+    expect(got[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    await a.stop();
+    await b.stop();
+  });
+});
+
+describe('Membership over UDP on loopback', () => {
+  it('three members see each other, then see a stopped one dead within 500 ms real time', async () => {
+    const names = ['node-a', 'node-b', 'node-c'];
+    const transports = names.map(() => new UdpTransport({ bind: '127.0.0.1:0' }));
+    for (const t of transports) await t.start();
+    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
+    const members = names.map(
+      (self, i) =>
+        new Membership({
+          self,
+          peers,
+          secret: 'loopback test secret that is long enough',
+          clock: systemClock,
+          transport: transports[i]!,
+          logger: silentLogger(),
+        }),
+    );
+    try {
+      for (const m of members) await m.start();
+      await until(() => members.every((m) => m.alive().size === 3), 1000);
+      await sleep(200);
+      expect(members.every((m) => m.alive().size === 3)).toBe(true);
+      await members[2]!.stop();
+      const took = await until(() => !members[0]!.alive().has('node-c') && !members[1]!.alive().has('node-c'), 1000);
+      expect(took).toBeLessThan(500);
+      expect(members[0]!.alive().has('node-b')).toBe(true);
+      expect(members[0]!.stats().accepted).toBeGreaterThan(50);
+    } finally {
+      for (const m of members) await m.stop();
+    }
+  });
+});

@@ -1,0 +1,129 @@
+import * as dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { PeerTransport } from './peer-transport.js';
+
+/** A parsed 'host:port' or '[v6]:port' address. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+/**
+ * Parses '192.0.2.1:7946', '[2001:db8::1]:7946' (brackets required for IPv6). Hosts must be IP
+ * literals: membership must not depend on DNS. Throws ConfigError naming `path`.
+ */
+export function parseHostPort(address: string, path = 'address'): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  const family = host === undefined ? 0 : isIP(host);
+  const bracketsOk = m?.[1] === undefined ? family !== 6 : family === 6;
+  if (m === null || host === undefined || family === 0 || !bracketsOk || port < 0 || port > 65535) {
+    const message = `${path}: "${address}" is not an IP:port address (write 192.0.2.1:7946 or [2001:db8::1]:7946)`;
+    throw new ConfigError(message, [{ path, message }]);
+  }
+  return { host, port, family: family === 6 ? 6 : 4 };
+}
+
+/** Formats a host and port back into the 'host:port' / '[v6]:port' syntax. */
+export function formatHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export interface UdpTransportOptions {
+  /** Local 'address:port' to bind, e.g. '0.0.0.0:7946' or '[::]:7946' (port 0: any free port). */
+  readonly bind: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * PeerTransport over UDP (node:dgram). An IPv6 bind address opens a dual-stack socket (IPv4
+ * peers are reached as ::ffff:a.b.c.d and reported back in IPv4 syntax); an IPv4 bind address
+ * reaches IPv4 peers only. Send errors are logged at debug and count as lost datagrams.
+ */
+export class UdpTransport implements PeerTransport {
+  private socket: dgram.Socket | undefined;
+  private handler: ((data: Uint8Array, from: string) => void) | undefined;
+  private readonly bind: HostPort;
+  private readonly log: Logger | undefined;
+  private readonly parsed = new Map<string, HostPort | null>();
+
+  constructor(options: UdpTransportOptions) {
+    this.bind = parseHostPort(options.bind, 'membership.bind');
+    this.log = options.logger?.child({ component: 'udp-transport' });
+  }
+
+  /** The bound 'address:port' (the real port when bound to port 0). Only after start(). */
+  address(): string {
+    if (this.socket === undefined) throw new Error('UdpTransport.address() called before start()');
+    const a = this.socket.address();
+    return formatHostPort(a.address, a.port);
+  }
+
+  /** Binds the socket; calling it again while bound does nothing (so a caller may bind early to learn the port). */
+  async start(): Promise<void> {
+    if (this.socket !== undefined) return;
+    const socket = dgram.createSocket({ type: this.bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: false });
+    socket.on('message', (msg, rinfo) => {
+      const host = rinfo.address.startsWith('::ffff:') && isIP(rinfo.address.slice(7)) === 4 ? rinfo.address.slice(7) : rinfo.address;
+      this.handler?.(msg, formatHostPort(host, rinfo.port));
+    });
+    socket.on('error', (err) => this.log?.warn({ err }, 'membership socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.bind.port, this.bind.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.socket = socket;
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket === undefined) return;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  send(address: string, data: Uint8Array): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const to = this.target(address);
+    if (to === null) return;
+    const failed = (err: unknown): void => {
+      if (this.log?.isLevelEnabled('debug') === true) this.log.debug({ err, node: address }, 'membership send failed');
+    };
+    try {
+      socket.send(data, to.port, to.host, (err) => {
+        if (err !== null && err !== undefined) failed(err);
+      });
+    } catch (err) {
+      failed(err); // e.g. port 0: dgram throws synchronously for some arguments
+    }
+  }
+
+  onMessage(handler: (data: Uint8Array, from: string) => void): void {
+    this.handler = handler;
+  }
+
+  private target(address: string): HostPort | null {
+    let t = this.parsed.get(address);
+    if (t === undefined) {
+      try {
+        const hp = parseHostPort(address);
+        if (hp.family === 4 && this.bind.family === 6) t = { ...hp, host: `::ffff:${hp.host}` };
+        else if (hp.family === 6 && this.bind.family === 4) t = null;
+        else t = hp;
+      } catch {
+        t = null;
+      }
+      if (t === null) this.log?.warn({ node: address }, 'membership peer address unusable from this bind address');
+      this.parsed.set(address, t);
+    }
+    return t;
+  }
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ConfigError } from '../errors.js';
+import { membershipKey, type MembershipKey } from './membership-key.js';
+import { AGE_MAX, decodeMessage, encodedSize, encodeMessage, MAC_BYTES, WIRE_VERSION, type Message } from './wire.js';
+
+const KEY = membershipKey('k'.repeat(32));
+const OTHER = membershipKey('o'.repeat(40));
+const KEYS = new Map<number, MembershipKey>([[KEY.id, KEY]]);
+
+const u64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const name = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => {
+  const n = new TextEncoder().encode(s).length;
+  return n >= 1 && n <= 255 && new TextDecoder().decode(new TextEncoder().encode(s)) === s;
+});
+const header = { sender: name, incarnation: u64, seq: u64, timestamp: u64 };
+const messageArb: fc.Arbitrary<Message> = fc.oneof(
+  fc.record({ type: fc.constant('leave' as const), ...header }),
+  fc.record({
+    type: fc.constant('heartbeat' as const),
+    ...header,
+    metaVersion: u64,
+    ages: fc.array(fc.record({ id: u32, ageMs: fc.option(fc.integer({ min: 0, max: AGE_MAX }), { nil: undefined }) }), { maxLength: 20 }),
+    entries: fc.array(
+      fc.record({
+        id: u32,
+        state: fc.constantFrom('alive' as const, 'suspect' as const, 'dead' as const, 'left' as const),
+        incarnation: u64,
+        metaVersion: u64,
+        want: fc.boolean(),
+      }),
+      { maxLength: 20 },
+    ),
+    blobs: fc.array(fc.record({ id: u32, version: u64, data: fc.uint8Array({ maxLength: 64 }) }), { maxLength: 3 }),
+  }),
+);
+
+describe('membership wire format', () => {
+  it('round-trips every message, and encodedSize is exact', () => {
+    fc.assert(
+      fc.property(messageArb, (m) => {
+        const bytes = encodeMessage(m, KEY);
+        expect(bytes.length).toBe(encodedSize(m));
+        const d = decodeMessage(bytes, KEYS);
+        expect(d).toEqual({ ok: true, keyId: KEY.id, message: m });
+      }),
+    );
+  });
+
+  it('never throws on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const d = decodeMessage(bytes, KEYS);
+        expect(typeof d.ok).toBe('boolean');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on a valid header followed by random bytes', () => {
+    const prefix = encodeMessage({ type: 'leave', sender: 'node-a', incarnation: 1, seq: 1, timestamp: 1 }, KEY).subarray(0, 9);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (tail) => {
+        const bytes = new Uint8Array([...prefix, ...tail]);
+        const d = decodeMessage(bytes, KEYS);
+        expect(d.ok).toBe(false);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects any single-bit change (bad MAC or earlier check), never accepts it', () => {
+    fc.assert(
+      fc.property(messageArb, fc.nat(), fc.integer({ min: 0, max: 7 }), (m, at, bit) => {
+        const bytes = Uint8Array.from(encodeMessage(m, KEY));
+        bytes[at % bytes.length]! ^= 1 << bit;
+        expect(decodeMessage(bytes, KEYS).ok).toBe(false);
+      }),
+    );
+  });
+
+  it('accepts payload tampering only with the key: a forged MAC is bad-mac', () => {
+    const m: Message = { type: 'leave', sender: 'node-a', incarnation: 5, seq: 9, timestamp: 1 };
+    const bytes = Uint8Array.from(encodeMessage(m, KEY));
+    bytes[bytes.length - MAC_BYTES - 3]! ^= 0xff; // inside the timestamp
+    expect(decodeMessage(bytes, KEYS)).toEqual({ ok: false, reason: 'bad-mac' });
+  });
+
+  it('names the reason: unknown key, wrong version, truncated', () => {
+    const m: Message = { type: 'leave', sender: 'node-a', incarnation: 5, seq: 9, timestamp: 1 };
+    expect(decodeMessage(encodeMessage(m, OTHER), KEYS)).toEqual({ ok: false, reason: 'unknown-key' });
+    const v2 = Uint8Array.from(encodeMessage(m, KEY));
+    v2[2] = WIRE_VERSION + 1;
+    expect(decodeMessage(v2, KEYS)).toEqual({ ok: false, reason: 'wrong-version' });
+    const full = encodeMessage(m, KEY);
+    expect(decodeMessage(full.subarray(0, full.length - 1), KEYS)).toEqual({ ok: false, reason: 'malformed' });
+    expect(decodeMessage(new Uint8Array(0), KEYS)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('accepts several keys during a rotation', () => {
+    const m: Message = { type: 'leave', sender: 'node-a', incarnation: 5, seq: 9, timestamp: 1 };
+    const both = new Map([
+      [KEY.id, KEY],
+      [OTHER.id, OTHER],
+    ]);
+    expect(decodeMessage(encodeMessage(m, OTHER), both)).toMatchObject({ ok: true, keyId: OTHER.id });
+  });
+
+  it('saturates ages and rejects values it cannot carry', () => {
+    const hb = (ageMs: number, incarnation = 1): Message => ({
+      type: 'heartbeat',
+      sender: 'a',
+      incarnation,
+      seq: 1,
+      timestamp: 0,
+      metaVersion: 0,
+      ages: [{ id: 1, ageMs }],
+      entries: [],
+      blobs: [],
+    });
+    const d = decodeMessage(encodeMessage(hb(1e9), KEY), KEYS);
+    expect(d.ok && d.message.type === 'heartbeat' && d.message.ages[0]!.ageMs).toBe(AGE_MAX);
+    expect(() => encodeMessage(hb(1, -1), KEY)).toThrow(RangeError);
+    expect(() => encodeMessage(hb(1, 2 ** 60), KEY)).toThrow(RangeError);
+    expect(() => encodeMessage({ type: 'leave', sender: '', incarnation: 1, seq: 1, timestamp: 1 }, KEY)).toThrow(RangeError);
+  });
+});
+
+describe('membership key', () => {
+  it('rejects a secret shorter than 32 bytes with an actionable ConfigError', () => {
+    expect(() => membershipKey('too short')).toThrow(ConfigError);
+    try {
+      membershipKey(new Uint8Array(31), 'spec.membership.secret');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).code).toBe('L2VIP_CONFIG_INVALID');
+      expect((err as ConfigError).message).toMatch(/spec\.membership\.secret: .*31 bytes.*at least 32/);
+    }
+  });
+
+  it('derives a stable key id that differs between secrets', () => {
+    expect(membershipKey('k'.repeat(32)).id).toBe(KEY.id);
+    expect(OTHER.id).not.toBe(KEY.id);
+  });
+});

@@ -1,0 +1,44 @@
+// l2vip native addon: raw AF_PACKET and NETLINK_ROUTE sockets driven by the Node event loop.
+// System calls and readiness only; every protocol decision is made in TypeScript (src/netdev).
+#include <net/if.h>
+#include <napi.h>
+
+#include "args.h"
+#include "errno-error.h"
+#include "netlink-socket.h"
+#include "packet-socket.h"
+
+namespace afpacket {
+namespace {
+
+// Resolved in the calling thread's network namespace (an ioctl on a socket), unlike
+// /sys/class/net, which shows the namespace sysfs was mounted from.
+Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) ThrowErrno(info.Env(), "if_nametoindex");
+  return Napi::Number::New(info.Env(), index);
+}
+
+Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
+  auto index = static_cast<unsigned>(IntegerArg(info[0], "ifindex", 1, INT32_MAX));
+  char name[IF_NAMESIZE];  // net/if.h: IF_NAMESIZE = 16, terminator included
+  if (if_indextoname(index, name) == nullptr) ThrowErrno(info.Env(), "if_indextoname");
+  return Napi::String::New(info.Env(), name);
+}
+
+}  // namespace
+}  // namespace afpacket
+
+// NODE_API_MODULE wants a plain identifier.
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  using namespace afpacket;
+  exports.Set("PacketSocket", PacketSocket::Init(env));
+  exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
+  exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
+  exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
+  return exports;
+}
+
+NODE_API_MODULE(afpacket, InitAddon)

@@ -1,0 +1,104 @@
+/**
+ * Typed loader of the native addon (native/afpacket): raw AF_PACKET and NETLINK_ROUTE sockets
+ * read on the event loop. The addon makes system calls only; callers parse what it delivers.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { MissingToolError } from '../errors.js';
+
+/** One classic BPF instruction (linux/filter.h struct sock_filter). */
+export interface BpfInstruction {
+  readonly code: number;
+  readonly jt: number;
+  readonly jf: number;
+  readonly k: number;
+}
+
+/** What the addon throws or reports when a system call fails, shaped like Node's own errors. */
+export interface NativeErrnoError extends Error {
+  /** Symbolic errno: 'EPERM', 'ENODEV', 'ENETDOWN', 'ENOBUFS', ... */
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+}
+
+/**
+ * Called once per event-loop wakeup with every datagram read (at most 256), or with a receive
+ * error. `tags[i]` is the sll_pkttype of datagrams[i] for packet sockets, 0 for netlink.
+ */
+export type RecvCallback = (
+  ...args: [err: NativeErrnoError] | [err: null, datagrams: Buffer[], tags: Uint8Array]
+) => void;
+
+interface PolledSocket {
+  readonly fd: number;
+  readonly closed: boolean;
+  /** The receive callback given to the constructor; may be replaced. */
+  onrecv: RecvCallback;
+  /** Stops polling and closes the fd. Idempotent; garbage collection does it too. */
+  close(): void;
+}
+
+/** AF_PACKET SOCK_RAW, bound to one interface and ethertype, PACKET_IGNORE_OUTGOING set. */
+export interface NativePacketSocket extends PolledSocket {
+  readonly ifindex: number;
+  /** Sends one whole frame; protocol 0 lets the kernel read the ethertype from the frame. */
+  send(frame: Uint8Array, protocol: number): void;
+  /** Replaces the kernel filter; null detaches it. */
+  setFilter(filter: readonly BpfInstruction[] | null): void;
+  addMembership(mac: Uint8Array): void;
+  dropMembership(mac: Uint8Array): void;
+  /** PACKET_STATISTICS since the last call: frames that passed the filter (drops included) and frames lost to a full queue. */
+  statistics(): { packets: number; drops: number };
+}
+
+/** AF_NETLINK NETLINK_ROUTE, bound to a bitmask of RTMGRP_* multicast groups. */
+export interface NativeNetlinkSocket extends PolledSocket {
+  /** The port id the kernel assigned (nlmsg_pid of replies to our requests). */
+  readonly portId: number;
+  /** Sends one request datagram (nlmsghdr-framed) to the kernel. */
+  send(request: Uint8Array): void;
+}
+
+export interface NativeAddon {
+  /** For both sockets, rcvbuf is the receive queue limit in bytes (0 keeps the kernel default, net.core.rmem_default). */
+  readonly PacketSocket: new (
+    ifindex: number,
+    protocol: number,
+    filter: readonly BpfInstruction[] | null,
+    rcvbuf: number,
+    onrecv: RecvCallback,
+  ) => NativePacketSocket;
+  readonly NetlinkSocket: new (groups: number, rcvbuf: number, onrecv: RecvCallback) => NativeNetlinkSocket;
+  /** if_nametoindex(3) in the calling thread's network namespace; throws ENODEV. */
+  ifNameToIndex(name: string): number;
+  /** if_indextoname(3); throws ENXIO. */
+  ifIndexToName(ifindex: number): string;
+}
+
+// src/netdev/native.ts (run by tsx) and dist/netdev/native.js (built) are both two levels
+// below the package root.
+const ADDON_PATH = fileURLToPath(new URL('../../native/afpacket/build/Release/afpacket.node', import.meta.url));
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once. Throws MissingToolError when it was not built. */
+export function loadNative(): NativeAddon {
+  if (addon === undefined) {
+    const require = createRequire(import.meta.url);
+    try {
+      addon = require(ADDON_PATH) as NativeAddon;
+    } catch (err) {
+      throw new MissingToolError(
+        `the native addon ${ADDON_PATH} could not be loaded (${String(err)}): ` +
+          'build it with `npm rebuild` (Linux, with g++, make and python3 installed)',
+        { cause: err },
+      );
+    }
+  }
+  return addon;
+}
+
+export function isNativeErrnoError(err: unknown): err is NativeErrnoError {
+  return err instanceof Error && typeof (err as Partial<NativeErrnoError>).code === 'string' && 'errno' in err;
+}

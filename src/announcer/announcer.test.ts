@@ -60,7 +60,7 @@ function nas(frames: Uint8Array[]) {
     const ip = decodeIpv6(e.value.payload);
     if (!ip.ok) return [];
     const n = decodeNdp(ip.value, ip.value.payload);
-    return n.ok && n.value.kind === 'na' ? [{ eth: e.value, ip: ip.value, na: n.value as NeighborAdvertisement }] : [];
+    return n.ok && n.value.kind === 'na' ? [{ eth: e.value, ip: ip.value, na: n.value }] : [];
   });
 }
 

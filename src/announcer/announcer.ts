@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { FrameSocket } from './frame-socket.js';
 import { DEFAULT_GARP_TIMING, GarpScheduler, type GarpTiming } from './garp-schedule.js';
-import { InterfaceResponder, type InterfaceInfo } from './interface-responder.js';
+import { InterfaceResponder, type InterfaceInfo, type Ipv6Groups } from './interface-responder.js';
 import { ipKey, toOwnedIp, type OwnedIp } from './owned-ips.js';
 import { ResponderStats } from './responder-stats.js';
 
@@ -18,6 +18,8 @@ export interface AnnouncerComponents {
   readonly openSocket: (iface: InterfaceInfo) => FrameSocket;
   readonly timing?: GarpTiming;
   readonly stats?: ResponderStats;
+  /** IP-level IPv6 multicast joins (MLD reports); optional. */
+  readonly groups?: Ipv6Groups;
 }
 
 /**
@@ -141,6 +143,7 @@ export class Announcer {
         stats: this.stats,
         logger: this.c.logger,
         ownedAnywhere: (key) => this.anywhere.has(key),
+        groups: this.c.groups,
       });
       this.responders.set(name, r);
       return r;

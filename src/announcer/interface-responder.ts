@@ -6,6 +6,8 @@ import type { Clock } from '../clock/clock.js';
 import type { FrameSocket } from './frame-socket.js';
 import { ipKey, type OwnedIp } from './owned-ips.js';
 import type { ResponderStats } from './responder-stats.js';
+import { solicitedNodeAddress } from '../packet/ipv6.js';
+import ipaddr from 'ipaddr.js';
 import { answerNeighborSolicitation, unsolicitedAdvertisement } from './ndp-responder.js';
 
 /** The interface a responder serves. */
@@ -21,6 +23,14 @@ export interface ResponderContext {
   readonly logger: Logger;
   /** True when this node announces the IP (key from ipKey) on any interface. */
   readonly ownedAnywhere: (key: number | string) => boolean;
+  /** IP-level multicast membership, so the kernel sends MLD reports (optional). */
+  readonly groups?: Ipv6Groups | undefined;
+}
+
+/** Port: joins IPv6 multicast groups at the IP level (src/netdev/ipv6-group-joiner.ts). */
+export interface Ipv6Groups {
+  join(iface: string, group: string): void;
+  leave(iface: string, group: string): void;
 }
 
 /** Conflicts are logged at most once per IP in this period, but always counted. */
@@ -60,14 +70,20 @@ export class InterfaceResponder {
     const key = ipKey(ip.bytes);
     if (this.owned.has(key)) return;
     this.owned.set(key, ip);
-    if (ip.family === 6) this.join(solicitedNodeMulticastMac(ip.bytes));
+    if (ip.family === 6) {
+      this.join(solicitedNodeMulticastMac(ip.bytes));
+      this.ctx.groups?.join(this.iface.name, solicitedNodeGroup(ip.bytes));
+    }
   }
 
   /** Stops answering for `ip` at once. */
   remove(ip: OwnedIp): void {
     const key = ipKey(ip.bytes);
     if (!this.owned.delete(key)) return;
-    if (ip.family === 6) this.leave(solicitedNodeMulticastMac(ip.bytes));
+    if (ip.family === 6) {
+      this.leave(solicitedNodeMulticastMac(ip.bytes));
+      this.ctx.groups?.leave(this.iface.name, solicitedNodeGroup(ip.bytes));
+    }
   }
 
   /**
@@ -87,6 +103,7 @@ export class InterfaceResponder {
   }
 
   close(): void {
+    for (const ip of this.owned.values()) if (ip.family === 6) this.ctx.groups?.leave(this.iface.name, solicitedNodeGroup(ip.bytes));
     this.owned.clear();
     this.groups.clear();
     this.socket.close();
@@ -190,4 +207,9 @@ export class InterfaceResponder {
       if (n === 1) this.socket.dropMembership(mac);
     } else this.groups.set(k, n - 1);
   }
+}
+
+/** RFC 4291 §2.7.1 solicited-node group of an IPv6 address, as text. */
+function solicitedNodeGroup(ip: Uint8Array): string {
+  return ipaddr.fromByteArray([...solicitedNodeAddress(ip)]).toString();
 }

@@ -178,7 +178,7 @@ export class LocalDelivery {
   private async cleanupLeftovers(): Promise<void> {
     const state = await readFile(this.statePath, 'utf8')
       .then((t) => JSON.parse(t) as StateFile)
-      .catch(() => ({ v6: [] }) as StateFile);
+      .catch(() => ({ v6: [] }));
     const lines = state.v6.map((x) => `address del ${x}/128 dev lo`);
     lines.push(`route flush table local proto ${ROUTE_PROTO}`);
     await this.ipBatch(lines, true);

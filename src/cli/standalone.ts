@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { L2vipError } from '../errors.js';
+import { createLogger } from '../observability/logger.js';
+import { loadStandaloneConfig, StandaloneSpeaker } from '../standalone/standalone.js';
+import { untilSignal } from './lifecycle.js';
+import { requireNetworkPrivileges } from './privileges.js';
+
+export function registerStandalone(program: Command): void {
+  program
+    .command('standalone')
+    .summary('run the speaker on plain Linux hosts, without Kubernetes')
+    .description(
+      'Run the speaker from a YAML config file: membership with the peers over UDP (HMAC-authenticated), ' +
+        'election of one node per service, ARP/NDP answers and gratuitous announcements, and local ' +
+        'delivery of the VIPs. SIGHUP reloads the file (an invalid file keeps the running config); ' +
+        'SIGTERM hands the VIPs over to another node, then exits. See docs/standalone.md.',
+    )
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .action((opts: { config: string; logLevel: string }) => runStandalone(opts.config, opts.logLevel));
+}
+
+async function runStandalone(file: string, level: string): Promise<void> {
+  const { config, secret } = await loadStandaloneConfig(file);
+  requireNetworkPrivileges('l2vip standalone', config.localDelivery);
+  const log = createLogger(level);
+  const speaker = new StandaloneSpeaker(config, secret, log);
+  await speaker.start();
+  await untilSignal(
+    log,
+    () => speaker.stop(),
+    () => {
+      loadStandaloneConfig(file).then(
+        ({ config: next }) => speaker.reload(next),
+        (err: unknown) => log.error({ reason: err instanceof L2vipError ? err.message : String(err) }, 'config reload failed; keeping the running config'),
+      );
+    },
+  );
+  log.info('stopped');
+}

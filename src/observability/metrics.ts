@@ -1,0 +1,145 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { OwnedSet } from '../announcer/announcer.js';
+import type { ResponderStats } from '../announcer/responder-stats.js';
+import type { MembershipStats, MembershipView } from '../membership/membership.js';
+import { parseHostPort } from '../membership/udp-transport.js';
+import type { Logger } from './logger.js';
+
+/** What the speaker's metrics read, at scrape time only: nothing is counted twice or kept twice. */
+export interface SpeakerMetricsSources {
+  readonly node: string;
+  readonly stats: ResponderStats;
+  readonly owned: () => OwnedSet;
+  /** Services and their IPs, with the owner this node sees. */
+  readonly services: () => readonly { readonly name: string; readonly addresses: readonly string[]; readonly owner: string | undefined }[];
+  readonly membership?: { stats(): MembershipStats; view(): MembershipView };
+}
+
+/**
+ * The speaker's Prometheus metrics. MetalLB's names are kept where MetalLB has the metric
+ * (internal/layer2/stats.go, speaker/main.go), so existing dashboards work; the rest are l2vip_*.
+ * Labels are bounded: IPs are configured VIPs, reasons are enumerated; never a MAC or client IP.
+ */
+export function speakerRegistry(src: SpeakerMetricsSources): Registry {
+  const registry = new Registry();
+  const perIp = (name: string, help: string, pick: (c: { requestsReceived: number; responsesSent: number; gratuitousSent: number; conflicts: number }) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['ip'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [ip, c] of src.stats.perIp) this.inc({ ip }, pick(c));
+      },
+    });
+  perIp('metallb_layer2_requests_received', 'ARP requests and NDP solicitations received for an announced IP', (c) => c.requestsReceived);
+  perIp('metallb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer', (c) => c.responsesSent);
+  perIp('metallb_layer2_gratuitous_sent', 'Gratuitous ARP frames and unsolicited NDP advertisements sent', (c) => c.gratuitousSent);
+  perIp('l2vip_layer2_conflicts_total', 'Frames from another MAC claiming an IP this node announces', (c) => c.conflicts);
+  new Counter({
+    name: 'l2vip_layer2_dropped_frames_total',
+    help: 'Frames that reached a responder and got no answer, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of src.stats.drops) this.inc({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: 'metallb_speaker_announced',
+    help: 'Services announced from this node (1 per IP)',
+    labelNames: ['node', 'service', 'protocol', 'ip'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const owned = src.owned();
+      for (const s of src.services()) {
+        if (s.owner !== src.node) continue;
+        for (const ip of s.addresses) if (owned.has(ip)) this.set({ node: src.node, service: s.name, protocol: 'layer2', ip }, 1);
+      }
+    },
+  });
+  new Gauge({
+    name: 'l2vip_service_owned',
+    help: 'Whether some node announces the service, as this node sees it (0: no live candidate)',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of src.services()) this.set({ service: s.name }, s.owner === undefined ? 0 : 1);
+    },
+  });
+  const m = src.membership;
+  if (m !== undefined) {
+    new Gauge({
+      name: 'l2vip_membership_members',
+      help: 'Cluster members by state, as this node sees them (itself included)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+        for (const v of m.view().members.values()) counts[v.state] = (counts[v.state] ?? 0) + 1;
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    new Counter({
+      name: 'l2vip_membership_datagrams_dropped_total',
+      help: 'Membership datagrams dropped without being acted on, by reason (bad MAC, replay, ...)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(m.stats().drops)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'l2vip_membership_transitions_total',
+      help: 'Member state transitions observed by this node',
+      labelNames: ['event'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const s = m.stats();
+        for (const [event, n] of Object.entries({ suspicion: s.suspicions, death: s.deaths, revival: s.revivals, leave: s.leaves, refutation: s.refutations, stall: s.stalls })) {
+          this.inc({ event }, n);
+        }
+      },
+    });
+  }
+  return registry;
+}
+
+/** Serves /metrics (Prometheus text) and /healthz on `listen` (IP:port). */
+export async function startMetricsServer(listen: string, registry: Registry, log: Logger): Promise<Server> {
+  const { host, port } = parseHostPort(listen, 'metrics.listen');
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+    } else if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  log.info({ listen }, 'metrics listening');
+  return server;
+}

@@ -1,0 +1,87 @@
+import type { Elector, ElectionItem } from '../election/elect.js';
+
+/** One service to announce: its VIPs and the nodes allowed to announce them. */
+export interface ServiceSpec {
+  readonly name: string;
+  /** VIPs; the first is the election hash key (MetalLB's ingress[0]). */
+  readonly addresses: readonly string[];
+  /** Candidate nodes, in any order. */
+  readonly nodes: readonly string[];
+  /** Interfaces to announce on; undefined: the node's default set. */
+  readonly interfaces?: readonly string[] | undefined;
+}
+
+/** What the cluster knows about one node (from membership). */
+export interface NodeStatus {
+  /** Alive or suspect in the failure detector. */
+  readonly alive: boolean;
+  /** Shutting down gracefully: hand its VIPs over now. */
+  readonly draining: boolean;
+  /** Carrier of each of the node's announce interfaces; undefined: not yet known (assumed able). */
+  readonly carrier?: Readonly<Record<string, boolean>> | undefined;
+}
+
+/**
+ * Whether a node can carry a service on the link: some interface of the service (or, with no
+ * list, any of its interfaces) has a carrier. A node that has not said is assumed able, so a
+ * metadata message lost at start does not leave a VIP unannounced.
+ */
+export function canCarry(status: NodeStatus, interfaces: readonly string[] | undefined): boolean {
+  const c = status.carrier;
+  if (c === undefined) return true;
+  const names = interfaces ?? Object.keys(c);
+  if (names.length === 0) return true;
+  return names.some((n) => c[n] !== false);
+}
+
+/** The election input of each service: candidates that are allowed and can carry it. */
+export function electionItems(services: readonly ServiceSpec[], nodes: ReadonlyMap<string, NodeStatus>): ElectionItem[] {
+  return services.map((s) => ({
+    key: s.name,
+    ips: s.addresses,
+    candidates: s.nodes.filter((n) => {
+      const st = nodes.get(n);
+      return st === undefined || canCarry(st, s.interfaces);
+    }),
+  }));
+}
+
+/** The nodes that may win now: alive and not draining. */
+export function liveSet(nodes: ReadonlyMap<string, NodeStatus>): Set<string> {
+  const live = new Set<string>();
+  for (const [name, st] of nodes) if (st.alive && !st.draining) live.add(name);
+  return live;
+}
+
+export interface Ownership {
+  /** Owner of every service (undefined: nobody can announce it). */
+  readonly owners: ReadonlyMap<string, string | undefined>;
+  /** What this node announces: IP -> interfaces. */
+  readonly owned: Map<string, Set<string>>;
+}
+
+/**
+ * The pure decision: who announces each service, and what this node announces where.
+ * Every node computes it from the same inputs and gets the same owners.
+ */
+export function computeOwnership(
+  self: string,
+  services: readonly ServiceSpec[],
+  nodes: ReadonlyMap<string, NodeStatus>,
+  elector: Elector,
+  localInterfaces: (svc: ServiceSpec) => readonly string[],
+): Ownership {
+  const owners = elector.elect(electionItems(services, nodes), liveSet(nodes));
+  const owned = new Map<string, Set<string>>();
+  for (const s of services) {
+    if (owners.get(s.name) !== self) continue;
+    const ifaces = localInterfaces(s);
+    if (ifaces.length === 0) continue;
+    for (const ip of s.addresses) {
+      const set = owned.get(ip) ?? new Set<string>();
+      for (const i of ifaces) set.add(i);
+      owned.set(ip, set);
+    }
+  }
+  return { owners, owned };
+}

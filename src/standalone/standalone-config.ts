@@ -1,0 +1,236 @@
+import { hostname } from 'node:os';
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { checkGarpTiming, DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
+import { toOwnedIp } from '../announcer/owned-ips.js';
+import { parseHostPort } from '../membership/udp-transport.js';
+import type { MembershipOptions } from '../membership/membership-options.js';
+import { resolveMembershipOptions } from '../membership/membership-options.js';
+import type { ServiceSpec } from '../speaker/ownership.js';
+
+/**
+ * The standalone config file (YAML). The fields of the issue are the contract: node,
+ * cluster.{bind,peers,secretFile}, interfaces, services[].{name,addresses,nodes}, localDelivery.
+ * The rest are optional tunables.
+ */
+const Peer = Type.Object({ name: Type.String({ minLength: 1 }), address: Type.String() }, { additionalProperties: false });
+const Service = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    addresses: Type.Array(Type.String(), { minItems: 1 }),
+    nodes: Type.Optional(Type.Array(Type.String())),
+    interfaces: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
+const Membership = Type.Object(
+  {
+    heartbeatMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    suspectMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    deadMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export const StandaloneFileSchema = Type.Object(
+  {
+    node: Type.Optional(Type.String({ minLength: 1 })),
+    cluster: Type.Object(
+      {
+        bind: Type.String(),
+        peers: Type.Array(Peer, { minItems: 1 }),
+        secretFile: Type.String({ minLength: 1 }),
+        membership: Type.Optional(Membership),
+      },
+      { additionalProperties: false },
+    ),
+    interfaces: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    excludeInterfaces: Type.Optional(Type.Array(Type.String())),
+    localDelivery: Type.Optional(Type.Boolean()),
+    garp: Type.Optional(
+      Type.Object(
+        { burstMs: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))), refreshMs: Type.Optional(Type.Integer({ minimum: 0 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    handoffMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+    metrics: Type.Optional(Type.Object({ listen: Type.String() }, { additionalProperties: false })),
+    services: Type.Array(Service),
+  },
+  { additionalProperties: false },
+);
+type StandaloneFile = Static<typeof StandaloneFileSchema>;
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The validated config, with defaults filled in. */
+export interface StandaloneConfig {
+  readonly node: string;
+  readonly bind: string;
+  readonly peers: readonly { readonly name: string; readonly address: string }[];
+  readonly secretFile: string;
+  readonly membership: MembershipOptions;
+  readonly interfaces: readonly string[] | undefined;
+  readonly excludeInterfaces: readonly string[] | undefined;
+  readonly localDelivery: boolean;
+  readonly garp: GarpTiming;
+  readonly handoffMs: number;
+  readonly metricsListen: string | undefined;
+  readonly services: readonly ServiceSpec[];
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile<StandaloneFile>(StandaloneFileSchema);
+
+function ajvPath(e: ErrorObject): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    return out === '' ? extra : `${out}.${extra}`;
+  }
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    return out === '' ? missing : `${out}.${missing}`;
+  }
+  return out || '(top level)';
+}
+
+function ajvMessage(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') return 'unknown field (check its spelling)';
+  if (e.keyword === 'required') return 'is required';
+  return e.message ?? 'is invalid';
+}
+
+/**
+ * Parses and validates the file's text. Pure: reads no file (the secret is read by the caller).
+ * Returns every problem found, never throws.
+ */
+export function parseStandaloneConfig(text: string, defaultNode = hostname()): { config?: StandaloneConfig; problems: ConfigProblem[] } {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    return { problems: [{ path: '(file)', message: `not valid YAML: ${err instanceof Error ? err.message : String(err)}` }] };
+  }
+  if (!validate(raw)) {
+    const seen = new Set<string>();
+    const problems: ConfigProblem[] = [];
+    for (const e of validate.errors ?? []) {
+      const p = { path: ajvPath(e), message: ajvMessage(e) };
+      const k = `${p.path}\n${p.message}`;
+      if (!seen.has(k)) problems.push(p);
+      seen.add(k);
+    }
+    return { problems };
+  }
+  const f = raw;
+  const problems: ConfigProblem[] = [];
+  const node = f.node ?? defaultNode;
+  const peerNames = new Set<string>();
+  const peerAddrs = new Set<string>();
+  f.cluster.peers.forEach((p, i) => {
+    if (peerNames.has(p.name)) problems.push({ path: `cluster.peers[${i}].name`, message: `duplicate peer name "${p.name}"` });
+    peerNames.add(p.name);
+    try {
+      parseHostPort(p.address, `cluster.peers[${i}].address`);
+    } catch (err) {
+      problems.push({ path: `cluster.peers[${i}].address`, message: (err as Error).message.replace(/^cluster\.peers\[\d+\]\.address: /, '') });
+    }
+    if (peerAddrs.has(p.address)) problems.push({ path: `cluster.peers[${i}].address`, message: `duplicate peer address "${p.address}"` });
+    peerAddrs.add(p.address);
+  });
+  try {
+    parseHostPort(f.cluster.bind, 'cluster.bind');
+  } catch (err) {
+    problems.push({ path: 'cluster.bind', message: (err as Error).message.replace(/^cluster\.bind: /, '') });
+  }
+  if (!peerNames.has(node)) {
+    problems.push({ path: f.node === undefined ? 'node' : 'node', message: `this node "${node}" is not in cluster.peers (list every member, this node included${f.node === undefined ? '; node defaults to the hostname' : ''})` });
+  }
+  const owners = new Map<string, string>();
+  const serviceNames = new Set<string>();
+  const services: ServiceSpec[] = [];
+  f.services.forEach((s, i) => {
+    if (serviceNames.has(s.name)) problems.push({ path: `services[${i}].name`, message: `duplicate service name "${s.name}"` });
+    serviceNames.add(s.name);
+    const addresses: string[] = [];
+    s.addresses.forEach((a, j) => {
+      const ip = toOwnedIp(a);
+      const path = `services[${i}].addresses[${j}]`;
+      if (ip === undefined || a.includes('/')) {
+        problems.push({ path, message: `"${a}" is not an IPv4 or IPv6 address (write a single address, without a prefix length)` });
+        return;
+      }
+      const prev = owners.get(ip.ip);
+      if (prev !== undefined) problems.push({ path, message: `duplicate address ${ip.ip}: already used by ${prev}` });
+      else owners.set(ip.ip, `services[${i}] (${s.name})`);
+      addresses.push(ip.ip);
+    });
+    (s.nodes ?? []).forEach((n, j) => {
+      if (!peerNames.has(n)) problems.push({ path: `services[${i}].nodes[${j}]`, message: `"${n}" is not a peer (cluster.peers names: ${[...peerNames].join(', ')})` });
+    });
+    if (s.nodes !== undefined && new Set(s.nodes).size !== s.nodes.length) {
+      problems.push({ path: `services[${i}].nodes`, message: 'lists a node twice' });
+    }
+    services.push({ name: s.name, addresses, nodes: s.nodes ?? [...peerNames], interfaces: s.interfaces });
+  });
+  const garp: GarpTiming = { burstMs: f.garp?.burstMs ?? DEFAULT_GARP_TIMING.burstMs, refreshMs: f.garp?.refreshMs ?? DEFAULT_GARP_TIMING.refreshMs };
+  const garpProblem = checkGarpTiming(garp);
+  if (garpProblem !== undefined) problems.push({ path: 'garp', message: garpProblem });
+  const membership: MembershipOptions = { ...f.cluster.membership };
+  try {
+    resolveMembershipOptions(f.cluster.peers.length, membership);
+  } catch (err) {
+    const issues = (err as { issues?: { path: string; message: string }[] }).issues ?? [{ path: 'cluster.membership', message: String(err) }];
+    for (const i of issues) problems.push({ path: i.path.replace(/^membership\.options/, 'cluster.membership'), message: i.message.replace(/^[^:]+: /, '') });
+  }
+  if (f.metrics !== undefined) {
+    try {
+      parseHostPort(f.metrics.listen, 'metrics.listen');
+    } catch (err) {
+      problems.push({ path: 'metrics.listen', message: (err as Error).message.replace(/^metrics\.listen: /, '') });
+    }
+  }
+  if (problems.length > 0) return { problems };
+  return {
+    problems,
+    config: {
+      node,
+      bind: f.cluster.bind,
+      peers: f.cluster.peers,
+      secretFile: f.cluster.secretFile,
+      membership,
+      interfaces: f.interfaces,
+      excludeInterfaces: f.excludeInterfaces,
+      localDelivery: f.localDelivery ?? true,
+      garp,
+      handoffMs: f.handoffMs ?? 150,
+      metricsListen: f.metrics?.listen,
+      services,
+    },
+  };
+}
+
+/** Minimum shared-secret length (bytes): HMAC-SHA256 keys shorter than the hash weaken it. */
+export const MIN_SECRET_BYTES = 32;
+
+/** Checks a secret read from secretFile; a single trailing newline (echo > file) is not part of it. */
+export function checkSecret(bytes: Uint8Array, file: string): { secret?: Uint8Array; problem?: ConfigProblem } {
+  let b = bytes;
+  if (b.length > 0 && b[b.length - 1] === 0x0a) b = b.subarray(0, b.length - 1);
+  if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1);
+  if (b.length < MIN_SECRET_BYTES) {
+    return {
+      problem: {
+        path: 'cluster.secretFile',
+        message: `the secret in ${file} is ${b.length} bytes; at least ${MIN_SECRET_BYTES} are needed (e.g. head -c 48 /dev/urandom | base64 > ${file})`,
+      },
+    };
+  }
+  return { secret: b };
+}

@@ -1,0 +1,354 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface, type Interface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { CommandRunner } from '../host/command-runner.js';
+import { ECHO_PORT, type ProbeReport } from './lab-agent.js';
+import type { LabContext, NodeRunner } from './node-runner.js';
+import { selfCommand, StandaloneRunner } from './standalone-runner.js';
+import { buildTopology, destroyTopology, labId, leftoverNamespaces, lossCounters, planTopology, setLink, setPeerLoss, type LabHost, type LabTopology } from './topology.js';
+
+export type Fault = 'link' | 'kill' | 'stop';
+
+export interface LabOptions {
+  readonly nodes: number;
+  readonly fault: Fault;
+  /** Random loss, %, of the traffic between nodes (the node runner's `peerTraffic`). */
+  readonly loss: number;
+  readonly trials: number;
+  readonly keep: boolean;
+  /** Probe spacing, ms. */
+  readonly intervalMs: number;
+  readonly runner: CommandRunner;
+  /** Where human-readable progress goes. */
+  readonly print: (line: string) => void;
+  /** What keeps the VIPs on the nodes; default: `l2vip standalone` (StandaloneRunner). */
+  readonly nodeRunner?: NodeRunner;
+  /** With the default node runner: extra YAML merged into every node's config (e.g. membership timing). */
+  readonly extraConfig?: string;
+  /** Resolves when the user wants a kept lab torn down (Ctrl-C). */
+  readonly waitForExit?: () => Promise<void>;
+}
+
+export interface TrialResult {
+  readonly trial: number;
+  readonly fault: Fault;
+  readonly oldOwner: string;
+  readonly newOwner: string | undefined;
+  readonly ipv4: ProbeReport;
+  readonly ipv6: ProbeReport;
+  /** When the fault was injected, ms since the epoch. */
+  readonly faultAt: number;
+  /** When the new owner logged that it took a VIP over (first such line after the fault), ms since the epoch. */
+  readonly gainedAt: number | undefined;
+}
+
+/** What the client saw while nothing was failed (`Lab.observe`). */
+export interface Observation {
+  readonly durationMs: number;
+  readonly owner: string;
+  readonly ipv4: ProbeReport;
+  readonly ipv6: ProbeReport;
+  /** Ownership lines the nodes logged in the window (l2vip: `owner elected` on every node). */
+  readonly ownerLines: number;
+  /** Of those, the lines of a node that took a VIP over. */
+  readonly gains: number;
+  /** Peer frames that the loss injection matched and dropped in the window. */
+  readonly peerFrames: { readonly matched: number; readonly dropped: number };
+}
+
+export { selfCommand };
+
+/** Wall-clock time with sub-millisecond resolution, ms since the epoch. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function running(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  return running(p) ? new Promise((r) => p.once('exit', () => r())) : Promise.resolve();
+}
+
+/** Percentile (nearest rank) of a list of numbers. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+interface NodeProcesses {
+  /** The node runner's command (the speaker). */
+  readonly software: ChildProcess;
+  readonly echo: ChildProcess;
+  /** Resolves when the software says it is ready (NodeRunner.isReady); rejects if it exits first. */
+  readonly ready: Promise<void>;
+}
+
+/** How long a node may take to start: a TypeScript speaker on a busy 2-core machine can take seconds. */
+const START_TIMEOUT_MS = 60_000;
+/** After a node is ready: time for its peers to hear it before anything is measured. */
+const SETTLE_MS = 300;
+
+/**
+ * The lab: namespaces on a bridge, N nodes that keep an IPv4 and an IPv6 VIP (l2vip standalone
+ * by default, or any NodeRunner), a UDP echo service on every node and a client probing both
+ * VIPs every few ms; fails the owner and measures what the client saw.
+ */
+export class Lab {
+  readonly topo: LabTopology;
+  readonly nodeRunner: NodeRunner;
+  private dir = '';
+  private readonly procs = new Map<string, NodeProcesses>();
+  private probe: { child: ChildProcess; lines: Interface; pending: ((l: string) => void)[] } | undefined;
+  private readonly cmd = selfCommand();
+  private readonly events: { node: string; at: number; gained: boolean }[] = [];
+
+  constructor(private readonly o: LabOptions) {
+    this.topo = planTopology(labId(), o.nodes);
+    this.nodeRunner = o.nodeRunner ?? new StandaloneRunner(o.extraConfig);
+  }
+
+  private get ctx(): LabContext {
+    return { topo: this.topo, dir: this.dir, runner: this.o.runner };
+  }
+
+  async setup(): Promise<void> {
+    const old = await leftoverNamespaces(this.o.runner);
+    if (old.length > 0) {
+      this.o.print(`removing ${old.length} namespaces left by an earlier lab run: ${old.join(', ')}`);
+      for (const ns of old) await this.o.runner.run('ip', ['netns', 'del', ns]);
+    }
+    this.dir = await mkdtemp(join(tmpdir(), 'l2vip-lab-'));
+    await buildTopology(this.o.runner, this.topo);
+    if (this.o.loss > 0) await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
+    await this.nodeRunner.prepare(this.ctx);
+    for (const n of this.topo.nodes) this.startNode(n);
+    this.startProbe();
+    await Promise.all(this.topo.nodes.map((n) => this.whenReady(n)));
+  }
+
+  /** Waits until the node's software says it is ready, then lets its peers hear it. */
+  private async whenReady(n: LabHost): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.procs.get(n.name)!.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await sleep(SETTLE_MS);
+  }
+
+  private startNode(n: LabHost): void {
+    const log = createWriteStream(join(this.dir, `${n.name}.log`), { flags: 'a' });
+    const software = spawn('ip', ['netns', 'exec', n.netns, ...this.nodeRunner.command(this.ctx, n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let open = 2;
+    let isReady: (() => void) | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      isReady = resolve;
+      software.once('exit', (code, signal) => reject(new Error(`${n.name}: ${this.nodeRunner.label} exited (${signal ?? code}) before it was ready (log: ${join(this.dir, `${n.name}.log`)})`)));
+    });
+    // Nobody may be waiting (a node killed before anyone asked): not an unhandled rejection.
+    ready.catch(() => undefined);
+    const follow = (stream: Readable): void => {
+      createInterface({ input: stream }).on('line', (line) => {
+        const at = now();
+        log.write(line + '\n');
+        if (isReady !== undefined && this.nodeRunner.isReady(line)) {
+          isReady();
+          isReady = undefined;
+        }
+        const e = this.nodeRunner.ownerEvent(line, n, at);
+        if (e !== undefined) this.events.push({ node: n.name, ...e });
+      });
+      stream.once('close', () => {
+        if (--open === 0) log.end();
+      });
+    };
+    follow(software.stdout!);
+    follow(software.stderr!);
+    const echo = spawn('ip', ['netns', 'exec', n.netns, ...this.cmd, 'lab-agent', 'echo', n.name, this.topo.vip4, this.topo.vip6], { stdio: 'ignore' });
+    this.procs.set(n.name, { software, echo, ready });
+  }
+
+  private startProbe(): void {
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', this.topo.client.netns, ...this.cmd, 'lab-agent', 'probe', '--interval', String(this.o.intervalMs), this.topo.vip4, this.topo.vip6],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const lines = createInterface({ input: child.stdout! });
+    const pending: ((l: string) => void)[] = [];
+    lines.on('line', (l) => pending.shift()?.(l));
+    this.probe = { child, lines, pending };
+  }
+
+  private command(cmd: 'mark'): void;
+  private command(cmd: 'report'): Promise<ProbeReport[]>;
+  private command(cmd: 'mark' | 'report'): Promise<ProbeReport[]> | undefined {
+    const p = this.probe!;
+    p.child.stdin!.write(cmd + '\n');
+    if (cmd === 'mark') return undefined;
+    return new Promise((resolve) => p.pending.push((l) => resolve(JSON.parse(l) as ProbeReport[])));
+  }
+
+  /** Waits until both VIPs answer without loss for a while; returns their owner. */
+  async waitStable(timeoutMs = 60_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      this.command('mark');
+      await sleep(600);
+      const r = await this.command('report');
+      const owners = new Set(r.map((x) => x.lastNode));
+      if (r.every((x) => x.sent > 0 && x.lost === 0 && x.late === 0 && x.nodes.length === 1) && owners.size === 1) return r[0]!.lastNode!;
+    }
+    throw new Error(`the VIPs did not become stable within ${timeoutMs} ms (logs in ${this.dir})`);
+  }
+
+  async trial(i: number): Promise<TrialResult> {
+    const owner = await this.waitStable();
+    const host = this.topo.nodes.find((n) => n.name === owner)!;
+    this.command('mark');
+    await sleep(100);
+    const faultAt = await this.fail(host);
+    // Wait for both VIPs to answer from another node, then a little more to see it hold.
+    const end = Date.now() + 10_000;
+    let r: ProbeReport[] = [];
+    while (Date.now() < end) {
+      await sleep(100);
+      r = await this.command('report');
+      if (r.every((x) => x.lastNode !== undefined && x.lastNode !== owner)) break;
+    }
+    await sleep(300);
+    r = await this.command('report');
+    await this.restore(host);
+    const newOwner = r[0]!.lastNode !== owner ? r[0]!.lastNode : undefined;
+    const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;
+    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt };
+  }
+
+  /** Fails nothing: watches the VIPs for `durationMs` once they are stable (e.g. under loss). */
+  async observe(durationMs: number): Promise<Observation> {
+    const owner = await this.waitStable();
+    const before = await lossCounters(this.o.runner, this.topo);
+    this.command('mark');
+    const from = now();
+    await sleep(durationMs);
+    // The report leaves out the probes of the last 250 ms, still in flight.
+    const r = await this.command('report');
+    const after = await lossCounters(this.o.runner, this.topo);
+    const events = this.events.filter((e) => e.at >= from);
+    return {
+      durationMs,
+      owner,
+      ipv4: r[0]!,
+      ipv6: r[1]!,
+      ownerLines: events.length,
+      gains: events.filter((e) => e.gained).length,
+      peerFrames: { matched: after.matched - before.matched, dropped: after.dropped - before.dropped },
+    };
+  }
+
+  /** Fails the node; returns when the fault took effect, ms since the epoch. */
+  private async fail(n: LabHost): Promise<number> {
+    if (this.o.fault === 'link') {
+      await setLink(this.o.runner, this.topo, n, false);
+      return now();
+    }
+    if (this.o.fault === 'stop') {
+      const at = now();
+      this.procs.get(n.name)!.software.kill('SIGTERM');
+      return at;
+    }
+    // Every process of the node, as a crash of the whole host would.
+    const r = await this.o.runner.run('ip', ['netns', 'pids', n.netns]);
+    const at = now();
+    killAll(r.stdout);
+    return at;
+  }
+
+  private async restore(n: LabHost): Promise<void> {
+    if (this.o.fault === 'link') {
+      await setLink(this.o.runner, this.topo, n, true);
+      await sleep(SETTLE_MS);
+      return;
+    }
+    const { software, echo } = this.procs.get(n.name)!;
+    await exited(software);
+    echo.kill('SIGKILL');
+    await exited(echo);
+    if (this.o.fault === 'kill') await this.nodeRunner.beforeRestart?.(this.ctx, n);
+    this.startNode(n);
+    await this.whenReady(n);
+  }
+
+  /** Kills every process and deletes every namespace, and the files unless `keepLogs`. Safe to call twice. */
+  async teardown(keepLogs = false): Promise<void> {
+    this.stopChildren();
+    for (const n of [this.topo.client, ...this.topo.nodes]) {
+      const r = await this.o.runner.run('ip', ['netns', 'pids', n.netns]).catch(() => undefined);
+      killAll(r?.stdout ?? '');
+    }
+    await destroyTopology(this.o.runner, this.topo);
+    if (this.dir !== '' && existsSync(this.dir) && !this.o.keep && !keepLogs) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The same as `teardown`, synchronously, for process exit and signal handlers (where nothing
+   * asynchronous runs to completion). Never throws.
+   */
+  teardownSync(keepLogs = false): void {
+    this.stopChildren();
+    for (const ns of [this.topo.client.netns, ...this.topo.nodes.map((n) => n.netns), this.topo.switchNs]) {
+      try {
+        killAll(execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // not created, or already deleted
+      }
+    }
+    if (this.dir !== '' && !this.o.keep && !keepLogs) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private stopChildren(): void {
+    if (this.probe) {
+      this.probe.child.stdin!.end();
+      this.probe.child.kill('SIGKILL');
+      this.probe = undefined;
+    }
+    for (const { software, echo } of this.procs.values()) {
+      software.kill('SIGKILL');
+      echo.kill('SIGKILL');
+    }
+    this.procs.clear();
+  }
+
+  get logDir(): string {
+    return this.dir;
+  }
+}
+
+function killAll(pids: string): void {
+  for (const pid of pids.split('\n').filter((x) => x.trim() !== '')) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export { ECHO_PORT };

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LabContext, NodeRunner, OwnerEvent } from './node-runner.js';
+import { MEMBERSHIP_TRAFFIC, type LabHost } from './topology.js';
+
+/** How to run this same l2vip: the built CLI, or the TypeScript sources through tsx. */
+export function selfCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const root = join(here, '..', '..', '..');
+  if (here.endsWith('.ts')) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  return [process.execPath, join(root, 'bin', 'l2vip.js')];
+}
+
+/** `l2vip standalone` on every node: one service with both VIPs, every node a candidate, default timing. */
+export class StandaloneRunner implements NodeRunner {
+  readonly label = 'l2vip';
+  readonly peerTraffic = MEMBERSHIP_TRAFFIC;
+  private readonly cmd = selfCommand();
+
+  /** `extraConfig`: YAML appended to every node's config (e.g. membership timing). */
+  constructor(private readonly extraConfig = '') {}
+
+  async prepare(ctx: LabContext): Promise<void> {
+    await writeFile(join(ctx.dir, 'secret'), randomBytes(48).toString('base64') + '\n', { mode: 0o600 });
+    for (const n of ctx.topo.nodes) await writeFile(join(ctx.dir, `${n.name}.yaml`), this.config(ctx, n));
+  }
+
+  /** The node's standalone config. */
+  config(ctx: LabContext, n: LabHost): string {
+    const peers = ctx.topo.nodes.map((p) => `    - { name: ${p.name}, address: "${p.ipv4}:7946" }`).join('\n');
+    return [
+      `node: ${n.name}`,
+      'cluster:',
+      `  bind: "${n.ipv4}:7946"`,
+      '  peers:',
+      peers,
+      `  secretFile: ${join(ctx.dir, 'secret')}`,
+      'interfaces: [eth0]',
+      'services:',
+      '  - name: web',
+      `    addresses: [${ctx.topo.vip4}, "${ctx.topo.vip6}"]`,
+      this.extraConfig,
+      '',
+    ].join('\n');
+  }
+
+  command(ctx: LabContext, n: LabHost): string[] {
+    return [...this.cmd, 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+  }
+
+  isReady(line: string): boolean {
+    return line.includes('"standalone speaker started"');
+  }
+
+  /** The speaker's `owner elected` lines (pino JSON: `time` in ms, `owner` the elected node). */
+  ownerEvent(line: string, n: LabHost): OwnerEvent | undefined {
+    if (!line.includes('"owner elected"')) return undefined;
+    try {
+      const l = JSON.parse(line) as { msg?: unknown; time?: unknown; owner?: unknown };
+      if (l.msg !== 'owner elected' || typeof l.time !== 'number') return undefined;
+      return { at: l.time, gained: l.owner === n.name };
+    } catch {
+      return undefined;
+    }
+  }
+}

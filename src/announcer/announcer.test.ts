@@ -5,7 +5,7 @@ import { arpFrame, decodeArp, type ArpPacket } from '../packet/arp.js';
 import { decodeEthernet, ETHERTYPE_ARP } from '../packet/ethernet.js';
 import { decodeIpv6 } from '../packet/ipv6.js';
 import { BROADCAST_MAC, macToString, parseMac } from '../packet/mac.js';
-import { decodeNdp, neighborSolicitationFrame, type NeighborAdvertisement } from '../packet/ndp.js';
+import { decodeNdp, neighborSolicitationFrame } from '../packet/ndp.js';
 import { MemoryLan, type MemoryFrameSocket } from '../../test/fakes/memory-lan.js';
 import { Announcer } from './announcer.js';
 import { toOwnedIp } from './owned-ips.js';

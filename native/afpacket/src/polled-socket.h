@@ -3,8 +3,10 @@
 // them to the JavaScript property `onrecv` in one call per wakeup:
 //   onrecv(null, datagrams: Buffer[], tags: Uint8Array)   tags[i] is T::ReceiveOne's per-datagram tag
 //   onrecv(error)                                         a receive error (code ENETDOWN, ENOBUFS, ...)
-// The callback is a property of the JS object, not a persistent reference, so a socket that
-// nobody references any more can be collected; collection closes it.
+// The callback is a property of the JS object. While the socket is open it holds a strong
+// reference to its own JS object, as Node's own handles do: a socket that is waiting for data
+// must not be collected just because nothing else references it (an `await` on a promise that
+// only its callback resolves is such a case). close() drops that reference.
 #pragma once
 
 #include <napi.h>
@@ -40,7 +42,11 @@ class PolledSocket : public Napi::ObjectWrap<T> {
  public:
   explicit PolledSocket(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<T>(info), async_(info.Env(), T::kResourceName) {}
-  ~PolledSocket() override { Close(); }
+  ~PolledSocket() override {
+    // Reached with the reference still held only at environment teardown: never Unref then.
+    referenced_ = false;
+    Close();
+  }
 
  protected:
   // Takes ownership of a fully configured non-blocking fd and starts watching it. On failure
@@ -66,6 +72,8 @@ class PolledSocket : public Napi::ObjectWrap<T> {
       Close();
       throw ErrnoError(env, -rc, "uv_poll_start");
     }
+    this->Ref();
+    referenced_ = true;
   }
 
   // Idempotent. Stops the poll before closing the fd (libuv requires that order); the handle
@@ -80,6 +88,10 @@ class PolledSocket : public Napi::ObjectWrap<T> {
     if (fd_ >= 0) {
       ::close(fd_);
       fd_ = -1;
+    }
+    if (referenced_) {
+      referenced_ = false;
+      this->Unref();
     }
   }
 
@@ -169,6 +181,7 @@ class PolledSocket : public Napi::ObjectWrap<T> {
   }
 
   uv_poll_t* poll_ = nullptr;
+  bool referenced_ = false;
   Napi::AsyncContext async_;
 };
 

@@ -7,6 +7,7 @@
  * least any per-frame handling costs.
  */
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { decodeArp } from '../src/packet/arp.js';
 import type { DecodeResult } from '../src/packet/drop-reason.js';
 import { decodeEthernet, ETHERNET_HEADER_LENGTH } from '../src/packet/ethernet.js';
@@ -14,9 +15,9 @@ import { decodeIpv6 } from '../src/packet/ipv6.js';
 import { decodeNdp, type NdpIpv6Fields } from '../src/packet/ndp.js';
 import { createRng, mutateFrame, randomFrame, refreshChecksum, type Rng } from './fuzz-frames.js';
 
-const DECODERS = ['ethernet', 'arp', 'ipv6', 'ndp'] as const;
-type Decoder = (typeof DECODERS)[number];
-type Counts = Record<Decoder, Map<string, number>>;
+export const DECODERS = ['ethernet', 'arp', 'ipv6', 'ndp'] as const;
+export type Decoder = (typeof DECODERS)[number];
+export type Counts = Record<Decoder, Map<string, number>>;
 
 /** For payloads that are not valid IPv6: NDP checks still run against plausible header fields. */
 const FIXED_HEADER: NdpIpv6Fields = {
@@ -26,7 +27,7 @@ const FIXED_HEADER: NdpIpv6Fields = {
   dst: new Uint8Array([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 1]),
 };
 
-interface Throws {
+export interface Throws {
   count: number;
   /** The first few, with the frame in hex to replay. */
   examples: { decoder: Decoder; frame: string; error: unknown }[];
@@ -38,7 +39,7 @@ function tally(counts: Map<string, number>, r: DecodeResult<unknown>): void {
 }
 
 /** Runs one frame through every decoder: each layer gets the previous layer's payload. */
-function decodeAll(frame: Uint8Array, counts: Counts, throws: Throws): void {
+export function decodeAll(frame: Uint8Array, counts: Counts, throws: Throws): void {
   let decoder: Decoder = 'ethernet';
   try {
     const eth = decodeEthernet(frame);
@@ -58,7 +59,7 @@ function decodeAll(frame: Uint8Array, counts: Counts, throws: Throws): void {
 }
 
 /** A third valid frames, half mutated ones, a sixth mutated with the ICMPv6 checksum redone. */
-function nextFrame(rng: Rng): Uint8Array {
+export function nextFrame(rng: Rng): Uint8Array {
   const r = rng();
   const frame = randomFrame(rng);
   if (r < 1 / 3) return frame;
@@ -129,4 +130,5 @@ function main(): void {
   if (throws.count > 0) process.exitCode = 1;
 }
 
-main();
+// Run only as a program: bench/fuzz.ts imports the decoder pass from here.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -78,6 +78,7 @@ const cases: { reason: DropReason; name: string; run: () => DecodeResult<unknown
       return decodeFrame(f);
     },
   },
+  { reason: 'multicast-source', name: 'NS from ff02::1', run: () => decodeFrame(ns({ srcIp: ip6('ff02::1') })) },
   { reason: 'multicast-target', name: 'NS for ff02::1', run: () => decodeFrame(ns({ target: ip6('ff02::1'), dstIp: ip6('ff02::1:ff00:1') })) },
   { reason: 'bad-option', name: 'option of length 0', run: () => decodeFrame(ns({ options: hex('0e00 000000000000') })) },
   { reason: 'bad-option', name: 'option running past the end', run: () => decodeFrame(ns({ options: hex('0e02 000000000000') })) },

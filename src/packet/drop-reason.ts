@@ -36,6 +36,8 @@ export const DROP_REASONS = [
   'bad-checksum',
   /** RFC 4861 §7.1.1/§7.1.2: the target address is a multicast address. */
   'multicast-target',
+  /** RFC 4291 §2.7: a multicast address is never a source address; an answer would go to a group. */
+  'multicast-source',
   /** RFC 4861 §4.6/§7.1.1: an option of length 0, running past the end, or a link-layer
    *  address option whose length does not fit Ethernet (RFC 2464 §8). */
   'bad-option',

@@ -98,6 +98,7 @@ const CODE = dropped('bad-icmp-code', 'RFC 4861 §7.1: ICMP code is not 0');
 const SHORT = dropped('bad-length', 'RFC 4861 §7.1: ICMP length is less than 24');
 const CHECKSUM = dropped('bad-checksum', 'RFC 4443 §2.3: ICMPv6 checksum does not verify');
 const MULTICAST_TARGET = dropped('multicast-target', 'RFC 4861 §7.1: target is a multicast address');
+const MULTICAST_SOURCE = dropped('multicast-source', 'RFC 4291 §2.7: source is a multicast address');
 const OPTION_HEADER = dropped('bad-option', 'RFC 4861 §4.6: option header cut off by the end');
 const OPTION_ZERO = dropped('bad-option', 'RFC 4861 §4.6: option with length 0');
 const OPTION_OVERRUN = dropped('bad-option', 'RFC 4861 §4.6: option runs past the end');
@@ -121,6 +122,8 @@ export function decodeNdp(ip: NdpIpv6Fields, icmp: Uint8Array): DecodeResult<Ndp
   if (type !== ICMPV6_NEIGHBOR_SOLICITATION && type !== ICMPV6_NEIGHBOR_ADVERTISEMENT) return NOT_NDP;
   if (ip.hopLimit !== NDP_HOP_LIMIT) return HOP_LIMIT;
   if (icmp[1] !== 0) return CODE;
+  // Linux drops these before NDP sees them (ip6_rcv_core); an answer would go to a group.
+  if (isIpv6Multicast(ip.src)) return MULTICAST_SOURCE;
   if (length < NDP_MIN_LENGTH) return SHORT;
   if (!verifyIcmpv6Checksum(ip.src, ip.dst, icmp)) return CHECKSUM;
   const target = view(icmp, TARGET_OFFSET, TARGET_OFFSET + IPV6_LENGTH);

@@ -1,0 +1,52 @@
+/**
+ * CPU time and memory of a process from /proc (proc(5)), for benches that measure another
+ * process. Time spent in softirq on the process's behalf (receiving its frames) is not charged
+ * to it, so these are lower bounds of what a flood costs the machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+let clkTck: number | undefined;
+
+/** sysconf(_SC_CLK_TCK): the unit of utime/stime in /proc/PID/stat (100 on Linux). */
+function ticksPerSecond(): number {
+  clkTck ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return clkTck;
+}
+
+export interface CpuSample {
+  /** process.hrtime.bigint() when read. */
+  readonly at: bigint;
+  /** utime + stime of all threads (/proc/PID/stat fields 14 and 15), in seconds. */
+  readonly statSeconds: number;
+  /** Sum over threads of /proc/PID/task/TID/schedstat's time on CPU, in seconds (ns resolution). */
+  readonly schedSeconds: number;
+}
+
+export function cpuSample(pid: number): CpuSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may contain spaces: count from its end.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5)
+  let sched = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      sched += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread exited between the listing and the read.
+    }
+  }
+  return { at: process.hrtime.bigint(), statSeconds: ticks / ticksPerSecond(), schedSeconds: sched / 1e9 };
+}
+
+/** CPU use between two samples, in % of one core, by both measures. */
+export function cpuPercent(a: CpuSample, b: CpuSample): { stat: number; sched: number } {
+  const wall = Number(b.at - a.at) / 1e9;
+  return { stat: (100 * (b.statSeconds - a.statSeconds)) / wall, sched: (100 * (b.schedSeconds - a.schedSeconds)) / wall };
+}
+
+/** Resident set size (VmRSS of /proc/PID/status), in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}

@@ -19,20 +19,14 @@ import {
   solicitedNeighborAdvertisementFrame,
   unsolicitedNeighborAdvertisementFrame,
 } from '../src/packet/ndp.js';
+import { seededRandom } from '../src/membership/seeded-random.js';
 
 /** Uniform in [0, 1), like Math.random (which also fits, without replay). */
 export type Rng = () => number;
 
-/** mulberry32: small, fast, good enough to spread fuzz inputs; not for anything secret. */
+/** A seeded generator: the simulations' own (mulberry32), so a seed means the same everywhere. */
 export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom(seed);
 }
 
 function int(rng: Rng, n: number): number {

@@ -95,9 +95,8 @@ async function runAnnounce(ipTexts: string[], opts: AnnounceOptions): Promise<vo
 
   try {
     if (delivery) {
-      await delivery.start();
-      const all = ips.map((ip) => ip.ip);
-      await delivery.set(all, all);
+      await delivery.start([opts.interface]);
+      await delivery.set(ips.map((ip) => ip.ip));
     }
     announcer.setOwned(owned);
   } catch (err) {

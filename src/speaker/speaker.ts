@@ -25,9 +25,10 @@ export interface MembershipPort {
   leave(): Promise<void>;
 }
 
-/** Local delivery (optional): which VIPs the host accepts, and which of them it announces. */
+/** Local delivery (optional): which VIPs the host accepts, and on which interfaces it announces. */
 export interface DeliveryPort {
-  set(delivered: Iterable<string>, announced: Iterable<string>): Promise<void>;
+  set(delivered: Iterable<string>): Promise<void>;
+  announceOn(interfaces: Iterable<string>): Promise<void>;
 }
 
 export interface DesiredState {
@@ -81,6 +82,7 @@ export class Speaker {
   private lastMeta = '';
   private owners: ReadonlyMap<string, string | undefined> = new Map();
   private deliveryChain: Promise<void> = Promise.resolve();
+  private lastDelivered: string | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly log: Logger;
 
@@ -168,16 +170,21 @@ export class Speaker {
     for (const [svc, owner] of owners) {
       if (before.get(svc) !== owner) this.log.info({ service: svc, owner: owner ?? null }, owner === undefined ? 'no node can announce' : 'owner elected');
     }
-    this.updateDelivery(owned);
+    this.updateDelivery();
   }
 
-  private updateDelivery(owned: ReadonlyMap<string, ReadonlySet<string>>): void {
+  /** Every candidate node delivers the VIPs, so services can bind to them before a failover. */
+  private updateDelivery(): void {
     const d = this.c.delivery;
     if (d === undefined) return;
     const delivered = this.desired.services.filter((s) => s.nodes.includes(this.c.self)).flatMap((s) => [...s.addresses]);
-    const announced = [...owned.keys()];
+    const ifaces = new Set([...this.defaultInterfaces(), ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
+    const key = `${delivered.join(',')}|${[...ifaces].join(',')}`;
+    if (key === this.lastDelivered) return;
+    this.lastDelivered = key;
     this.deliveryChain = this.deliveryChain
-      .then(() => d.set(delivered, announced))
+      .then(() => d.announceOn(ifaces))
+      .then(() => d.set(delivered))
       .catch((err: unknown) => this.log.error({ err }, 'local delivery update failed'));
   }
 

@@ -112,7 +112,7 @@ export class StandaloneSpeaker {
       throw new InterfaceError(`unknown interface ${[...new Set(missing)].join(', ')} in the config (this host has: ${names})`);
     }
     try {
-      await this.delivery?.start();
+      await this.delivery?.start([]);
       this.speaker.setDesired(speakerDesired(this.config));
       await this.speaker.start();
       if (this.config.metricsListen !== undefined) {

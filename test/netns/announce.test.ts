@@ -23,6 +23,7 @@ describe.skipIf(!root)('l2vip announce in namespaces', () => {
       lan.exec(node.netns, 'ip', '-6', 'route', 'show', 'table', 'local'),
       lan.exec(node.netns, 'ip', 'addr'),
       lan.exec(node.netns, 'nft', 'list', 'ruleset'),
+      lan.exec(node.netns, 'sysctl', 'net.ipv4.conf.eth0.arp_announce', 'net.ipv4.conf.eth1.arp_announce'),
     ]);
     return parts.map((p) => p.stdout).join('\n---\n');
   };
@@ -70,6 +71,8 @@ describe.skipIf(!root)('l2vip announce in namespaces', () => {
       expect((await lan.exec(node.netns, 'ip', 'maddr', 'show', 'dev', 'eth0')).stdout).toContain('ff02::1:ff00:200');
       const nud = await lan.script(client.netns, 'raw-frames.ts', ['nud', VIP6, nodeMac]);
       expect(JSON.parse(nud.stdout)).toMatchObject({ answered: true, mac: nodeMac.toLowerCase(), solicited: true });
+      // The kernel never uses a VIP as the sender of its own ARP requests on the announcing interface.
+      expect((await lan.exec(node.netns, 'sysctl', '-n', 'net.ipv4.conf.eth0.arp_announce')).stdout.trim()).toBe('2');
       // Local delivery: the kernel answers ping through the VIPs, and servers bound to them.
       expect((await lan.exec(client.netns, 'ping', '-c', '2', '-W', '2', VIP4)).code).toBe(0);
       expect((await lan.exec(client.netns, 'ping', '-6', '-c', '2', '-W', '2', VIP6)).code).toBe(0);

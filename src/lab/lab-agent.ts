@@ -14,10 +14,11 @@ export const ECHO_PORT = 7777;
 /**
  * Runs an echo responder on each VIP:port until killed. It binds to the VIPs themselves (local
  * delivery makes that possible), so answers leave from the VIP as the client expects; the bind is
- * retried until the speaker has set local delivery up.
+ * retried until the speaker has set local delivery up. Prints `ready` once every VIP is bound.
  */
 export function runEcho(name: string, vips: readonly string[], port = ECHO_PORT): void {
   const reply = Buffer.from(name);
+  let waiting = vips.length;
   for (const vip of vips) {
     const bind = (): void => {
       const s = createSocket(vip.includes(':') ? 'udp6' : 'udp4');
@@ -29,7 +30,9 @@ export function runEcho(name: string, vips: readonly string[], port = ECHO_PORT)
         s.close();
         setTimeout(bind, 50);
       });
-      s.bind(port, vip);
+      s.bind(port, vip, () => {
+        if (--waiting === 0) process.stdout.write('ready\n');
+      });
     };
     bind();
   }

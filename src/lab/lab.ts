@@ -45,6 +45,12 @@ export interface TrialResult {
   readonly faultAt: number;
   /** When the new owner logged that it took a VIP over (first such line after the fault), ms since the epoch. */
   readonly gainedAt: number | undefined;
+  /**
+   * The other nodes whose kernel knew the client's MAC (an IPv4 neighbour entry that is not
+   * INCOMPLETE or FAILED) just before the fault. A new owner that does not must resolve the
+   * client before its first answer can leave.
+   */
+  readonly clientKnownBy: readonly string[];
 }
 
 /** What the client saw while nothing was failed (`Lab.observe`). */
@@ -91,12 +97,15 @@ interface NodeProcesses {
   /** The node runner's command (the speaker). */
   readonly software: ChildProcess;
   readonly echo: ChildProcess;
-  /** Resolves when the software says it is ready (NodeRunner.isReady); rejects if it exits first. */
+  /** Resolves when the software says it is ready (NodeRunner.isReady) and the echo service is bound; rejects if either exits first. */
   readonly ready: Promise<void>;
 }
 
 /** How long a node may take to start: a TypeScript speaker on a busy 2-core machine can take seconds. */
 const START_TIMEOUT_MS = 60_000;
+/** Starts of a node's software before the lab gives up, and the pause between them. */
+const START_ATTEMPTS = 5;
+const RESTART_DELAY_MS = 3000;
 /** After a node is ready: time for its peers to hear it before anything is measured. */
 const SETTLE_MS = 300;
 
@@ -131,23 +140,39 @@ export class Lab {
     }
     this.dir = await mkdtemp(join(tmpdir(), 'l2vip-lab-'));
     await buildTopology(this.o.runner, this.topo);
-    if (this.o.loss > 0) await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
+    // Also at 0 %: the rules count the peer traffic (Observation.peerFrames).
+    await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
     await this.nodeRunner.prepare(this.ctx);
     for (const n of this.topo.nodes) this.startNode(n);
     this.startProbe();
     await Promise.all(this.topo.nodes.map((n) => this.whenReady(n)));
   }
 
-  /** Waits until the node's software says it is ready, then lets its peers hear it. */
+  /**
+   * Waits until the node's software says it is ready, then lets its peers hear it. Software that
+   * exits before it is ready is started again a few times (a file it needs may be in the middle
+   * of being rebuilt, say); its log keeps every attempt.
+   */
   private async whenReady(n: LabHost): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.procs.get(n.name)!.ready, timeout]);
-    } finally {
-      clearTimeout(timer);
+    for (let attempt = 1; ; attempt++) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([this.procs.get(n.name)!.ready, timeout]);
+        break;
+      } catch (err) {
+        const { software, echo } = this.procs.get(n.name)!;
+        if ((running(software) && running(echo)) || attempt >= START_ATTEMPTS) throw err;
+        this.o.print(`${(err as Error).message}; starting it again (${attempt + 1}/${START_ATTEMPTS})`);
+        for (const p of [software, echo]) p.kill('SIGKILL');
+        await Promise.all([exited(software), exited(echo)]);
+        await sleep(RESTART_DELAY_MS);
+        this.startNode(n);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     await sleep(SETTLE_MS);
   }
@@ -161,8 +186,6 @@ export class Lab {
       isReady = resolve;
       software.once('exit', (code, signal) => reject(new Error(`${n.name}: ${this.nodeRunner.label} exited (${signal ?? code}) before it was ready (log: ${join(this.dir, `${n.name}.log`)})`)));
     });
-    // Nobody may be waiting (a node killed before anyone asked): not an unhandled rejection.
-    ready.catch(() => undefined);
     const follow = (stream: Readable): void => {
       createInterface({ input: stream }).on('line', (line) => {
         const at = now();
@@ -178,10 +201,16 @@ export class Lab {
         if (--open === 0) log.end();
       });
     };
-    follow(software.stdout!);
-    follow(software.stderr!);
-    const echo = spawn('ip', ['netns', 'exec', n.netns, ...this.cmd, 'lab-agent', 'echo', n.name, this.topo.vip4, this.topo.vip6], { stdio: 'ignore' });
-    this.procs.set(n.name, { software, echo, ready });
+    follow(software.stdout);
+    follow(software.stderr);
+    const echo = spawn('ip', ['netns', 'exec', n.netns, ...this.cmd, 'lab-agent', 'echo', n.name, this.topo.vip4, this.topo.vip6], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const bound = new Promise<void>((resolve, reject) => {
+      createInterface({ input: echo.stdout }).once('line', () => resolve());
+      echo.once('exit', (code, signal) => reject(new Error(`${n.name}: the echo service exited (${signal ?? code}) before it was bound`)));
+    });
+    const both = Promise.all([ready, bound]).then(() => undefined);
+    both.catch(() => undefined);
+    this.procs.set(n.name, { software, echo, ready: both });
   }
 
   private startProbe(): void {
@@ -190,7 +219,7 @@ export class Lab {
       ['netns', 'exec', this.topo.client.netns, ...this.cmd, 'lab-agent', 'probe', '--interval', String(this.o.intervalMs), this.topo.vip4, this.topo.vip6],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const pending: ((l: string) => void)[] = [];
     lines.on('line', (l) => pending.shift()?.(l));
     this.probe = { child, lines, pending };
@@ -205,6 +234,11 @@ export class Lab {
     return new Promise((resolve) => p.pending.push((l) => resolve(JSON.parse(l) as ProbeReport[])));
   }
 
+  /** The reports of the VIPs the node software keeps (IPv4, and IPv6 unless it says otherwise). */
+  private served(r: readonly ProbeReport[]): ProbeReport[] {
+    return this.nodeRunner.servesIpv6 === false ? r.slice(0, 1) : [...r];
+  }
+
   /** Waits until both VIPs answer without loss for a while; returns their owner. */
   async waitStable(timeoutMs = 60_000): Promise<string> {
     const end = Date.now() + timeoutMs;
@@ -212,15 +246,28 @@ export class Lab {
       this.command('mark');
       await sleep(600);
       const r = await this.command('report');
-      const owners = new Set(r.map((x) => x.lastNode));
-      if (r.every((x) => x.sent > 0 && x.lost === 0 && x.late === 0 && x.nodes.length === 1) && owners.size === 1) return r[0]!.lastNode!;
+      const served = this.served(r);
+      const owners = new Set(served.map((x) => x.lastNode));
+      if (served.every((x) => x.sent > 0 && x.lost === 0 && x.late === 0 && x.nodes.length === 1) && owners.size === 1) return r[0]!.lastNode!;
     }
     throw new Error(`the VIPs did not become stable within ${timeoutMs} ms (logs in ${this.dir})`);
   }
 
-  async trial(i: number): Promise<TrialResult> {
+  /**
+   * Fails the owner once and measures. `forgetClient`: first delete the client's neighbour
+   * entries on the other nodes, as if they had never talked to it (the usual case for most
+   * clients of a VIP), so the new owner must resolve the client before it can answer.
+   */
+  async trial(i: number, opts: { forgetClient?: boolean } = {}): Promise<TrialResult> {
     const owner = await this.waitStable();
     const host = this.topo.nodes.find((n) => n.name === owner)!;
+    if (opts.forgetClient === true) {
+      for (const n of this.topo.nodes) {
+        if (n.name === owner) continue;
+        for (const ip of [this.topo.client.ipv4, this.topo.client.ipv6]) await this.o.runner.run('ip', ['-n', n.netns, 'neigh', 'del', ip, 'dev', 'eth0']);
+      }
+    }
+    const clientKnownBy = await this.nodesKnowingClient(owner);
     this.command('mark');
     await sleep(100);
     const faultAt = await this.fail(host);
@@ -230,14 +277,24 @@ export class Lab {
     while (Date.now() < end) {
       await sleep(100);
       r = await this.command('report');
-      if (r.every((x) => x.lastNode !== undefined && x.lastNode !== owner)) break;
+      if (this.served(r).every((x) => x.lastNode !== undefined && x.lastNode !== owner)) break;
     }
     await sleep(300);
     r = await this.command('report');
     await this.restore(host);
     const newOwner = r[0]!.lastNode !== owner ? r[0]!.lastNode : undefined;
     const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;
-    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt };
+    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy };
+  }
+
+  private async nodesKnowingClient(except: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of this.topo.nodes) {
+      if (n.name === except) continue;
+      const r = await this.o.runner.run('ip', ['-n', n.netns, '-4', 'neigh', 'show', this.topo.client.ipv4, 'dev', 'eth0']);
+      if (/lladdr/.test(r.stdout) && !/INCOMPLETE|FAILED/.test(r.stdout)) out.push(n.name);
+    }
+    return out;
   }
 
   /** Fails nothing: watches the VIPs for `durationMs` once they are stable (e.g. under loss). */
@@ -302,6 +359,7 @@ export class Lab {
       const r = await this.o.runner.run('ip', ['netns', 'pids', n.netns]).catch(() => undefined);
       killAll(r?.stdout ?? '');
     }
+    this.nodeRunner.cleanupSync?.(this.ctx);
     await destroyTopology(this.o.runner, this.topo);
     if (this.dir !== '' && existsSync(this.dir) && !this.o.keep && !keepLogs) await rm(this.dir, { recursive: true, force: true });
   }
@@ -315,6 +373,17 @@ export class Lab {
     for (const ns of [this.topo.client.netns, ...this.topo.nodes.map((n) => n.netns), this.topo.switchNs]) {
       try {
         killAll(execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+      } catch {
+        // not created, or already deleted
+      }
+    }
+    try {
+      this.nodeRunner.cleanupSync?.(this.ctx);
+    } catch {
+      // best effort
+    }
+    for (const ns of [this.topo.client.netns, ...this.topo.nodes.map((n) => n.netns), this.topo.switchNs]) {
+      try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {
         // not created, or already deleted

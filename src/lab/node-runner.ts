@@ -31,6 +31,8 @@ export interface NodeRunner {
    * nodes: where the lab's loss injection applies.
    */
   readonly peerTraffic: readonly string[];
+  /** False when it keeps only the IPv4 VIP: the lab then waits for and judges IPv4 alone. Default true. */
+  readonly servesIpv6?: boolean;
   /** Once, after the namespaces exist and before any node starts: configuration files, sysctls. */
   prepare(ctx: LabContext): Promise<void>;
   /**
@@ -40,6 +42,8 @@ export interface NodeRunner {
   command(ctx: LabContext, node: LabHost): string[];
   /** Before a killed node starts again: undo what a reboot would (addresses left on eth0). */
   beforeRestart?(ctx: LabContext, node: LabHost): Promise<void>;
+  /** At teardown, after every process is killed (synchronous: it also runs in exit handlers). */
+  cleanupSync?(ctx: LabContext): void;
   /** Whether a line of the node's output says it is up and talking to its peers. */
   isReady(line: string): boolean;
   /** Reads one line of the node's output; `receivedAt` is when the lab read it. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +14,15 @@ export function selfCommand(): string[] {
   return [process.execPath, join(root, 'bin', 'l2vip.js')];
 }
 
+/** LocalDelivery's default state directory. */
+const DELIVERY_STATE_DIR = '/run/l2vip';
+
 /** `l2vip standalone` on every node: one service with both VIPs, every node a candidate, default timing. */
 export class StandaloneRunner implements NodeRunner {
   readonly label = 'l2vip';
   readonly peerTraffic = MEMBERSHIP_TRAFFIC;
   private readonly cmd = selfCommand();
+  private stateFiles: string[] = [];
 
   /** `extraConfig`: YAML appended to every node's config (e.g. membership timing). */
   constructor(private readonly extraConfig = '') {}
@@ -25,6 +30,13 @@ export class StandaloneRunner implements NodeRunner {
   async prepare(ctx: LabContext): Promise<void> {
     await writeFile(join(ctx.dir, 'secret'), randomBytes(48).toString('base64') + '\n', { mode: 0o600 });
     for (const n of ctx.topo.nodes) await writeFile(join(ctx.dir, `${n.name}.yaml`), this.config(ctx, n));
+    // Local delivery's crash-recovery file, one per network namespace (named after its inode, see
+    // src/delivery/local-delivery.ts): a killed speaker leaves it, and its namespace is gone with the lab.
+    this.stateFiles = ctx.topo.nodes.map((n) => join(DELIVERY_STATE_DIR, `delivery-${statSync(join('/run/netns', n.netns)).ino}.json`));
+  }
+
+  cleanupSync(): void {
+    for (const f of this.stateFiles) rmSync(f, { force: true });
   }
 
   /** The node's standalone config. */

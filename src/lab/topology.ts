@@ -130,20 +130,20 @@ export async function leftoverNamespaces(runner: CommandRunner): Promise<string[
 export const MEMBERSHIP_TRAFFIC: readonly string[] = ['udp dport 7946'];
 
 /**
- * Random loss of `percent` % of the frames crossing the switch that match any of `matches`
- * (nftables expressions of the bridge family, one rule each: `udp dport 7946`, `ip protocol vrrp`).
+ * Random loss of `percent` % (0: none, only counted) of the frames crossing the switch that
+ * match any of `matches` (nftables expressions of the bridge family, one rule each:
+ * `udp dport 7946`, `ip protocol 112`).
  * A flooded frame (multicast) passes the forward hook once per output port, so each receiver
  * loses its copy independently.
  */
 export async function setPeerLoss(runner: CommandRunner, t: LabTopology, percent: number, matches: readonly string[] = MEMBERSHIP_TRAFFIC): Promise<void> {
   await runner.run('ip', ['netns', 'exec', t.switchNs, 'nft', 'delete', 'table', 'bridge', 'l2vlab']).catch(() => undefined);
-  if (percent <= 0) return;
   const script = [
     'table bridge l2vlab {',
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
-    // A counter per match, then the drop: the counters show that the match hits the traffic.
-    ...matches.flatMap((m) => [`    ${m} counter`, `    ${m} numgen random mod 100 < ${percent} counter drop`]),
+    // A counter per match, then the drop (none at 0 %): the counters show that the match hits the traffic.
+    ...matches.flatMap((m) => [`    ${m} counter`, ...(percent > 0 ? [`    ${m} numgen random mod 100 < ${percent} counter drop`] : [])]),
     '  }',
     '}',
     '',

@@ -78,6 +78,7 @@ export class Speaker {
   private readonly elector = new Elector();
   private draining = false;
   private started = false;
+  private electing = false;
   private lastAlive = new Set<string>();
   private lastMeta = '';
   private owners: ReadonlyMap<string, string | undefined> = new Map();
@@ -120,6 +121,8 @@ export class Speaker {
     this.c.announcer.prepare(this.defaultInterfaces());
     this.publish();
     await this.c.membership.start();
+    // Only now: before its membership runs a node cannot hear its peers, and must not claim.
+    this.electing = true;
     this.reconcile();
   }
 
@@ -134,6 +137,7 @@ export class Speaker {
     const owned = [...this.owners.values()].some((o) => o === this.c.self);
     if (owned) await sleep(this.c.clock, this.c.handoffMs ?? 150);
     for (const u of this.unsubscribe.splice(0)) u();
+    this.electing = false;
     this.c.announcer.setOwned(new Map());
     this.c.announcer.stop();
     await this.c.membership.leave();
@@ -148,7 +152,7 @@ export class Speaker {
 
   /** Re-elects from the current inputs and applies the result. */
   reconcile(): void {
-    if (!this.started) return;
+    if (!this.started || !this.electing) return;
     const view = this.c.membership.view();
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {

@@ -196,7 +196,15 @@ export class InterfaceResponder {
     const k = macToString(mac);
     const n = this.groups.get(k) ?? 0;
     this.groups.set(k, n + 1);
-    if (n === 0) this.socket.addMembership(mac);
+    if (n === 0) {
+      try {
+        this.socket.addMembership(mac);
+      } catch (err) {
+        // The interface went away: unicast NS still reach us, and the link watcher will
+        // have us reopen the interface.
+        this.log.warn({ err, group: k }, 'joining a solicited-node group failed');
+      }
+    }
   }
 
   private leave(mac: Uint8Array): void {
@@ -204,7 +212,11 @@ export class InterfaceResponder {
     const n = this.groups.get(k) ?? 0;
     if (n <= 1) {
       this.groups.delete(k);
-      if (n === 1) this.socket.dropMembership(mac);
+      try {
+        if (n === 1) this.socket.dropMembership(mac);
+      } catch {
+        // Gone with the interface.
+      }
     } else this.groups.set(k, n - 1);
   }
 }

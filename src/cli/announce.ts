@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Announcer } from '../announcer/announcer.js';
 import { DEFAULT_GARP_TIMING } from '../announcer/garp-schedule.js';
-import { toOwnedIp } from '../announcer/owned-ips.js';
+import { toOwnedIp, type OwnedIp } from '../announcer/owned-ips.js';
 import { systemClock } from '../clock/system-clock.js';
 import { LocalDelivery } from '../delivery/local-delivery.js';
 import { InterfaceError, UsageError } from '../errors.js';
@@ -11,8 +11,8 @@ import { arpAndNdpFilter } from '../netdev/bpf.js';
 import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { ineligibilityMessage, structuralIneligibility } from '../netdev/eligibility.js';
 import { LinkWatcher } from '../netdev/link-watcher.js';
-import { createLogger } from '../observability/logger.js';
-import { untilSignal } from './lifecycle.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { Signals } from './lifecycle.js';
 import { requireNetworkPrivileges } from './privileges.js';
 import { parseIntOption } from './options.js';
 
@@ -49,6 +49,15 @@ async function runAnnounce(ipTexts: string[], opts: AnnounceOptions): Promise<vo
   if (opts.garpRefresh !== 0 && opts.garpRefresh < 1000) throw new UsageError('--garp-refresh must be 0 or at least 1000 ms');
   requireNetworkPrivileges('l2vip announce', opts.deliver);
   const log = createLogger(opts.logLevel);
+  const signals = new Signals(log);
+  try {
+    await announceUntilSignal(ips, opts, log, signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function announceUntilSignal(ips: OwnedIp[], opts: AnnounceOptions, log: Logger, signals: Signals): Promise<void> {
   const links = new LinkWatcher({ logger: log });
   await links.start();
   try {
@@ -122,12 +131,14 @@ async function runAnnounce(ipTexts: string[], opts: AnnounceOptions): Promise<vo
   process.on('SIGUSR1', onUsr1);
   log.info({ ips: ips.map((i) => i.ip), iface: opts.interface, deliver: opts.deliver }, 'announce started');
 
-  await untilSignal(log, async () => {
+  await signals.requested;
+  try {
     announcer.stop();
     groups.close();
     await delivery?.stop();
+  } finally {
     links.stop();
     process.off('SIGUSR1', onUsr1);
     logStats();
-  });
+  }
 }

@@ -1,32 +1,38 @@
 import type { Logger } from '../observability/logger.js';
 
 /**
- * Waits for SIGINT or SIGTERM, then runs `stop` once and resolves. A second signal during a
- * slow stop exits at once with code 1. SIGHUP calls `reload` when given.
+ * Catches SIGINT/SIGTERM (and SIGHUP) from the moment a command starts, so a signal during
+ * start-up still ends in an orderly stop (reverting host state) instead of Node's default of
+ * dying on the spot: `requested` resolves with the first signal; the command awaits it once its
+ * start-up is done. A second SIGINT/SIGTERM during a slow stop exits at once with code 1.
  */
-export function untilSignal(log: Logger, stop: (signal: NodeJS.Signals) => Promise<void>, reload?: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal while stopping: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      stop(signal).then(
-        () => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          if (onHup) process.off('SIGHUP', onHup);
-          resolve();
-        },
-        (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-      );
-    };
-    const onHup = reload ? (): void => reload() : undefined;
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    if (onHup) process.on('SIGHUP', onHup);
-  });
+export class Signals {
+  readonly requested: Promise<NodeJS.Signals>;
+  /** Called on SIGHUP once set (before that, SIGHUP is ignored). */
+  onReload: (() => void) | undefined;
+  private got: NodeJS.Signals | undefined;
+  private resolve: ((s: NodeJS.Signals) => void) | undefined;
+  private readonly onStop = (signal: NodeJS.Signals): void => {
+    if (this.got !== undefined) {
+      this.log.warn({ signal }, 'second signal while stopping: exiting now');
+      process.exit(1);
+    }
+    this.got = signal;
+    this.log.info({ signal }, 'stopping');
+    this.resolve?.(signal);
+  };
+  private readonly onHup = (): void => this.onReload?.();
+
+  constructor(private readonly log: Logger) {
+    this.requested = new Promise((r) => (this.resolve = r));
+    process.on('SIGINT', this.onStop);
+    process.on('SIGTERM', this.onStop);
+    process.on('SIGHUP', this.onHup);
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onStop);
+    process.off('SIGTERM', this.onStop);
+    process.off('SIGHUP', this.onHup);
+  }
 }

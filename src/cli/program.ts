@@ -26,6 +26,9 @@ export function buildProgram(): Command {
 
 /** Runs the CLI: maps our errors and commander's usage errors to one line and exit code 2. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // Without a listener, SIGUSR1 makes Node open its inspector on 127.0.0.1:9229: a debugger on
+  // a root process for any local user. Commands that use SIGUSR1 add their own listener.
+  process.on('SIGUSR1', ignoreSignal);
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
@@ -42,3 +45,5 @@ export async function main(argv: readonly string[]): Promise<void> {
     throw err;
   }
 }
+
+function ignoreSignal(): void {}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { L2vipError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { loadStandaloneConfig, StandaloneSpeaker } from '../standalone/standalone.js';
-import { untilSignal } from './lifecycle.js';
+import { Signals } from './lifecycle.js';
 import { requireNetworkPrivileges } from './privileges.js';
 
 export function registerStandalone(program: Command): void {
@@ -24,17 +24,26 @@ async function runStandalone(file: string, level: string): Promise<void> {
   const { config, secret } = await loadStandaloneConfig(file);
   requireNetworkPrivileges('l2vip standalone', config.localDelivery);
   const log = createLogger(level);
-  const speaker = new StandaloneSpeaker(config, secret, log);
-  await speaker.start();
-  await untilSignal(
-    log,
-    () => speaker.stop(),
-    () => {
-      loadStandaloneConfig(file).then(
-        ({ config: next }) => speaker.reload(next),
-        (err: unknown) => log.error({ reason: err instanceof L2vipError ? err.message : String(err) }, 'config reload failed; keeping the running config'),
-      );
-    },
-  );
-  log.info('stopped');
+  const signals = new Signals(log);
+  try {
+    const speaker = new StandaloneSpeaker(config, secret, log);
+    await speaker.start();
+    signals.onReload = () => {
+      const failed = (err: unknown): void =>
+        log.error({ reason: err instanceof L2vipError ? err.message : String(err) }, 'config reload failed; keeping the running config');
+      loadStandaloneConfig(file).then(({ config: next }) => {
+        try {
+          speaker.reload(next);
+        } catch (err) {
+          failed(err);
+        }
+      }, failed);
+    };
+    await signals.requested;
+    signals.onReload = undefined;
+    await speaker.stop();
+    log.info('stopped');
+  } finally {
+    signals.dispose();
+  }
 }

@@ -118,6 +118,7 @@ export class LocalDelivery {
   /** interface -> arp_announce before we raised it. */
   private readonly savedArpAnnounce = new Map<string, string>();
   private statePath = '';
+  private lockPath = '';
   private started = false;
   private readonly log: Logger;
 
@@ -132,8 +133,11 @@ export class LocalDelivery {
   async start(interfaces: Iterable<string>): Promise<void> {
     const dir = this.opts.stateDir ?? '/run/l2vip';
     const ns = await readlink('/proc/self/ns/net').catch(() => 'net:[unknown]');
-    this.statePath = join(dir, `delivery-${ns.replace(/\D/g, '') || 'default'}.json`);
+    const base = join(dir, `delivery-${ns.replace(/\D/g, '') || 'default'}`);
+    this.statePath = `${base}.json`;
+    this.lockPath = `${base}.pid`;
     await mkdir(dir, { recursive: true });
+    await this.lock();
     await this.cleanupLeftovers();
     await this.nft(nftRuleset());
     this.started = true;
@@ -188,6 +192,28 @@ export class LocalDelivery {
     await this.cleanupLeftovers();
     this.delivered.clear();
     this.savedArpAnnounce.clear();
+    await rm(this.lockPath, { force: true });
+  }
+
+  /**
+   * One l2vip per network namespace manages local delivery: a second one would flush the first
+   * one's routes as leftovers. A lock left by a dead process (kill -9) is taken over.
+   */
+  private async lock(): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(this.lockPath, String(process.pid), { flag: 'wx' });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = Number(await readFile(this.lockPath, 'utf8').catch(() => ''));
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (await sameNetnsAlive(holder))) {
+        throw new HostSetupError(`another l2vip (pid ${holder}) manages local delivery in this network namespace; stop it first (lock ${this.lockPath})`);
+      }
+      await rm(this.lockPath, { force: true });
+    }
+    throw new HostSetupError(`cannot take the local delivery lock ${this.lockPath}`);
   }
 
   private async cleanupLeftovers(): Promise<void> {
@@ -239,6 +265,12 @@ export class LocalDelivery {
       throw new HostSetupError(`nft failed for local delivery (is the nf_tables arp family available?): ${r.stderr.trim()}`);
     }
   }
+}
+
+/** A live process in our network namespace (a reused pid elsewhere does not count). */
+async function sameNetnsAlive(pid: number): Promise<boolean> {
+  const [theirs, ours] = await Promise.all([readlink(`/proc/${pid}/ns/net`).catch(() => ''), readlink('/proc/self/ns/net').catch(() => '?')]);
+  return theirs === ours;
 }
 
 function arpAnnouncePath(iface: string): string {

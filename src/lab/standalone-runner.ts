@@ -36,7 +36,10 @@ export class StandaloneRunner implements NodeRunner {
   }
 
   cleanupSync(): void {
-    for (const f of this.stateFiles) rmSync(f, { force: true });
+    for (const f of this.stateFiles) {
+      rmSync(f, { force: true });
+      rmSync(f.replace(/\.json$/, '.pid'), { force: true });
+    }
   }
 
   /** The node's standalone config. */

@@ -17,21 +17,32 @@ export interface NodeStatus {
   readonly alive: boolean;
   /** Shutting down gracefully: hand its VIPs over now. */
   readonly draining: boolean;
-  /** Carrier of each of the node's announce interfaces; undefined: not yet known (assumed able). */
-  readonly carrier?: Readonly<Record<string, boolean>> | undefined;
+  /** What the node said about its links; undefined: not yet known (assumed able). */
+  readonly links?: LinkSummary | undefined;
 }
 
 /**
- * Whether a node can carry a service on the link: some interface of the service (or, with no
- * list, any of its interfaces) has a carrier. A node that has not said is assumed able, so a
- * metadata message lost at start does not leave a VIP unannounced.
+ * A node's links, as it publishes them in its membership metadata: compact, because metadata is
+ * small (hosts with dozens of bridges must still fit).
+ */
+export interface LinkSummary {
+  /** Some of its default announce interfaces has carrier. */
+  readonly anyUp: boolean;
+  /** Its announce interfaces (default or named by a service) without carrier. */
+  readonly down: readonly string[];
+}
+
+/**
+ * Whether a node can carry a service on the link: some interface the service names has a
+ * carrier there, or, for a service naming none, some of the node's default interfaces has. A
+ * node that has not said is assumed able, so a metadata message lost at start does not leave a
+ * VIP unannounced.
  */
 export function canCarry(status: NodeStatus, interfaces: readonly string[] | undefined): boolean {
-  const c = status.carrier;
-  if (c === undefined) return true;
-  const names = interfaces ?? Object.keys(c);
-  if (names.length === 0) return true;
-  return names.some((n) => c[n] !== false);
+  const l = status.links;
+  if (l === undefined) return true;
+  if (interfaces === undefined || interfaces.length === 0) return l.anyUp;
+  return interfaces.some((n) => !l.down.includes(n));
 }
 
 /** The election input of each service: candidates that are allowed and can carry it. */

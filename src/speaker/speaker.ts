@@ -5,7 +5,7 @@ import type { Metadata, MembershipView } from '../membership/membership.js';
 import { compileExcludeList, ineligibilityReason, type ExcludeList } from '../netdev/eligibility.js';
 import type { LinkWatcherPort, NetInterface } from '../netdev/link-watcher.js';
 import type { Logger } from '../observability/logger.js';
-import { computeOwnership, type NodeStatus, type ServiceSpec } from './ownership.js';
+import { computeOwnership, type LinkSummary, type NodeStatus, type ServiceSpec } from './ownership.js';
 
 /** The part of the announcer the speaker drives. */
 export interface AnnouncerPort {
@@ -53,16 +53,17 @@ export interface SpeakerComponents {
 
 /** What peers learn about this node through membership metadata. */
 type SpeakerMetadata = {
-  readonly carrier: Record<string, boolean>;
+  readonly anyUp: boolean;
+  readonly down: string[];
   readonly draining: boolean;
 };
 
-function readMetadata(m: Metadata | undefined): Partial<SpeakerMetadata> {
+/** Reads a peer's metadata; anything malformed reads as "not said". */
+function readMetadata(m: Metadata | undefined): { links?: LinkSummary; draining?: boolean } {
   if (m === undefined) return {};
-  const carrier = m.carrier;
-  const out: { carrier?: Record<string, boolean>; draining?: boolean } = {};
-  if (carrier !== null && typeof carrier === 'object' && !Array.isArray(carrier)) {
-    out.carrier = Object.fromEntries(Object.entries(carrier).filter(([, v]) => typeof v === 'boolean')) as Record<string, boolean>;
+  const out: { links?: LinkSummary; draining?: boolean } = {};
+  if (typeof m.anyUp === 'boolean' && Array.isArray(m.down)) {
+    out.links = { anyUp: m.anyUp, down: m.down.filter((x): x is string => typeof x === 'string') };
   }
   if (typeof m.draining === 'boolean') out.draining = m.draining;
   return out;
@@ -84,6 +85,7 @@ export class Speaker {
   private owners: ReadonlyMap<string, string | undefined> = new Map();
   private deliveryChain: Promise<void> = Promise.resolve();
   private lastDelivered: string | undefined;
+  private deliveryError: unknown;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly log: Logger;
 
@@ -93,8 +95,10 @@ export class Speaker {
 
   /** Replaces the desired state and re-elects. */
   setDesired(d: DesiredState): void {
+    // Compile first: a bad pattern throws here and leaves the running state as it was.
+    const exclude = compileExcludeList(d.excludePatterns);
     this.desired = d;
-    this.exclude = compileExcludeList(d.excludePatterns);
+    this.exclude = exclude;
     if (this.started) {
       this.publish();
       this.c.announcer.prepare(this.defaultInterfaces());
@@ -124,6 +128,10 @@ export class Speaker {
     // Only now: before its membership runs a node cannot hear its peers, and must not claim.
     this.electing = true;
     this.reconcile();
+    // A host that cannot deliver the VIPs fails the start, not silently later.
+    await this.deliveryChain;
+    const err = this.deliveryError;
+    if (err !== undefined) throw err instanceof Error ? err : new Error('local delivery failed', { cause: err });
   }
 
   /**
@@ -157,8 +165,8 @@ export class Speaker {
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {
       // Our own draining only matters to the peers: we keep answering until the successor has announced.
-      const meta = m.self ? { carrier: this.carrier(), draining: false } : readMetadata(m.metadata);
-      nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, carrier: meta.carrier });
+      const meta = m.self ? { links: this.links(), draining: false } : readMetadata(m.metadata);
+      nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, links: meta.links });
     }
     const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, (s) => this.localInterfaces(s));
     const before = this.owners;
@@ -189,7 +197,15 @@ export class Speaker {
     this.deliveryChain = this.deliveryChain
       .then(() => d.announceOn(ifaces))
       .then(() => d.set(delivered))
-      .catch((err: unknown) => this.log.error({ err }, 'local delivery update failed'));
+      .then(
+        () => (this.deliveryError = undefined),
+        (err: unknown) => {
+          // Forget what was asked, so the next reconcile tries again.
+          this.lastDelivered = undefined;
+          this.deliveryError = err;
+          this.log.error({ err }, 'local delivery update failed');
+        },
+      );
   }
 
   /** Interfaces this node announces a service on: configured (or all eligible), with carrier. */
@@ -197,7 +213,7 @@ export class Speaker {
     const names = s.interfaces ?? this.defaultInterfaces();
     return names.filter((n) => {
       const i = this.c.links.get(n);
-      return i !== undefined && i.flags.up && i.flags.lowerUp && i.mac !== null;
+      return i !== undefined && i.flags.up && i.flags.lowerUp && i.mac?.length === 6;
     });
   }
 
@@ -210,22 +226,28 @@ export class Speaker {
       .map((i) => i.name);
   }
 
-  private carrier(): Record<string, boolean> {
-    const names = new Set([...this.defaultInterfaces(), ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
-    const out: Record<string, boolean> = {};
-    for (const n of names) {
+  private links(): LinkSummary {
+    const up = (n: string): boolean => {
       const i = this.c.links.get(n);
-      out[n] = i !== undefined && i.flags.up && i.flags.lowerUp;
-    }
-    return out;
+      return i !== undefined && i.flags.up && i.flags.lowerUp;
+    };
+    const defaults = this.defaultInterfaces();
+    const named = new Set([...defaults, ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
+    return { anyUp: defaults.some(up), down: [...named].filter((n) => !up(n)) };
   }
 
   private publish(): void {
-    const meta: SpeakerMetadata = { carrier: this.carrier(), draining: this.draining };
+    const l = this.links();
+    const meta: SpeakerMetadata = { anyUp: l.anyUp, down: [...l.down], draining: this.draining };
     const text = JSON.stringify(meta);
     if (text === this.lastMeta) return;
-    this.lastMeta = text;
-    this.c.membership.setMetadata(meta);
+    try {
+      this.c.membership.setMetadata(meta);
+      this.lastMeta = text;
+    } catch (err) {
+      // Too large (hundreds of interfaces without carrier): peers keep the last version.
+      this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
+    }
   }
 }
 

@@ -63,6 +63,7 @@ describe('standalone config', () => {
     ['a missing secretFile', BASE.replace('  secretFile: /etc/l2vip/secret\n', ''), 'cluster.secretFile', /required/],
     ['duplicate peer names', BASE.replace('{ name: n2, address', '{ name: n1, address'), 'cluster.peers[1].name', /duplicate peer name/],
     ['invalid YAML', 'node: [', '(file)', /not valid YAML/],
+    ['an invalid exclude pattern', BASE.replace('interfaces: [eth0]', 'interfaces: [eth0]\nexcludeInterfaces: ["("]'), 'excludeInterfaces', /not a valid regular expression/],
   ])('rejects %s, naming the field', (_what, text, path, message) => {
     const p = problems(text);
     expect(p.length).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { parseHostPort } from '../membership/udp-transport.js';
 import type { MembershipOptions } from '../membership/membership-options.js';
 import { resolveMembershipOptions } from '../membership/membership-options.js';
 import type { ServiceSpec } from '../speaker/ownership.js';
+import { compileExcludeList } from '../netdev/eligibility.js';
 
 /**
  * The standalone config file (YAML). The fields of the issue are the contract: node,
@@ -188,6 +189,13 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
   } catch (err) {
     const issues = (err as { issues?: { path: string; message: string }[] }).issues ?? [{ path: 'cluster.membership', message: String(err) }];
     for (const i of issues) problems.push({ path: i.path.replace(/^membership\.options/, 'cluster.membership'), message: i.message.replace(/^[^:]+: /, '') });
+  }
+  if (f.excludeInterfaces !== undefined) {
+    try {
+      compileExcludeList(f.excludeInterfaces);
+    } catch (err) {
+      problems.push({ path: 'excludeInterfaces', message: (err as Error).message });
+    }
   }
   if (f.metrics !== undefined) {
     try {

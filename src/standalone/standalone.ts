@@ -79,7 +79,8 @@ export class StandaloneSpeaker {
       timing: config.garp,
       resolveInterface: (name) => {
         const i = this.links.get(name);
-        return i?.mac ? { name: i.name, ifindex: i.index, mac: i.mac } : undefined;
+        // Ethernet only: ARP and NDP frames are built for 6-byte MACs (not IPoIB's 20).
+        return i?.mac?.length === 6 ? { name: i.name, ifindex: i.index, mac: i.mac } : undefined;
       },
       openSocket: (i) =>
         AfPacketSocket.open(i.ifindex, {
@@ -153,11 +154,14 @@ export class StandaloneSpeaker {
   async stop(): Promise<void> {
     this.metrics?.close();
     this.metrics = undefined;
-    await this.speaker.stop().catch((err: unknown) => this.log.error({ err }, 'stopping the speaker failed'));
-    this.announcer.stop();
-    this.groups.close();
-    await this.transport.stop().catch(() => undefined);
-    await this.delivery?.stop();
-    this.links.stop();
+    try {
+      await this.speaker.stop().catch((err: unknown) => this.log.error({ err }, 'stopping the speaker failed'));
+      this.announcer.stop();
+      this.groups.close();
+      await this.transport.stop().catch(() => undefined);
+      await this.delivery?.stop();
+    } finally {
+      this.links.stop();
+    }
   }
 }

@@ -179,6 +179,16 @@ describe.skipIf(!root)('l2vip announce in namespaces', () => {
       expect(p.stderr.trim().split('\n')).toHaveLength(1);
       expect(p.stderr).toMatch(msg);
     }
+    // One l2vip per network namespace manages local delivery.
+    const first = await start(['-i', 'eth0', VIP4]);
+    try {
+      const second = lan.l2vip(node.netns, ['announce', '-i', 'eth0', '198.51.100.201']);
+      expect((await second.exited).code).toBe(2);
+      expect(second.stderr).toMatch(/another l2vip \(pid \d+\) manages local delivery/);
+      expect((await arping(VIP4, 1)).stdout).toMatch(/Received 1 response/);
+    } finally {
+      await stop(first);
+    }
     const nobody = await lan.exec(node.netns, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', new URL('../../src/cli/main.ts', import.meta.url).pathname, 'announce', '-i', 'eth0', VIP4);
     expect(nobody.code).toBe(2);
     expect(nobody.stderr).toMatch(/run it as root/);

@@ -100,18 +100,27 @@ function fuzzDecoders(
   return { counts, throws, decodeMs, copyMs, generateMs };
 }
 
-function rate(n: number, ms: number): string {
+/** `n` frames in `ms` milliseconds, as frames/s. */
+export function rate(n: number, ms: number): string {
   return `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} frames/s`;
 }
 
-function main(): void {
+/** Frames and seed from the command line ([N] [seed]); undefined after printing usage. */
+export function fuzzArgs(script: string): { n: number; seed: number } | undefined {
   const n = Number(process.argv[2] ?? 1_000_000);
   const seed = Number(process.argv[3] ?? Math.floor(Math.random() * 0x100000000));
   if (!Number.isSafeInteger(n) || n <= 0 || !Number.isSafeInteger(seed)) {
-    console.error('usage: npx tsx bench/fuzz-codecs.ts [N] [seed]');
+    console.error(`usage: npx tsx ${script} [N] [seed]`);
     process.exitCode = 2;
-    return;
+    return undefined;
   }
+  return { n, seed };
+}
+
+function main(): void {
+  const args = fuzzArgs('bench/fuzz-codecs.ts');
+  if (args === undefined) return;
+  const { n, seed } = args;
   console.log(`fuzz-codecs: ${n.toLocaleString('en-US')} frames, seed ${seed}`);
   const { counts, throws, decodeMs, copyMs, generateMs } = fuzzDecoders(n, seed);
   for (const d of DECODERS) {

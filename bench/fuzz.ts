@@ -26,7 +26,7 @@ import { decodeIpv6 } from '../src/packet/ipv6.js';
 import { macEquals, parseMac } from '../src/packet/mac.js';
 import { decodeNdp } from '../src/packet/ndp.js';
 import { MemoryLan, type MemoryFrameSocket } from '../test/fakes/memory-lan.js';
-import { DECODERS, decodeAll, nextFrame, type Counts, type Throws } from './fuzz-codecs.js';
+import { DECODERS, decodeAll, fuzzArgs, nextFrame, rate, type Counts, type Throws } from './fuzz-codecs.js';
 import { createRng, mutateFrame, refreshChecksum, type Rng } from './fuzz-frames.js';
 import { vipFrame, type VipTargets } from './lib/vip-frames.js';
 
@@ -126,18 +126,10 @@ function harness(): Harness {
   return { announcer, clock, nodeSockets, lans };
 }
 
-function rate(n: number, ms: number): string {
-  return `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} frames/s`;
-}
-
 function main(): void {
-  const n = Number(process.argv[2] ?? 1_000_000);
-  const seed = Number(process.argv[3] ?? Math.floor(Math.random() * 0x100000000));
-  if (!Number.isSafeInteger(n) || n <= 0 || !Number.isSafeInteger(seed)) {
-    console.error('usage: npx tsx bench/fuzz.ts [N] [seed]');
-    process.exitCode = 2;
-    return;
-  }
+  const args = fuzzArgs('bench/fuzz.ts');
+  if (args === undefined) return;
+  const { n, seed } = args;
   console.log(`fuzz (decoders + announcer): ${n.toLocaleString('en-US')} frames, seed ${seed}`);
   const rng = createRng(seed);
   const t = targets();

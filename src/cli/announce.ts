@@ -118,7 +118,19 @@ async function announceUntilSignal(ips: OwnedIp[], opts: AnnounceOptions, log: L
   // A carrier that comes back, or a new MAC, needs fresh announcements: clients and switches
   // may have forgotten us meanwhile.
   links.onLink((ev) => {
-    if (ev.type !== 'changed' || ev.iface.name !== opts.interface) return;
+    if (ev.iface.name !== opts.interface) return;
+    if (ev.type === 'removed') {
+      log.warn({ iface: opts.interface }, 'interface removed: answering again when it comes back');
+      announcer.forgetInterface(opts.interface);
+      return;
+    }
+    if (ev.type === 'added') {
+      // Re-created: a new ifindex, maybe a new MAC; open it again and announce.
+      announcer.forgetInterface(opts.interface);
+      announcer.setOwned(owned);
+      if (delivery) void delivery.announceOn([opts.interface]).catch((err: unknown) => log.error({ err }, 'arp_announce on the re-created interface failed'));
+      return;
+    }
     const macChanged = ev.iface.mac && ev.previous.mac && Buffer.compare(ev.iface.mac, ev.previous.mac) !== 0;
     if (macChanged) {
       announcer.forgetInterface(opts.interface);

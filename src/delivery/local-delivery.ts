@@ -1,4 +1,4 @@
-import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import type { CommandRunner } from '../host/command-runner.js';
@@ -148,15 +148,18 @@ export class LocalDelivery {
   async announceOn(interfaces: Iterable<string>): Promise<void> {
     let changed = false;
     for (const name of interfaces) {
-      if (this.savedArpAnnounce.has(name) || !/^[\w.:@-]+$/.test(name) || name === '.' || name === '..') continue;
+      if (!/^[\w.:@-]+$/.test(name) || name === '.' || name === '..') continue;
       const path = arpAnnouncePath(name);
-      const before = await readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
-      if (before === undefined) continue; // no such interface (yet), or no IPv4 on it
-      this.savedArpAnnounce.set(name, before);
-      changed = true;
-      // Record first: a crash right after the write must still restore the old value.
-      await this.writeState();
-      if (Number(before) < 2) await writeFile(path, ARP_ANNOUNCE_BEST);
+      const now = await readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
+      if (now === undefined) continue; // no such interface (yet), or no IPv4 on it
+      if (!this.savedArpAnnounce.has(name)) {
+        this.savedArpAnnounce.set(name, now);
+        changed = true;
+        // Record first: a crash right after the write must still restore the old value.
+        await this.writeState();
+      }
+      // Also when an interface was deleted and created again: it comes back at the default.
+      if (Number(now) < 2) await writeFile(path, ARP_ANNOUNCE_BEST);
     }
     if (changed) await this.writeState();
   }
@@ -219,6 +222,7 @@ export class LocalDelivery {
   private async cleanupLeftovers(): Promise<void> {
     const state = await readFile(this.statePath, 'utf8')
       .then((t) => JSON.parse(t) as StateFile)
+      .then((s) => (Array.isArray(s?.v6) ? s : { v6: [] }))
       .catch((): StateFile => ({ v6: [] }));
     const lines = state.v6.map((x) => `address del ${x}/128 dev lo`);
     lines.push(`route flush table local proto ${ROUTE_PROTO}`);
@@ -228,7 +232,8 @@ export class LocalDelivery {
       this.log.warn({ reason: r.stderr.trim() }, 'could not delete the nftables table');
     }
     for (const [name, value] of Object.entries(state.arpAnnounce ?? {})) {
-      await writeFile(arpAnnouncePath(name), value).catch(() => undefined);
+      if (!/^[\w.:@-]+$/.test(name) || name === '.' || name === '..' || !/^\d$/.test(String(value))) continue;
+      await writeFile(arpAnnouncePath(name), String(value)).catch(() => undefined);
     }
     await rm(this.statePath, { force: true });
   }
@@ -248,7 +253,9 @@ export class LocalDelivery {
       v6: [...delivered].filter((x) => family(x) === 6 && !this.preexisting.has(x)),
       arpAnnounce: Object.fromEntries(this.savedArpAnnounce),
     };
-    await writeFile(this.statePath, JSON.stringify(s));
+    // Write and rename: a crash mid-write must not leave a file that reads as "nothing to undo".
+    await writeFile(`${this.statePath}.tmp`, JSON.stringify(s));
+    await rename(`${this.statePath}.tmp`, this.statePath);
   }
 
   private async ipBatch(lines: readonly string[], tolerant = false): Promise<void> {

@@ -118,6 +118,9 @@ export class Speaker {
         if (ev.type === 'removed' || (ev.type === 'changed' && !sameMac(ev.iface, ev.previous))) {
           this.c.announcer.forgetInterface(ev.iface.name);
         }
+        if (ev.type === 'changed' && ev.previous.name !== ev.iface.name) this.c.announcer.forgetInterface(ev.previous.name);
+        // A new (or re-created) interface: local delivery re-checks its settings on it.
+        if (ev.type === 'added') this.lastDelivered = undefined;
         this.publish();
         this.reconcile();
       }),

@@ -45,12 +45,16 @@ describe.skipIf(!root)('l2vip announce in namespaces', () => {
     await lan.exec(node.netns, 'ip', 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth1p');
     await lan.exec(node.netns, 'ip', 'link', 'set', 'eth1', 'up');
     await lan.exec(node.netns, 'ip', 'link', 'set', 'eth1p', 'up');
-    // Let IPv6 duplicate address detection finish, so the snapshot is a stable one.
+    initial = await settledState();
+  }, 60_000);
+
+  /** The host state once IPv6 duplicate address detection has finished, so it is a stable one. */
+  const settledState = async (): Promise<string> => {
     for (let i = 0; i < 50 && (await lan.exec(node.netns, 'ip', 'addr')).stdout.includes('tentative'); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    initial = await hostState();
-  }, 60_000);
+    return hostState();
+  };
 
   afterAll(async () => {
     await lan.destroy();
@@ -93,12 +97,22 @@ describe.skipIf(!root)('l2vip announce in namespaces', () => {
     expect(await hostState()).toBe(initial);
   }, 120_000);
 
-  it('ignores requests for a VIP announced on another interface', async () => {
+  it('ignores requests for a VIP announced on another interface, and follows that interface when it is re-created', async () => {
     const p = await start(['-i', 'eth1', VIP4]);
     try {
       expect((await arping(VIP4, 1)).stdout).toMatch(/Received 0 response/);
+      const before = (await p.counters()).perIp[VIP4]!.gratuitousSent;
+      await lan.exec(node.netns, 'ip', 'link', 'del', 'eth1');
+      await lan.exec(node.netns, 'ip', 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth1p');
+      await lan.exec(node.netns, 'ip', 'link', 'set', 'eth1', 'up');
+      await lan.exec(node.netns, 'ip', 'link', 'set', 'eth1p', 'up');
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await p.counters()).perIp[VIP4]!.gratuitousSent).toBeGreaterThanOrEqual(before + 4);
+      expect(p.child.exitCode).toBeNull();
     } finally {
       await stop(p);
+      // eth1 is a new device now: the reference state changes with it.
+      initial = await settledState();
     }
   }, 60_000);
 

@@ -101,7 +101,7 @@ describe.skipIf(!root)('l2vip announce in namespaces', () => {
     const p = await start(['-i', 'eth1', VIP4]);
     try {
       expect((await arping(VIP4, 1)).stdout).toMatch(/Received 0 response/);
-      const before = (await p.counters()).perIp[VIP4]!.gratuitousSent;
+      const before = (await p.counters()).perIp[VIP4]!.gratuitousSent ?? 0;
       await lan.exec(node.netns, 'ip', 'link', 'del', 'eth1');
       await lan.exec(node.netns, 'ip', 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth1p');
       await lan.exec(node.netns, 'ip', 'link', 'set', 'eth1', 'up');

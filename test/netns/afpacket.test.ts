@@ -197,17 +197,19 @@ describe.skipIf(!NetnsLab.supported())('AF_PACKET socket and rtnetlink in networ
       const batch = join(dir, 'links');
       const names = Array.from({ length: 50 }, (_, i) => [`va${i}`, `vb${i}`]).flat();
       writeFileSync(batch, Array.from({ length: 50 }, (_, i) => `link add va${i} type veth peer name vb${i}\n`).join(''));
-      small.send({ op: 'block', ms: 1000 });
+      // Blocked long enough for the whole batch even on a loaded machine (CI runs the unit
+      // tests beside these): the overflow must happen while nobody reads.
+      small.send({ op: 'block', ms: 3000 });
       await small.waitFor((m) => m.event === 'blocking');
       await lab.run(d, 'ip', '-batch', batch);
       rmSync(dir, { recursive: true });
-      await small.waitFor((m) => m.reason === 'ENOBUFS', 5000);
-      for (const name of names) await small.waitFor((m) => m.event === 'link' && m.type === 'added' && m.name === name, 5000);
+      await small.waitFor((m) => m.reason === 'ENOBUFS', 15_000);
+      for (const name of names) await small.waitFor((m) => m.event === 'link' && m.type === 'added' && m.name === name, 15_000);
       const from = small.messages.length;
       small.send({ op: 'count' });
       const expected = (await lab.run(d, 'ip', '-o', 'link')).trim().split('\n').length;
-      expect((await small.waitFor((m) => m.event === 'count', 5000, from)).count).toBe(expected);
+      expect((await small.waitFor((m) => m.event === 'count', 15_000, from)).count).toBe(expected);
       await small.kill();
-    });
+    }, 60_000);
   });
 });

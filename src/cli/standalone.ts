@@ -21,9 +21,10 @@ export function registerStandalone(program: Command): void {
 }
 
 async function runStandalone(file: string, level: string): Promise<void> {
-  const { config, secret } = await loadStandaloneConfig(file);
+  const { config, secret, warnings } = await loadStandaloneConfig(file);
   requireNetworkPrivileges('l2vip standalone', config.localDelivery);
   const log = createLogger(level);
+  for (const w of warnings) log.warn(w);
   const signals = new Signals(log);
   try {
     const speaker = new StandaloneSpeaker(config, secret, log);

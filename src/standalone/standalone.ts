@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Announcer } from '../announcer/announcer.js';
 import { systemClock } from '../clock/system-clock.js';
 import { LocalDelivery } from '../delivery/local-delivery.js';
@@ -16,19 +17,26 @@ import type { Server } from 'node:http';
 import { Speaker } from '../speaker/speaker.js';
 import { checkSecret, parseStandaloneConfig, type StandaloneConfig } from './standalone-config.js';
 
-/** Reads and validates the config file and its secret; every problem in one ConfigError. */
-export async function loadStandaloneConfig(file: string): Promise<{ config: StandaloneConfig; secret: Uint8Array }> {
+/**
+ * Reads and validates the config file and its secret; every problem in one ConfigError. A
+ * relative secretFile is relative to the config file. `warnings` are worth logging, not fatal.
+ */
+export async function loadStandaloneConfig(file: string): Promise<{ config: StandaloneConfig; secret: Uint8Array; warnings: string[] }> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new FileError(`cannot read ${file}: ${err.code ?? err.message}`);
   });
-  const { config, problems } = parseStandaloneConfig(text);
-  if (config === undefined) throw configError(file, problems);
+  const parsed = parseStandaloneConfig(text);
+  if (parsed.config === undefined) throw configError(file, parsed.problems);
+  const config = { ...parsed.config, secretFile: resolve(dirname(file), parsed.config.secretFile) };
+  const warnings: string[] = [];
+  const mode = await stat(config.secretFile).then((s) => s.mode, () => 0);
+  if ((mode & 0o004) !== 0) warnings.push(`the secret ${config.secretFile} is readable by every user: chmod 600 it`);
   const bytes = await readFile(config.secretFile).catch((err: NodeJS.ErrnoException) => {
     throw configError(file, [{ path: 'cluster.secretFile', message: `cannot read ${config.secretFile}: ${err.code ?? err.message}` }]);
   });
   const { secret, problem } = checkSecret(bytes, config.secretFile);
   if (secret === undefined) throw configError(file, [problem!]);
-  return { config, secret };
+  return { config, secret, warnings };
 }
 
 function configError(file: string, problems: readonly { path: string; message: string }[]): ConfigError {

@@ -1,20 +1,27 @@
-import ipaddr from 'ipaddr.js';
+import { formatIp, parseIp } from '../ip/address.js';
 
 /** An IP this node answers for, with the forms the hot path needs. */
 export interface OwnedIp {
-  /** Canonical text (Go's net.IP.String() form; RFC 5952 for IPv6). */
+  /** Canonical text (Go's net.IP.String() form, as the election hashes it; RFC 5952 for IPv6). */
   readonly ip: string;
   readonly family: 4 | 6;
   readonly bytes: Uint8Array;
 }
 
-/** Parses and canonicalises an IP; undefined if it is not one. */
+/**
+ * Parses and canonicalises an IP with the project's one parser (src/ip: Go's rules, so an
+ * IPv4-mapped IPv6 address is the IPv4 address); undefined if it is not one.
+ */
 export function toOwnedIp(text: string): OwnedIp | undefined {
-  if (!ipaddr.isValid(text)) return undefined;
-  let a = ipaddr.parse(text);
-  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) a = (a as ipaddr.IPv6).toIPv4Address();
-  const bytes = Uint8Array.from(a.toByteArray());
-  return { ip: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6, bytes };
+  const parsed = parseIp(text);
+  if (parsed === undefined) return undefined;
+  const bytes = new Uint8Array(parsed.family === 4 ? 4 : 16);
+  let v = parsed.value;
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return { ip: formatIp(parsed), family: parsed.family, bytes };
 }
 
 /**

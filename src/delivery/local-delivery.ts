@@ -1,6 +1,6 @@
 import { mkdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import ipaddr from 'ipaddr.js';
+import { canonicalIp, parseIp } from '../ip/address.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { HostSetupError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -82,7 +82,7 @@ export interface DeliveryPlan {
 }
 
 function family(ip: string): 4 | 6 {
-  return ipaddr.parse(ip).kind() === 'ipv4' ? 4 : 6;
+  return parseIp(ip)?.family === 4 ? 4 : 6;
 }
 
 /**
@@ -243,7 +243,13 @@ export class LocalDelivery {
     const out = new Set<string>();
     if (r.code !== 0) return out;
     const links = JSON.parse(r.stdout) as { addr_info?: { local?: string }[] }[];
-    for (const l of links) for (const a of l.addr_info ?? []) if (a.local) out.add(ipaddr.parse(a.local).toString());
+    for (const l of links) {
+      for (const a of l.addr_info ?? []) {
+        // The same canonical text as the VIPs we are given, so the two compare.
+        const ip = a.local === undefined ? undefined : canonicalIp(a.local);
+        if (ip !== undefined) out.add(ip);
+      }
+    }
     return out;
   }
 

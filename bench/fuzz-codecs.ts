@@ -100,6 +100,17 @@ function fuzzDecoders(
   return { counts, throws, decodeMs, copyMs, generateMs };
 }
 
+/** One line per decoder: its results by reason, most frequent first. */
+export function printDecoderCounts(counts: Counts): void {
+  for (const d of DECODERS) {
+    const line = [...counts[d].entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    console.log(`  ${d.padEnd(8)} ${line}`);
+  }
+}
+
 /** `n` frames in `ms` milliseconds, as frames/s. */
 export function rate(n: number, ms: number): string {
   return `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} frames/s`;
@@ -123,13 +134,7 @@ function main(): void {
   const { n, seed } = args;
   console.log(`fuzz-codecs: ${n.toLocaleString('en-US')} frames, seed ${seed}`);
   const { counts, throws, decodeMs, copyMs, generateMs } = fuzzDecoders(n, seed);
-  for (const d of DECODERS) {
-    const line = [...counts[d].entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    console.log(`  ${d.padEnd(8)} ${line}`);
-  }
+  printDecoderCounts(counts);
   console.log(
     `decode, 4 decoders per frame: ${rate(n, decodeMs)} | ` +
       `baseline, one copy per frame: ${rate(n, copyMs)} | generator: ${rate(n, generateMs)}`,

@@ -26,7 +26,7 @@ import { decodeIpv6 } from '../src/packet/ipv6.js';
 import { macEquals, parseMac } from '../src/packet/mac.js';
 import { decodeNdp } from '../src/packet/ndp.js';
 import { MemoryLan, type MemoryFrameSocket } from '../test/fakes/memory-lan.js';
-import { DECODERS, decodeAll, fuzzArgs, nextFrame, rate, type Counts, type Throws } from './fuzz-codecs.js';
+import { decodeAll, fuzzArgs, nextFrame, printDecoderCounts, rate, type Counts, type Throws } from './fuzz-codecs.js';
 import { createRng, mutateFrame, refreshChecksum, type Rng } from './fuzz-frames.js';
 import { vipFrame, type VipTargets } from './lib/vip-frames.js';
 
@@ -188,13 +188,7 @@ function main(): void {
   if (sink < 0) console.log(sink); // keeps the baseline loop from being optimised away
 
   console.log('decoders (as bench/fuzz-codecs.ts):');
-  for (const d of DECODERS) {
-    const line = [...counts[d].entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    console.log(`  ${d.padEnd(8)} ${line}`);
-  }
+  printDecoderCounts(counts);
 
   const stats = h.announcer.stats;
   console.log('announcer drops:');

@@ -12,10 +12,8 @@ import {
   type ArpPacket,
 } from './arp.js';
 import { decodeEthernet, ETHERTYPE_ARP } from './ethernet.js';
+import { hex } from '../../test/helpers/bytes.js';
 
-function hex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
 function toHex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }

@@ -1,26 +1,11 @@
-import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { decodeArp } from './arp.js';
 import { DROP_REASONS, type DecodeResult, type DropReason } from './drop-reason.js';
 import { decodeEthernet } from './ethernet.js';
 import { fillIcmpv6Checksum } from './icmpv6.js';
 import { decodeIpv6, encodeIpv6, UNSPECIFIED } from './ipv6.js';
-import { decodeNdp, ndpFrame, neighborSolicitationFrame, type NdpMessage } from './ndp.js';
-
-function hex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
-function ip6(s: string): Uint8Array {
-  return new Uint8Array(ipaddr.IPv6.parse(s).toByteArray());
-}
-
-function decodeFrame(frame: Uint8Array): DecodeResult<NdpMessage> {
-  const eth = decodeEthernet(frame);
-  if (!eth.ok) return eth;
-  const ip = decodeIpv6(eth.value.payload);
-  if (!ip.ok) return ip;
-  return decodeNdp(ip.value, ip.value.payload);
-}
+import { decodeNdp, ndpFrame, neighborSolicitationFrame } from './ndp.js';
+import { hex, ip6, decodeNdpFrame } from '../../test/helpers/bytes.js';
 
 const MAC = hex('001122334455');
 const OTHER_MAC = hex('020000000001');
@@ -67,38 +52,38 @@ const cases: { reason: DropReason; name: string; run: () => DecodeResult<unknown
   { reason: 'not-icmpv6', name: 'UDP', run: () => decodeNdp({ ...ICMP, nextHeader: 17 }, new Uint8Array(32)) },
   { reason: 'not-ndp', name: 'ICMPv6 echo request', run: () => decodeNdp(ICMP, icmp('8000 0000 0001 0001')) },
   { reason: 'not-ndp', name: 'router solicitation', run: () => decodeNdp(ICMP, icmp('8500 0000 00000000')) },
-  { reason: 'bad-hop-limit', name: 'NS with hop limit 64 (routed from off-link)', run: () => decodeFrame(ns({ hopLimit: 64 })) },
-  { reason: 'bad-icmp-code', name: 'NS with code 1', run: () => decodeFrame(ns({ code: 1 })) },
+  { reason: 'bad-hop-limit', name: 'NS with hop limit 64 (routed from off-link)', run: () => decodeNdpFrame(ns({ hopLimit: 64 })) },
+  { reason: 'bad-icmp-code', name: 'NS with code 1', run: () => decodeNdpFrame(ns({ code: 1 })) },
   {
     reason: 'bad-checksum',
     name: 'NS with one bit of the target flipped',
     run: () => {
       const f = ns();
       f[14 + 40 + 23]! ^= 0x01;
-      return decodeFrame(f);
+      return decodeNdpFrame(f);
     },
   },
-  { reason: 'multicast-source', name: 'NS from ff02::1', run: () => decodeFrame(ns({ srcIp: ip6('ff02::1') })) },
-  { reason: 'multicast-target', name: 'NS for ff02::1', run: () => decodeFrame(ns({ target: ip6('ff02::1'), dstIp: ip6('ff02::1:ff00:1') })) },
-  { reason: 'bad-option', name: 'option of length 0', run: () => decodeFrame(ns({ options: hex('0e00 000000000000') })) },
-  { reason: 'bad-option', name: 'option running past the end', run: () => decodeFrame(ns({ options: hex('0e02 000000000000') })) },
-  { reason: 'bad-option', name: 'a lone option type octet at the end', run: () => decodeFrame(ns({ options: hex('0101 001122334455 0e') })) },
-  { reason: 'bad-option', name: 'source link-layer option of 16 bytes', run: () => decodeFrame(ns({ options: hex('0102 001122334455' + '00'.repeat(8)) })) },
+  { reason: 'multicast-source', name: 'NS from ff02::1', run: () => decodeNdpFrame(ns({ srcIp: ip6('ff02::1') })) },
+  { reason: 'multicast-target', name: 'NS for ff02::1', run: () => decodeNdpFrame(ns({ target: ip6('ff02::1'), dstIp: ip6('ff02::1:ff00:1') })) },
+  { reason: 'bad-option', name: 'option of length 0', run: () => decodeNdpFrame(ns({ options: hex('0e00 000000000000') })) },
+  { reason: 'bad-option', name: 'option running past the end', run: () => decodeNdpFrame(ns({ options: hex('0e02 000000000000') })) },
+  { reason: 'bad-option', name: 'a lone option type octet at the end', run: () => decodeNdpFrame(ns({ options: hex('0101 001122334455 0e') })) },
+  { reason: 'bad-option', name: 'source link-layer option of 16 bytes', run: () => decodeNdpFrame(ns({ options: hex('0102 001122334455' + '00'.repeat(8)) })) },
   {
     reason: 'dad-bad-destination',
     name: 'NS from :: to a unicast address',
-    run: () => decodeFrame(ns({ srcIp: UNSPECIFIED, dstIp: VIP, dstMac: OTHER_MAC })),
+    run: () => decodeNdpFrame(ns({ srcIp: UNSPECIFIED, dstIp: VIP, dstMac: OTHER_MAC })),
   },
   {
     reason: 'dad-source-lla',
     name: 'NS from :: with a source link-layer address',
-    run: () => decodeFrame(ns({ srcIp: UNSPECIFIED, options: { sourceLinkLayerAddress: MAC, other: [] } })),
+    run: () => decodeNdpFrame(ns({ srcIp: UNSPECIFIED, options: { sourceLinkLayerAddress: MAC, other: [] } })),
   },
   {
     reason: 'solicited-multicast-na',
     name: 'NA with S=1 to ff02::1',
     run: () =>
-      decodeFrame(
+      decodeNdpFrame(
         ndpFrame({
           srcMac: MAC,
           dstMac: hex('333300000001'),

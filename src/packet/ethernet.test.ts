@@ -10,10 +10,7 @@ import {
   type EthernetFrame,
   type VlanTag,
 } from './ethernet.js';
-
-function hex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
+import { hex } from '../../test/helpers/bytes.js';
 
 const mac = fc.uint8Array({ minLength: 6, maxLength: 6 });
 const vlanTag: fc.Arbitrary<VlanTag> = fc.record({

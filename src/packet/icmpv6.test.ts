@@ -1,10 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fillIcmpv6Checksum, icmpv6Checksum, verifyIcmpv6Checksum } from './icmpv6.js';
-
-function hex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
+import { hex } from '../../test/helpers/bytes.js';
 
 /**
  * The textbook computation, written independently of the code under test: lay out the

@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { createRng, mutateFrame, randomFrame } from '../../bench/fuzz-frames.js';
 import {
@@ -15,10 +14,7 @@ import {
   UNSPECIFIED,
   type Ipv6HeaderFields,
 } from './ipv6.js';
-
-function ip6(s: string): Uint8Array {
-  return new Uint8Array(ipaddr.IPv6.parse(s).toByteArray());
-}
+import { ip6 } from '../../test/helpers/bytes.js';
 
 const address = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const header: fc.Arbitrary<Ipv6HeaderFields> = fc.record({

@@ -1,8 +1,6 @@
 import fc from 'fast-check';
-import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { createRng, mutateFrame, randomFrame, refreshChecksum } from '../../bench/fuzz-frames.js';
-import type { DecodeResult } from './drop-reason.js';
 import { decodeEthernet, ETHERTYPE_IPV6 } from './ethernet.js';
 import { decodeIpv6, isIpv6Multicast, isUnspecified, UNSPECIFIED } from './ipv6.js';
 import { macToString } from './mac.js';
@@ -20,24 +18,10 @@ import {
   type NeighborSolicitation,
   type RawNdpOption,
 } from './ndp.js';
+import { hex, ip6, decodeNdpFrame } from '../../test/helpers/bytes.js';
 
-function hex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
 function toHex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
-}
-function ip6(s: string): Uint8Array {
-  return new Uint8Array(ipaddr.IPv6.parse(s).toByteArray());
-}
-
-/** Ethernet -> IPv6 -> NDP, as the responder will chain them. */
-function decodeFrame(frame: Uint8Array): DecodeResult<NdpMessage> {
-  const eth = decodeEthernet(frame);
-  if (!eth.ok) return eth;
-  const ip = decodeIpv6(eth.value.payload);
-  if (!ip.ok) return ip;
-  return decodeNdp(ip.value, ip.value.payload);
 }
 
 const mac = fc.uint8Array({ minLength: 6, maxLength: 6 });
@@ -102,13 +86,13 @@ describe('NDP codec', () => {
     fc.assert(
       fc.property(message, mac, mac, unicast, unicast, (m, srcMac, dstMac, srcIp, dstIp) => {
         const frame = ndpFrame({ srcMac, dstMac, srcIp, dstIp, message: m, vlan: { pcp: 0, dei: false, vid: 7 } });
-        expect(decodeFrame(frame)).toEqual({ ok: true, value: m });
+        expect(decodeNdpFrame(frame)).toEqual({ ok: true, value: m });
       }),
     );
   });
 
   it('decodes a captured Neighbor Solicitation (known answer)', () => {
-    expect(decodeFrame(NS_FRAME)).toEqual({
+    expect(decodeNdpFrame(NS_FRAME)).toEqual({
       ok: true,
       value: { kind: 'ns', target: VIP, options: { sourceLinkLayerAddress: CLIENT_MAC, other: [] } },
     });
@@ -151,12 +135,12 @@ describe('NDP codec', () => {
   it('builds DAD probes from :: without a source link-layer address (RFC 4861 §4.3)', () => {
     const frame = neighborSolicitationFrame({ srcMac: CLIENT_MAC, srcIp: UNSPECIFIED, target: VIP });
     expect(macToString(frame.subarray(0, 6))).toBe('33:33:ff:00:00:0a');
-    expect(decodeFrame(frame)).toEqual({ ok: true, value: { kind: 'ns', target: VIP, options: { other: [] } } });
+    expect(decodeNdpFrame(frame)).toEqual({ ok: true, value: { kind: 'ns', target: VIP, options: { other: [] } } });
   });
 
   it('builds unicast NUD probes, which need an explicit destination MAC', () => {
     const frame = neighborSolicitationFrame({ srcMac: CLIENT_MAC, srcIp: CLIENT_IP, target: VIP, dstIp: VIP, dstMac: OUR_MAC });
-    expect(decodeFrame(frame)).toEqual({
+    expect(decodeNdpFrame(frame)).toEqual({
       ok: true,
       value: { kind: 'ns', target: VIP, options: { sourceLinkLayerAddress: CLIENT_MAC, other: [] } },
     });
@@ -167,7 +151,7 @@ describe('NDP codec', () => {
     const nonce = { type: 14, body: hex('0102030405 06') };
     const raw = hex('01 01 aaaaaaaaaaaa' + '0e 01 010203040506' + '01 01 bbbbbbbbbbbb' + 'c8 02 ' + '00'.repeat(14));
     const frame = neighborSolicitationFrame({ srcMac: CLIENT_MAC, srcIp: CLIENT_IP, target: VIP, options: raw });
-    expect(decodeFrame(frame)).toEqual({
+    expect(decodeNdpFrame(frame)).toEqual({
       ok: true,
       value: {
         kind: 'ns',
@@ -179,7 +163,7 @@ describe('NDP codec', () => {
 
   it('returns views into the input, not copies', () => {
     const frame = NS_FRAME.slice();
-    const d = decodeFrame(frame);
+    const d = decodeNdpFrame(frame);
     if (!d.ok) throw new Error(d.reason);
     expect(d.value.target.buffer).toBe(frame.buffer);
   });
@@ -208,7 +192,7 @@ describe('NDP codec', () => {
       fc.property(valid, fc.integer(), fc.boolean(), (frame, seed, fix) => {
         const mutated = mutateFrame(createRng(seed), frame);
         if (fix) refreshChecksum(mutated);
-        void decodeFrame(mutated);
+        void decodeNdpFrame(mutated);
       }),
       { numRuns: 2000 },
     );

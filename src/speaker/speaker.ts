@@ -165,13 +165,17 @@ export class Speaker {
   reconcile(): void {
     if (!this.started || !this.electing) return;
     const view = this.c.membership.view();
+    // Once per reconcile, not once per service: an owner of 10 000 VIPs asks for each.
+    const defaults = this.defaultInterfaces();
+    const usableDefaults = this.usable(defaults);
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {
       // Our own draining only matters to the peers: we keep answering until the successor has announced.
-      const meta = m.self ? { links: this.links(), draining: false } : readMetadata(m.metadata);
+      const meta = m.self ? { links: this.links(defaults), draining: false } : readMetadata(m.metadata);
       nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, links: meta.links });
     }
-    const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, (s) => this.localInterfaces(s));
+    const localInterfaces = (svc: ServiceSpec): readonly string[] => (svc.interfaces === undefined ? usableDefaults : this.usable(svc.interfaces));
+    const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces);
     const before = this.owners;
     this.owners = owners;
     this.c.announcer.setOwned(owned);
@@ -185,15 +189,15 @@ export class Speaker {
     for (const [svc, owner] of owners) {
       if (before.get(svc) !== owner) this.log.info({ service: svc, owner: owner ?? null }, owner === undefined ? 'no node can announce' : 'owner elected');
     }
-    this.updateDelivery();
+    this.updateDelivery(defaults);
   }
 
   /** Every candidate node delivers the VIPs, so services can bind to them before a failover. */
-  private updateDelivery(): void {
+  private updateDelivery(defaults: readonly string[]): void {
     const d = this.c.delivery;
     if (d === undefined) return;
     const delivered = this.desired.services.filter((s) => s.nodes.includes(this.c.self)).flatMap((s) => [...s.addresses]);
-    const ifaces = new Set([...this.defaultInterfaces(), ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
+    const ifaces = this.announceInterfaces(defaults);
     const key = `${delivered.join(',')}|${[...ifaces].join(',')}`;
     if (key === this.lastDelivered) return;
     this.lastDelivered = key;
@@ -211,13 +215,19 @@ export class Speaker {
       );
   }
 
-  /** Interfaces this node announces a service on: configured (or all eligible), with carrier. */
-  private localInterfaces(s: ServiceSpec): string[] {
-    const names = s.interfaces ?? this.defaultInterfaces();
-    return names.filter((n) => {
-      const i = this.c.links.get(n);
-      return i !== undefined && i.flags.up && i.flags.lowerUp && i.mac?.length === 6;
-    });
+  /** The named interfaces this node can announce on now: up, with carrier and an Ethernet MAC. */
+  private usable(names: readonly string[]): string[] {
+    return names.filter((n) => this.hasCarrier(n) && this.c.links.get(n)?.mac?.length === 6);
+  }
+
+  private hasCarrier(name: string): boolean {
+    const i = this.c.links.get(name);
+    return i !== undefined && i.flags.up && i.flags.lowerUp;
+  }
+
+  /** Every interface this node may announce on: its defaults and those services name. */
+  private announceInterfaces(defaults: readonly string[]): Set<string> {
+    return new Set([...defaults, ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
   }
 
   private defaultInterfaces(): string[] {
@@ -229,14 +239,9 @@ export class Speaker {
       .map((i) => i.name);
   }
 
-  private links(): LinkSummary {
-    const up = (n: string): boolean => {
-      const i = this.c.links.get(n);
-      return i !== undefined && i.flags.up && i.flags.lowerUp;
-    };
-    const defaults = this.defaultInterfaces();
-    const named = new Set([...defaults, ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
-    return { anyUp: defaults.some(up), down: [...named].filter((n) => !up(n)) };
+  private links(defaults: readonly string[] = this.defaultInterfaces()): LinkSummary {
+    const down = [...this.announceInterfaces(defaults)].filter((n) => !this.hasCarrier(n));
+    return { anyUp: defaults.some((n) => this.hasCarrier(n)), down };
   }
 
   private publish(): void {

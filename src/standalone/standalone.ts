@@ -1,20 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Announcer } from '../announcer/announcer.js';
 import { systemClock } from '../clock/system-clock.js';
-import { LocalDelivery } from '../delivery/local-delivery.js';
-import { ConfigError, FileError, InterfaceError } from '../errors.js';
-import { spawnRunner } from '../host/command-runner.js';
+import { ConfigError, FileError } from '../errors.js';
 import { Membership } from '../membership/membership.js';
 import { UdpTransport } from '../membership/udp-transport.js';
-import { AfPacketSocket } from '../netdev/afpacket-socket.js';
-import { arpAndNdpFilter } from '../netdev/bpf.js';
-import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
-import { LinkWatcher } from '../netdev/link-watcher.js';
 import type { Logger } from '../observability/logger.js';
-import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
-import type { Server } from 'node:http';
-import { Speaker } from '../speaker/speaker.js';
+import { checkNamedInterfaces, SpeakerRuntime } from '../speaker/runtime.js';
 import { checkSecret, parseStandaloneConfig, type StandaloneConfig } from './standalone-config.js';
 
 /**
@@ -54,90 +45,35 @@ function speakerDesired(c: StandaloneConfig) {
  * host's interfaces, local delivery of the VIPs on every candidate node.
  */
 export class StandaloneSpeaker {
-  private readonly links: LinkWatcher;
-  private readonly transport: UdpTransport;
-  private readonly membership: Membership;
-  private readonly announcer: Announcer;
-  private readonly groups: Ipv6GroupJoiner;
-  private readonly delivery: LocalDelivery | undefined;
-  private readonly speaker: Speaker;
-  private metrics: Server | undefined;
+  private readonly runtime: SpeakerRuntime;
 
   constructor(
     private config: StandaloneConfig,
     secret: Uint8Array,
     private readonly log: Logger,
   ) {
-    this.links = new LinkWatcher({ logger: log });
-    this.transport = new UdpTransport({ bind: config.bind, logger: log });
-    this.membership = new Membership({
+    const membership = new Membership({
       self: config.node,
       peers: config.peers.filter((p) => p.name !== config.node),
       secret,
       clock: systemClock,
-      transport: this.transport,
+      transport: new UdpTransport({ bind: config.bind, logger: log }),
       logger: log,
       options: config.membership,
     });
-    this.groups = new Ipv6GroupJoiner(log);
-    this.announcer = new Announcer({
-      clock: systemClock,
+    this.runtime = new SpeakerRuntime({
+      node: config.node,
       logger: log,
-      groups: this.groups,
-      timing: config.garp,
-      resolveInterface: (name) => {
-        const i = this.links.get(name);
-        // Ethernet only: ARP and NDP frames are built for 6-byte MACs (not IPoIB's 20).
-        return i?.mac?.length === 6 ? { name: i.name, ifindex: i.index, mac: i.mac } : undefined;
-      },
-      openSocket: (i) =>
-        AfPacketSocket.open(i.ifindex, {
-          // NS to answer, and NA too: another host advertising one of our VIPs is a conflict.
-          filter: arpAndNdpFilter({ icmpv6Types: [135, 136] }),
-          onError: (err) => log.debug({ iface: i.name, err: err.message }, 'receive error'),
-        }),
-    });
-    this.delivery = config.localDelivery ? new LocalDelivery({ runner: spawnRunner, logger: log }) : undefined;
-    this.speaker = new Speaker({
-      self: config.node,
-      clock: systemClock,
-      logger: log,
-      membership: this.membership,
-      links: this.links,
-      announcer: this.announcer,
-      delivery: this.delivery,
+      membership,
+      garp: config.garp,
+      localDelivery: config.localDelivery,
       handoffMs: config.handoffMs,
+      metricsListen: config.metricsListen,
     });
   }
 
   async start(): Promise<void> {
-    await this.links.start();
-    const missing = [...(this.config.interfaces ?? []), ...this.config.services.flatMap((s) => s.interfaces ?? [])].filter(
-      (n) => this.links.get(n) === undefined,
-    );
-    if (missing.length > 0) {
-      this.links.stop();
-      const names = this.links.interfaces().map((i) => i.name).join(', ');
-      throw new InterfaceError(`unknown interface ${[...new Set(missing)].join(', ')} in the config (this host has: ${names})`);
-    }
-    try {
-      await this.delivery?.start([]);
-      this.speaker.setDesired(speakerDesired(this.config));
-      await this.speaker.start();
-      if (this.config.metricsListen !== undefined) {
-        const registry = speakerRegistry({
-          node: this.config.node,
-          stats: this.announcer.stats,
-          owned: () => this.announcer.current(),
-          services: () => this.config.services.map((s) => ({ name: s.name, addresses: s.addresses, owner: this.speaker.currentOwners().get(s.name) })),
-          membership: this.membership,
-        });
-        this.metrics = await startMetricsServer(this.config.metricsListen, registry, this.log);
-      }
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
+    await this.runtime.start(speakerDesired(this.config));
     this.log.info({ node: this.config.node, services: this.config.services.length, peers: this.config.peers.length }, 'standalone speaker started');
   }
 
@@ -149,27 +85,19 @@ export class StandaloneSpeaker {
     if (restartOnly !== nextRestartOnly) {
       this.log.warn('node, cluster, localDelivery, garp, handoffMs and metrics changes take effect at the next restart; services and interfaces are applied now');
     }
-    this.config = { ...cur, services: next.services, interfaces: next.interfaces, excludeInterfaces: next.excludeInterfaces };
-    this.speaker.setDesired(speakerDesired(this.config));
+    const applied = { ...cur, services: next.services, interfaces: next.interfaces, excludeInterfaces: next.excludeInterfaces };
+    checkNamedInterfaces(this.runtime.links, speakerDesired(applied));
+    this.runtime.setDesired(speakerDesired(applied));
+    this.config = applied;
     this.log.info({ services: next.services.length }, 'config reloaded');
   }
 
   owners(): ReadonlyMap<string, string | undefined> {
-    return this.speaker.currentOwners();
+    return this.runtime.owners();
   }
 
   /** Planned handoff, then reverts everything on the host. */
-  async stop(): Promise<void> {
-    this.metrics?.close();
-    this.metrics = undefined;
-    try {
-      await this.speaker.stop().catch((err: unknown) => this.log.error({ err }, 'stopping the speaker failed'));
-      this.announcer.stop();
-      this.groups.close();
-      await this.transport.stop().catch(() => undefined);
-      await this.delivery?.stop();
-    } finally {
-      this.links.stop();
-    }
+  stop(): Promise<void> {
+    return this.runtime.stop();
   }
 }

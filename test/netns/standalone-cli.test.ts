@@ -50,7 +50,7 @@ describe.skipIf(!root)('l2vip standalone command', () => {
     await writeFile(join(dir, 'iface.yaml'), config('  - { name: web, addresses: [198.51.100.200] }').replace('interfaces: [eth0]', 'interfaces: [eth9]'));
     const iface = lan.l2vip(node.netns, ['standalone', '--config', join(dir, 'iface.yaml')]);
     expect((await iface.exited).code).toBe(2);
-    expect(iface.stderr).toMatch(/unknown interface eth9/);
+    expect(iface.stderr).toMatch(/unknown interface: no interface named "eth9"/);
     expect(iface.stderr.trim().split('\n')).toHaveLength(1);
   }, 60_000);
 

@@ -1,0 +1,193 @@
+import type { Server } from 'node:http';
+import { Announcer } from '../announcer/announcer.js';
+import { DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
+import { toOwnedIp } from '../announcer/owned-ips.js';
+import type { Clock } from '../clock/clock.js';
+import { systemClock } from '../clock/system-clock.js';
+import { LocalDelivery } from '../delivery/local-delivery.js';
+import { InterfaceError } from '../errors.js';
+import { spawnRunner } from '../host/command-runner.js';
+import { AfPacketSocket } from '../netdev/afpacket-socket.js';
+import { arpAndNdpFilter } from '../netdev/bpf.js';
+import { ineligibilityMessage, structuralIneligibility } from '../netdev/eligibility.js';
+import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
+import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
+import type { Logger } from '../observability/logger.js';
+import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
+import type { MembershipStats, MembershipView } from '../membership/membership.js';
+import { SoloMembership } from './solo-membership.js';
+import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
+
+/** A membership the runtime can also stop without a handoff (when a start fails half-way). */
+export type RuntimeMembership = MembershipPort & {
+  stop(): Promise<void>;
+  stats?(): MembershipStats;
+  view(): MembershipView;
+};
+
+export interface SpeakerRuntimeOptions {
+  /** This node's name: the election key, and what peers call it. */
+  readonly node: string;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** The failure detector to elect over; undefined: this node alone, always the owner (`l2vip announce`). */
+  readonly membership?: RuntimeMembership;
+  readonly garp?: GarpTiming;
+  /** Make this host accept the VIPs' traffic (local routes, lo addresses). */
+  readonly localDelivery: boolean;
+  /** How long a graceful stop keeps answering after publishing `draining` (see Speaker). */
+  readonly handoffMs?: number;
+  /** Serve /metrics and /healthz here (IP:port). */
+  readonly metricsListen?: string | undefined;
+}
+
+/**
+ * The one assembly of a speaker: link watcher, AF_PACKET responders, IPv6 group joins, local
+ * delivery, the speaker core over a membership, and metrics. `announce`, `standalone` and the
+ * Kubernetes speaker differ only in where desired state and peers come from.
+ */
+export class SpeakerRuntime {
+  readonly links: LinkWatcher;
+  readonly announcer: Announcer;
+  readonly speaker: Speaker;
+  readonly membership: RuntimeMembership;
+  private readonly groups: Ipv6GroupJoiner;
+  private readonly delivery: LocalDelivery | undefined;
+  private desired: DesiredState = { services: [] };
+  private metrics: Server | undefined;
+  private started = false;
+
+  constructor(private readonly o: SpeakerRuntimeOptions) {
+    const log = o.logger;
+    const clock = o.clock ?? systemClock;
+    this.links = new LinkWatcher({ logger: log });
+    this.membership = o.membership ?? new SoloMembership(o.node);
+    this.groups = new Ipv6GroupJoiner(log);
+    this.announcer = new Announcer({
+      clock,
+      logger: log,
+      groups: this.groups,
+      timing: o.garp ?? DEFAULT_GARP_TIMING,
+      resolveInterface: (name) => {
+        const i = this.links.get(name);
+        // Ethernet only: ARP and NDP frames are built for 6-byte MACs (not IPoIB's 20).
+        return i?.mac?.length === 6 ? { name: i.name, ifindex: i.index, mac: i.mac } : undefined;
+      },
+      openSocket: (i) =>
+        AfPacketSocket.open(i.ifindex, {
+          // NS to answer, and NA too: another host advertising one of our VIPs is a conflict.
+          filter: arpAndNdpFilter({ icmpv6Types: [135, 136] }),
+          onError: (err) => log.debug({ iface: i.name, err: err.message }, 'receive error'),
+        }),
+    });
+    this.delivery = o.localDelivery ? new LocalDelivery({ runner: spawnRunner, logger: log }) : undefined;
+    this.speaker = new Speaker({
+      self: o.node,
+      clock,
+      logger: log,
+      membership: this.membership,
+      links: this.links,
+      announcer: this.announcer,
+      delivery: this.delivery,
+      handoffMs: o.handoffMs ?? (o.membership === undefined ? 0 : undefined),
+    });
+  }
+
+  /**
+   * Reads the host's interfaces, checks the ones `desired` names, then starts answering. Anything
+   * that fails undoes what was done and throws (an L2vipError for what an operator can fix).
+   */
+  async start(desired: DesiredState): Promise<void> {
+    await this.links.start();
+    try {
+      checkNamedInterfaces(this.links, desired);
+      await this.delivery?.start([]);
+      this.setDesired(desired);
+      await this.speaker.start();
+      if (this.o.metricsListen !== undefined) {
+        const registry = speakerRegistry({
+          node: this.o.node,
+          stats: this.announcer.stats,
+          owned: () => this.announcer.current(),
+          services: () => this.desired.services.map((s) => ({ name: s.name, addresses: s.addresses, owner: this.speaker.currentOwners().get(s.name) })),
+          membership: this.membership.stats === undefined ? undefined : { stats: () => this.membership.stats!(), view: () => this.membership.view() },
+        });
+        this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger);
+      }
+      this.started = true;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Replaces the desired state (a reload, a watch event); a bad exclude pattern throws and keeps the old one. */
+  setDesired(desired: DesiredState): void {
+    this.speaker.setDesired(desired);
+    this.desired = desired;
+  }
+
+  /** Owner of each service as this node sees it. */
+  owners(): ReadonlyMap<string, string | undefined> {
+    return this.speaker.currentOwners();
+  }
+
+  /** Planned handoff, then reverts everything it did on the host. Safe after a failed start. */
+  async stop(): Promise<void> {
+    this.metrics?.close();
+    this.metrics = undefined;
+    this.started = false;
+    try {
+      await this.speaker.stop().catch((err: unknown) => this.o.logger.error({ err }, 'stopping the speaker failed'));
+      this.announcer.stop();
+      this.groups.close();
+      // After a failed start the speaker never left: close the membership's socket too.
+      await this.membership.stop().catch(() => undefined);
+      await this.delivery?.stop();
+    } finally {
+      this.links.stop();
+    }
+  }
+
+  get running(): boolean {
+    return this.started;
+  }
+}
+
+/**
+ * Every interface the desired state names must exist and be able to carry ARP or NDP for the
+ * VIPs announced on it. Down is allowed (answering starts when it comes up), and so is an IPv6
+ * link-local address still missing (it appears with the link); anything else cannot work.
+ */
+export function checkNamedInterfaces(links: LinkWatcherPort, desired: DesiredState): void {
+  const named = new Map<string, Set<4 | 6>>();
+  const add = (iface: string, addresses: readonly string[]): void => {
+    const fams = named.get(iface) ?? new Set<4 | 6>();
+    for (const a of addresses) {
+      const ip = toOwnedIp(a);
+      if (ip !== undefined) fams.add(ip.family);
+    }
+    named.set(iface, fams);
+  };
+  const all = desired.services.flatMap((s) => [...s.addresses]);
+  for (const i of desired.interfaces ?? []) add(i, all);
+  for (const s of desired.services) for (const i of s.interfaces ?? []) add(i, s.addresses);
+
+  const missing = [...named.keys()].filter((n) => links.get(n) === undefined);
+  if (missing.length > 0) {
+    const names = links.interfaces().map((i) => i.name).join(', ');
+    const quoted = missing.map((n) => `"${n}"`).join(', ');
+    throw new InterfaceError(`unknown interface: no interface named ${quoted} (this host has: ${names})`);
+  }
+  for (const [name, fams] of named) {
+    const iface = links.get(name)!;
+    if (iface.mac === null || iface.mac.length !== 6) throw new InterfaceError(`interface ${name} has no Ethernet MAC address`);
+    for (const fam of fams) {
+      const proto = fam === 4 ? 'arp' : 'ndp';
+      const why = structuralIneligibility(iface, proto, (i) => links.get(i));
+      if (why !== undefined && why !== 'it is down' && !(proto === 'ndp' && /link-local/.test(why))) {
+        throw new InterfaceError(ineligibilityMessage(iface, proto, why));
+      }
+    }
+  }
+}

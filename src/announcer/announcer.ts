@@ -22,6 +22,17 @@ export interface AnnouncerComponents {
   readonly groups?: Ipv6Groups;
 }
 
+/** First retry of an interface whose socket failed to open; doubles up to the maximum. */
+const SOCKET_RETRY_MS = 1_000;
+const SOCKET_RETRY_MAX_MS = 30_000;
+
+/** An interface whose socket could not be opened: retried on a timer with back-off. */
+interface FailedInterface {
+  readonly reason: string;
+  readonly delayMs: number;
+  readonly timer: { cancel(): void };
+}
+
 /**
  * Carries out the owned set: one responder per interface, answering for exactly the IPs this
  * node owns there, and gratuitous announcements when an IP is gained. It never decides
@@ -35,6 +46,12 @@ export class Announcer {
   private readonly owned = new Map<string, { ip: OwnedIp; ifaces: Set<string> }>();
   private readonly garp: GarpScheduler<string>;
   private readonly log: Logger;
+  /** The last owned set asked for: what a retried interface must answer once it opens. */
+  private wanted: OwnedSet = new Map();
+  private readonly failed = new Map<string, FailedInterface>();
+  private readonly conflictHandlers = new Set<(ip: string, iface: string, mac: Uint8Array) => void>();
+  /** Socket open failures by reason (errno code), for metrics. */
+  readonly socketFailures = new Map<string, number>();
 
   constructor(private readonly c: AnnouncerComponents) {
     this.stats = c.stats ?? new ResponderStats();
@@ -57,6 +74,7 @@ export class Announcer {
    * are answered and announced at once, then on the GARP schedule.
    */
   setOwned(next: OwnedSet): void {
+    this.wanted = next;
     const want = new Map<string, { ip: OwnedIp; ifaces: Set<string> }>();
     for (const [text, ifaces] of next) {
       const ip = toOwnedIp(text);
@@ -78,6 +96,40 @@ export class Announcer {
     }
   }
 
+  /**
+   * IPs asked for that are not answered on every interface asked for (a socket that failed to
+   * open, an interface that is gone): what makes this node unhealthy.
+   */
+  unanswered(): { ip: string; iface: string; reason: string }[] {
+    const out: { ip: string; iface: string; reason: string }[] = [];
+    for (const [text, ifaces] of this.wanted) {
+      const ip = toOwnedIp(text);
+      const have = ip === undefined ? undefined : this.owned.get(ip.ip)?.ifaces;
+      for (const iface of ifaces) {
+        if (have?.has(iface) === true) continue;
+        out.push({ ip: text, iface, reason: this.failed.get(iface)?.reason ?? 'no usable interface' });
+      }
+    }
+    return out;
+  }
+
+  /** Subscribes to conflicts: another MAC claiming an IP this node announces. */
+  onConflict(handler: (ip: string, iface: string, mac: Uint8Array) => void): () => void {
+    this.conflictHandlers.add(handler);
+    return () => this.conflictHandlers.delete(handler);
+  }
+
+  /**
+   * Defends an owned IP: one gratuitous announcement on each interface it is announced on,
+   * now (RFC 5227 §2.4 (b): a single announcement; the caller limits how often).
+   */
+  defend(ipText: string): void {
+    const ip = toOwnedIp(ipText);
+    const o = ip === undefined ? undefined : this.owned.get(ip.ip);
+    if (o === undefined) return;
+    for (const iface of o.ifaces) this.responders.get(iface)?.sendGratuitous(o.ip);
+  }
+
   /** Restarts the announcements of every IP on `iface` (its carrier came back, say). */
   reannounce(iface: string): void {
     for (const o of this.owned.values()) if (o.ifaces.has(iface)) this.garp.start(garpKey(iface, o.ip.ip));
@@ -94,6 +146,9 @@ export class Announcer {
 
   stop(): void {
     this.garp.stop();
+    for (const f of this.failed.values()) f.timer.cancel();
+    this.failed.clear();
+    this.wanted = new Map();
     for (const r of this.responders.values()) r.close();
     this.responders.clear();
     this.owned.clear();
@@ -144,13 +199,43 @@ export class Announcer {
         logger: this.c.logger,
         ownedAnywhere: (key) => this.anywhere.has(key),
         groups: this.c.groups,
+        onConflict: (ip, iface, mac) => {
+          for (const h of this.conflictHandlers) h(ip, iface, mac);
+        },
       });
       this.responders.set(name, r);
+      const was = this.failed.get(name);
+      if (was !== undefined) {
+        was.timer.cancel();
+        this.failed.delete(name);
+        this.log.info({ iface: name }, 'the interface opened: answering on it again');
+      }
       return r;
     } catch (err) {
-      this.log.error({ iface: name, err }, 'cannot open the interface for announcing');
+      this.socketFailed(name, err);
       return undefined;
     }
+  }
+
+  /**
+   * Counts the failure, logs it once per failed state (not per retry), and retries on a timer
+   * with back-off: 1 s, 2 s, 4 s ... 30 s.
+   */
+  private socketFailed(name: string, err: unknown): void {
+    const reason = errorReason(err);
+    this.socketFailures.set(reason, (this.socketFailures.get(reason) ?? 0) + 1);
+    const was = this.failed.get(name);
+    if (was === undefined || was.reason !== reason) this.log.warn({ iface: name, reason, err }, 'cannot open the interface for announcing: retrying');
+    was?.timer.cancel();
+    const delayMs = was === undefined ? SOCKET_RETRY_MS : Math.min(SOCKET_RETRY_MAX_MS, was.delayMs * 2);
+    const timer = this.c.clock.setTimeout(() => {
+      // Still failed (not opened meanwhile by another path): try again with what is wanted now.
+      if (this.failed.get(name)?.timer !== timer) return;
+      this.setOwned(this.wanted);
+      // Nothing wanted there any more: keep the state so the next need retries at once.
+      if (!this.responders.has(name) && this.failed.get(name)?.timer === timer) this.responder(name);
+    }, delayMs);
+    this.failed.set(name, { reason, delayMs, timer });
   }
 
   private sendGratuitous(key: string): void {
@@ -163,4 +248,10 @@ export class Announcer {
 
 function garpKey(iface: string, ip: string): string {
   return `${iface}|${ip}`;
+}
+
+/** A bounded label for a failure: the errno code of a system call error, else 'error'. */
+function errorReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? code : 'error';
 }

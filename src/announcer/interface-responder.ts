@@ -25,6 +25,8 @@ export interface ResponderContext {
   readonly ownedAnywhere: (key: number | string) => boolean;
   /** IP-level multicast membership, so the kernel sends MLD reports (optional). */
   readonly groups?: Ipv6Groups | undefined;
+  /** Told of every frame in which another MAC claims an IP announced here (after counting it). */
+  readonly onConflict?: ((ip: string, iface: string, mac: Uint8Array) => void) | undefined;
 }
 
 /** Port: joins IPv6 multicast groups at the IP level (src/netdev/ipv6-group-joiner.ts). */
@@ -173,6 +175,7 @@ export class InterfaceResponder {
 
   private conflict(ip: OwnedIp, mac: Uint8Array): void {
     this.ctx.stats.ip(ip.ip).conflicts++;
+    this.ctx.onConflict?.(ip.ip, this.iface.name, mac);
     const now = this.ctx.clock.now();
     const last = this.lastConflictLog.get(ip.ip);
     if (last === undefined || now - last >= CONFLICT_LOG_INTERVAL_MS) {

@@ -1,4 +1,4 @@
-import type { Logger } from '../observability/logger.js';
+import { flushLogger, type Logger } from '../observability/logger.js';
 
 /**
  * Catches SIGINT/SIGTERM (and SIGHUP) from the moment a command starts, so a signal during
@@ -15,6 +15,7 @@ export class Signals {
   private readonly onStop = (signal: NodeJS.Signals): void => {
     if (this.got !== undefined) {
       this.log.warn({ signal }, 'second signal while stopping: exiting now');
+      flushLogger(this.log);
       process.exit(1);
     }
     this.got = signal;

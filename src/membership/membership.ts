@@ -171,6 +171,7 @@ export class Membership {
   private readonly wallClock: () => number;
   private readonly o: ResolvedMembershipOptions;
   private readonly handlers = new Set<(view: MembershipView) => void>();
+  private readonly refuteHandlers = new Set<(state: MemberState) => void>();
 
   private selfIncarnation: number;
   private seq = 0;
@@ -357,6 +358,15 @@ export class Membership {
   }
 
   /** Calls `handler` whenever the alive set or any member's metadata changes. Returns an unsubscribe. */
+  /**
+   * Called when this node refutes a peer's report that it is suspect or dead (with that state):
+   * peers may have moved its VIPs meanwhile.
+   */
+  onRefute(handler: (state: MemberState) => void): () => void {
+    this.refuteHandlers.add(handler);
+    return () => this.refuteHandlers.delete(handler);
+  }
+
   onChange(handler: (view: MembershipView) => void): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
@@ -619,6 +629,7 @@ export class Membership {
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
+        for (const h of this.refuteHandlers) h(e.state);
       }
       return;
     }

@@ -1,4 +1,4 @@
-import type { Elector, ElectionItem } from '../election/elect.js';
+import { electAll, type Elector, type ElectionItem } from '../election/elect.js';
 
 /** One service to announce: its VIPs and the nodes allowed to announce them. */
 export interface ServiceSpec {
@@ -17,6 +17,11 @@ export interface NodeStatus {
   readonly alive: boolean;
   /** Shutting down gracefully: hand its VIPs over now. */
   readonly draining: boolean;
+  /**
+   * Back from dead (or just started) and not yet alive for the hold-down period: it takes no
+   * VIP that another node can carry (flap damping).
+   */
+  readonly settling?: boolean | undefined;
   /** What the node said about its links; undefined: not yet known (assumed able). */
   readonly links?: LinkSummary | undefined;
 }
@@ -57,10 +62,10 @@ export function electionItems(services: readonly ServiceSpec[], nodes: ReadonlyM
   }));
 }
 
-/** The nodes that may win now: alive and not draining. */
-export function liveSet(nodes: ReadonlyMap<string, NodeStatus>): Set<string> {
+/** The nodes that may win now: alive, not draining and, unless `settlingToo`, not settling. */
+export function liveSet(nodes: ReadonlyMap<string, NodeStatus>, settlingToo = false): Set<string> {
   const live = new Set<string>();
-  for (const [name, st] of nodes) if (st.alive && !st.draining) live.add(name);
+  for (const [name, st] of nodes) if (st.alive && !st.draining && (settlingToo || st.settling !== true)) live.add(name);
   return live;
 }
 
@@ -82,7 +87,14 @@ export function computeOwnership(
   elector: Elector,
   localInterfaces: (svc: ServiceSpec) => readonly string[],
 ): Ownership {
-  const owners = elector.elect(electionItems(services, nodes), liveSet(nodes));
+  const items = electionItems(services, nodes);
+  const owners = new Map(elector.elect(items, liveSet(nodes)));
+  // A settling node is held back only where another can carry the service: a cluster that
+  // starts all at once (every node settling) still elects at once.
+  const orphans = items.filter((i) => owners.get(i.key) === undefined);
+  if (orphans.length > 0 && [...nodes.values()].some((n) => n.settling === true)) {
+    for (const [key, owner] of electAll(orphans, liveSet(nodes, true))) owners.set(key, owner);
+  }
   const owned = new Map<string, Set<string>>();
   for (const s of services) {
     if (owners.get(s.name) !== self) continue;

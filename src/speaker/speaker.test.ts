@@ -20,6 +20,19 @@ class RecordingAnnouncer implements AnnouncerPort {
   reannounce(): void {
     this.reannounced++;
   }
+  defended: string[] = [];
+  private conflictHandler: ((ip: string, iface: string, mac: Uint8Array) => void) | undefined;
+  defend(ip: string): void {
+    this.defended.push(ip);
+  }
+  onConflict(handler: (ip: string, iface: string, mac: Uint8Array) => void): () => void {
+    this.conflictHandler = handler;
+    return () => (this.conflictHandler = undefined);
+  }
+  /** Another MAC claims `ip` on eth0, as a responder would report it. */
+  conflict(ip: string, mac: Uint8Array): void {
+    this.conflictHandler?.(ip, 'eth0', mac);
+  }
   prepare(): void {}
   forgetInterface(): void {}
   stop(): void {}
@@ -27,12 +40,12 @@ class RecordingAnnouncer implements AnnouncerPort {
 
 const WEB: ServiceSpec = { name: 'web', addresses: ['192.0.2.200', '2001:db8::200'], nodes: ['node-0', 'node-1', 'node-2'] };
 
-async function cluster(seed = 1, loss = 0) {
+async function cluster(seed = 1, loss = 0, holdDownMs?: number) {
   const sim = new SimCluster({ size: 3, seed, loss });
   const nodes = sim.nodes.map((n, i) => {
     const links = new FakeLinks(['eth0'], i + 1);
     const announcer = new RecordingAnnouncer(() => sim.clock.now());
-    const speaker = new Speaker({ self: n.name, clock: sim.clock, logger: silentLogger(), membership: n.membership, links, announcer });
+    const speaker = new Speaker({ self: n.name, clock: sim.clock, logger: silentLogger(), membership: n.membership, links, announcer, holdDownMs });
     speaker.setDesired({ services: [WEB] });
     return { name: n.name, links, announcer, speaker };
   });
@@ -128,5 +141,101 @@ describe('speaker', () => {
     for (const n of nodes) n.speaker.setDesired({ services: [{ ...WEB, nodes: ['elsewhere'] }] });
     sim.advance(10);
     expect(nodes.every((n) => n.announcer.owned.size === 0)).toBe(true);
+  });
+});
+
+describe('speaker under faults', () => {
+  const macOf = (i: number) => Uint8Array.from([2, 0, 0, 0, i + 1, 2]);
+
+  it('keeps the VIPs on the new owner while a revived owner settles, then hands them back once, and every node agrees', async () => {
+    const { sim, nodes, owners } = await cluster(3, 0, 2000);
+    const [a] = owners();
+    const aAddr = sim.node(a!).address;
+    const others = nodes.filter((n) => n.name !== a);
+    // The owner goes quiet (an overloaded node whose heartbeats do not get out) long enough to be declared dead.
+    for (const o of others) sim.network.block(aAddr, sim.node(o.name).address);
+    sim.advance(400);
+    const b = others.find((n) => n.announcer.owned.size > 0)!;
+    expect(b).toBeDefined();
+    for (const o of others) sim.network.unblock(aAddr, sim.node(o.name).address);
+    sim.advance(20);
+    // During the hold-down the revived node takes nothing back: one owner, the new one.
+    for (let t = 100; t <= 1800; t += 100) {
+      sim.advance(100);
+      expect(owners()).toEqual([b.name]);
+    }
+    sim.advance(500);
+    expect(owners()).toEqual([a]);
+    expect(new Set(nodes.map((n) => n.speaker.currentOwners().get('web')))).toEqual(new Set([a]));
+  });
+
+  it('announces again at once when it refutes a suspicion', async () => {
+    const { sim, nodes, owners } = await cluster(5);
+    const owner = nodes.find((n) => n.name === owners()[0])!;
+    const before = owner.announcer.reannounced;
+    const addr = sim.node(owner.name).address;
+    // Peers stop hearing it for longer than suspectMs but less than deadMs.
+    for (const o of nodes) if (o !== owner) sim.network.block(addr, sim.node(o.name).address);
+    sim.advance(70);
+    for (const o of nodes) if (o !== owner) sim.network.unblock(addr, sim.node(o.name).address);
+    sim.advance(50);
+    expect(owners()).toEqual([owner.name]);
+    expect(owner.speaker.stats().refutations).toBeGreaterThan(0);
+    expect(owner.announcer.reannounced).toBeGreaterThan(before);
+  });
+
+  it('defends an owned VIP against another host at most once per 10 s (RFC 5227 §2.4)', async () => {
+    const { sim, nodes, owners } = await cluster();
+    const owner = nodes.find((n) => n.name === owners()[0])!;
+    const rogue = Uint8Array.from([0x0e, 1, 2, 3, 4, 5]);
+    owner.announcer.conflict('192.0.2.200', rogue);
+    owner.announcer.conflict('192.0.2.200', rogue);
+    sim.advance(5000);
+    owner.announcer.conflict('192.0.2.200', rogue);
+    expect(owner.announcer.defended).toEqual(['192.0.2.200']);
+    sim.advance(5001);
+    owner.announcer.conflict('192.0.2.200', rogue);
+    expect(owner.announcer.defended).toEqual(['192.0.2.200', '192.0.2.200']);
+    expect(owners()).toEqual([owner.name]);
+  });
+
+  it('resolves two of our speakers announcing one VIP: the one ranked first keeps it, the other yields', async () => {
+    const { sim, nodes, owners } = await cluster(2);
+    // A rolling config change: one node that does not own the service thinks it is its only candidate.
+    const n2 = nodes.find((n) => n.name !== owners()[0])!;
+    n2.speaker.setDesired({ services: [{ ...WEB, nodes: [n2.name] }] });
+    sim.advance(50);
+    const claimants = nodes.filter((n) => n.announcer.owned.size > 0);
+    expect(claimants.length).toBe(2);
+    // Each sees the other's gratuitous ARP.
+    const idx = (name: string) => nodes.findIndex((n) => n.name === name);
+    const [x, y] = claimants as [typeof n2, typeof n2];
+    x.announcer.conflict('192.0.2.200', macOf(idx(y.name)));
+    y.announcer.conflict('192.0.2.200', macOf(idx(x.name)));
+    expect(nodes.filter((n) => n.announcer.owned.size > 0)).toHaveLength(1);
+    expect(x.speaker.stats().splitBrains + y.speaker.stats().splitBrains).toBe(2);
+    // The disagreement on services is seen through the digests.
+    expect(nodes.some((n) => n.speaker.stats().digestMismatches > 0)).toBe(true);
+  });
+
+  it('a node that hears no peer yields a VIP that another host answers, until it hears its peers again', async () => {
+    const { sim, nodes, owners } = await cluster(4);
+    const [a] = owners();
+    const deaf = nodes.find((n) => n.name !== a)!;
+    const deafAddr = sim.node(deaf.name).address;
+    // Asymmetric partition: it sends, but hears nobody.
+    for (const o of nodes) if (o !== deaf) sim.network.block(sim.node(o.name).address, deafAddr);
+    sim.advance(400);
+    expect(deaf.announcer.owned.size).toBeGreaterThan(0);
+    const owner = nodes.find((n) => n.name === a)!;
+    // The real owner sees the deaf node's announcement and defends; the deaf node sees that.
+    owner.announcer.conflict('192.0.2.200', macOf(nodes.indexOf(deaf)));
+    expect(owner.announcer.owned.size).toBeGreaterThan(0);
+    deaf.announcer.conflict('192.0.2.200', macOf(nodes.indexOf(owner)));
+    expect(deaf.announcer.owned.size).toBe(0);
+    expect(owners()).toEqual([a]);
+    for (const o of nodes) if (o !== deaf) sim.network.unblock(sim.node(o.name).address, deafAddr);
+    sim.advance(4000);
+    expect(owners()).toHaveLength(1);
   });
 });

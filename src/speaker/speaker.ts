@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { OwnedSet } from '../announcer/announcer.js';
 import type { Clock } from '../clock/clock.js';
 import { Elector } from '../election/elect.js';
+import { nodeDigest } from '../election/hash-ranking.js';
 import type { Metadata, MembershipView } from '../membership/membership.js';
 import { compileExcludeList, ineligibilityReason, type ExcludeList } from '../netdev/eligibility.js';
 import type { LinkWatcherPort, NetInterface } from '../netdev/link-watcher.js';
@@ -11,6 +13,10 @@ import { computeOwnership, type LinkSummary, type NodeStatus, type ServiceSpec }
 export interface AnnouncerPort {
   setOwned(owned: OwnedSet): void;
   reannounce(iface: string): void;
+  /** One gratuitous announcement of an owned IP, now. */
+  defend(ip: string): void;
+  /** Another MAC claims an IP this node announces. */
+  onConflict(handler: (ip: string, iface: string, mac: Uint8Array) => void): () => void;
   prepare(ifaces: Iterable<string>): void;
   forgetInterface(iface: string): void;
   stop(): void;
@@ -23,6 +29,8 @@ export interface MembershipPort {
   setMetadata(metadata: Metadata): void;
   start(): Promise<void>;
   leave(): Promise<void>;
+  /** This node refuted a peer's report that it was suspect or dead (optional: a solo node is never). */
+  onRefute?(handler: (state: string) => void): () => void;
 }
 
 /** Local delivery (optional): which VIPs the host accepts, and on which interfaces it announces. */
@@ -48,7 +56,36 @@ export interface SpeakerComponents {
   readonly announcer: AnnouncerPort;
   readonly delivery?: DeliveryPort | undefined;
   /** How long a graceful stop keeps answering after publishing `draining`, so the successor announces first. */
-  readonly handoffMs?: number;
+  readonly handoffMs?: number | undefined;
+  /**
+   * Flap damping: after it starts, or learns it was declared dead, a node must stay alive this
+   * long before it takes back VIPs another node carries (default 3000 ms; 0 = off).
+   */
+  readonly holdDownMs?: number | undefined;
+}
+
+export const DEFAULT_HOLD_DOWN_MS = 3_000;
+/** RFC 5227 §2.4 (b)/(c): DEFEND_INTERVAL, at most one defence per IP in this period. */
+export const DEFEND_INTERVAL_MS = 10_000;
+/** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
+export const YIELD_MS = 10_000;
+/** MACs published to peers, so a conflict can be traced to the speaker that sent it. */
+const MAX_PUBLISHED_MACS = 8;
+/** Held-down peers published at most (metadata is small); more revive at once only in a cluster restart. */
+const MAX_PUBLISHED_HELD = 16;
+
+/** What the speaker counts about conflicts and agreement with its peers. */
+export interface SpeakerStats {
+  /** Another MAC claimed an IP this node announces, and it defended (at most once per IP per 10 s). */
+  defences: number;
+  /** Another of our speakers announced a VIP this node announces (split brain). */
+  splitBrains: number;
+  /** This node stopped announcing a service to resolve a conflict. */
+  yields: number;
+  /** Episodes in which some peer's desired-state digest differed from this node's. */
+  digestMismatches: number;
+  /** Times this node refuted a report that it was suspect or dead. */
+  refutations: number;
 }
 
 /** What peers learn about this node through membership metadata. */
@@ -56,17 +93,50 @@ type SpeakerMetadata = {
   readonly anyUp: boolean;
   readonly down: string[];
   readonly draining: boolean;
+  /** Within its hold-down period (it was declared dead): takes no VIP another node can carry. */
+  readonly settling: boolean;
+  /** Peers it saw come back from dead within the hold-down period: they settle too. */
+  readonly held: string[];
+  /** Has peers but hears none of them: if it announces what another answers, it is the deaf one. */
+  readonly alone: boolean;
+  /** MACs of its announcing interfaces (12 hex digits), to trace a conflict to a speaker. */
+  readonly macs: string[];
+  /** Short digest of its desired state: peers that disagree on services elect differently. */
+  readonly digest: string;
 };
 
+interface PeerMetadata {
+  links?: LinkSummary;
+  draining?: boolean;
+  settling?: boolean;
+  held?: string[];
+  alone?: boolean;
+  macs?: string[];
+  digest?: string;
+}
+
 /** Reads a peer's metadata; anything malformed reads as "not said". */
-function readMetadata(m: Metadata | undefined): { links?: LinkSummary; draining?: boolean } {
+function readMetadata(m: Metadata | undefined): PeerMetadata {
   if (m === undefined) return {};
-  const out: { links?: LinkSummary; draining?: boolean } = {};
+  const out: PeerMetadata = {};
   if (typeof m.anyUp === 'boolean' && Array.isArray(m.down)) {
     out.links = { anyUp: m.anyUp, down: m.down.filter((x): x is string => typeof x === 'string') };
   }
   if (typeof m.draining === 'boolean') out.draining = m.draining;
+  if (typeof m.settling === 'boolean') out.settling = m.settling;
+  if (Array.isArray(m.held)) out.held = m.held.filter((x): x is string => typeof x === 'string');
+  if (typeof m.alone === 'boolean') out.alone = m.alone;
+  if (Array.isArray(m.macs)) out.macs = m.macs.filter((x): x is string => typeof x === 'string');
+  if (typeof m.digest === 'string') out.digest = m.digest;
   return out;
+}
+
+/** The digest peers compare: same services, addresses, candidates and interfaces give the same text. */
+export function desiredDigest(services: readonly ServiceSpec[]): string {
+  const canon = services
+    .map((s) => [s.name, [...s.addresses], [...s.nodes].sort(), s.interfaces === undefined ? null : [...s.interfaces].sort()])
+    .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(canon)).digest('hex').slice(0, 12);
 }
 
 /**
@@ -83,14 +153,33 @@ export class Speaker {
   private lastAlive = new Set<string>();
   private lastMeta = '';
   private owners: ReadonlyMap<string, string | undefined> = new Map();
+  /** What this node announces now: IP -> interfaces. */
+  private owned: OwnedSet = new Map();
   private deliveryChain: Promise<void> = Promise.resolve();
   private lastDelivered: string | undefined;
   private deliveryError: unknown;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly log: Logger;
+  private readonly holdDownMs: number;
+  /** This node is settling (flap damping) until then. */
+  private settlingUntil = 0;
+  private settleTimer: { cancel(): void } | undefined;
+  /** When this node saw each peer come back from dead. */
+  private readonly revivedAt = new Map<string, number>();
+  private digest = desiredDigest([]);
+  /** Services this node stays away from to end a conflict: until when, and for whom (undefined: it heard no peer). */
+  private readonly yielded = new Map<string, { until: number; to: string | undefined }>();
+  private readonly lastDefence = new Map<string, number>();
+  private mismatched = new Set<string>();
+  private readonly counters: SpeakerStats = { defences: 0, splitBrains: 0, yields: 0, digestMismatches: 0, refutations: 0 };
 
   constructor(private readonly c: SpeakerComponents) {
     this.log = c.logger.child({ component: 'speaker', node: c.self });
+    this.holdDownMs = c.holdDownMs ?? DEFAULT_HOLD_DOWN_MS;
+  }
+
+  stats(): Readonly<SpeakerStats> {
+    return { ...this.counters };
   }
 
   /** Replaces the desired state and re-elects. */
@@ -99,6 +188,7 @@ export class Speaker {
     const exclude = compileExcludeList(d.excludePatterns);
     this.desired = d;
     this.exclude = exclude;
+    this.digest = desiredDigest(d.services);
     if (this.started) {
       this.publish();
       this.c.announcer.prepare(this.defaultInterfaces());
@@ -125,6 +215,9 @@ export class Speaker {
         this.reconcile();
       }),
     );
+    this.unsubscribe.push(this.c.announcer.onConflict((ip, iface, mac) => this.onConflict(ip, iface, mac)));
+    const offRefute = this.c.membership.onRefute?.((state) => this.onRefuted(state));
+    if (offRefute !== undefined) this.unsubscribe.push(offRefute);
     this.c.announcer.prepare(this.defaultInterfaces());
     this.publish();
     await this.c.membership.start();
@@ -148,6 +241,7 @@ export class Speaker {
     const owned = [...this.owners.values()].some((o) => o === this.c.self);
     if (owned) await sleep(this.c.clock, this.c.handoffMs ?? 150);
     for (const u of this.unsubscribe.splice(0)) u();
+    this.settleTimer?.cancel();
     this.electing = false;
     this.c.announcer.setOwned(new Map());
     this.c.announcer.stop();
@@ -168,16 +262,21 @@ export class Speaker {
     // Once per reconcile, not once per service: an owner of 10 000 VIPs asks for each.
     const defaults = this.defaultInterfaces();
     const usableDefaults = this.usable(defaults);
+    const settling = this.settlingNodes(view);
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {
       // Our own draining only matters to the peers: we keep answering until the successor has announced.
       const meta = m.self ? { links: this.links(defaults), draining: false } : readMetadata(m.metadata);
-      nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, links: meta.links });
+      nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, settling: settling.has(name), links: meta.links });
     }
-    const localInterfaces = (svc: ServiceSpec): readonly string[] => (svc.interfaces === undefined ? usableDefaults : this.usable(svc.interfaces));
+    this.expireYields(view.alive);
+    // A yielded service has no local interface for now: this node does not announce it.
+    const localInterfaces = (svc: ServiceSpec): readonly string[] =>
+      this.yielded.has(svc.name) ? [] : svc.interfaces === undefined ? usableDefaults : this.usable(svc.interfaces);
     const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces);
     const before = this.owners;
     this.owners = owners;
+    this.owned = owned;
     this.c.announcer.setOwned(owned);
     // A node came back (restart, healed partition): it may have announced our VIPs meanwhile,
     // so announce ours again instead of waiting for the next refresh.
@@ -190,6 +289,151 @@ export class Speaker {
       if (before.get(svc) !== owner) this.log.info({ service: svc, owner: owner ?? null }, owner === undefined ? 'no node can announce' : 'owner elected');
     }
     this.updateDelivery(defaults);
+    this.publish();
+    this.checkDigests(view);
+  }
+
+  private settling(): boolean {
+    return this.c.clock.now() < this.settlingUntil;
+  }
+
+  /** Peers this node saw come back from dead within the hold-down period. */
+  private held(): string[] {
+    const now = this.c.clock.now();
+    const out: string[] = [];
+    for (const [name, at] of this.revivedAt) {
+      if (now - at < this.holdDownMs) out.push(name);
+      else this.revivedAt.delete(name);
+    }
+    return out.slice(0, MAX_PUBLISHED_HELD);
+  }
+
+  /**
+   * Flap damping, agreed by every node: a node settles while it says so (it learnt it was
+   * declared dead) or while some live node, this one included, saw it come back from dead less
+   * than the hold-down period ago. Each node publishes the peers it holds, so the node held
+   * learns it too and all elect alike.
+   */
+  private settlingNodes(view: MembershipView): Set<string> {
+    const now = this.c.clock.now();
+    if (this.holdDownMs > 0 && this.lastAlive.size > 0) {
+      for (const name of view.alive) if (name !== this.c.self && !this.lastAlive.has(name)) this.revivedAt.set(name, now);
+    }
+    const out = new Set<string>([...this.held()]);
+    if (this.settling()) out.add(this.c.self);
+    for (const m of view.members.values()) {
+      if (m.self || !view.alive.has(m.name)) continue;
+      const meta = readMetadata(m.metadata);
+      if (meta.settling === true) out.add(m.name);
+      for (const h of meta.held ?? []) out.add(h);
+    }
+    this.armSettleTimer();
+    return out;
+  }
+
+  /** Re-elects when the earliest hold-down of this node's own ends. */
+  private armSettleTimer(): void {
+    const ends = [...this.revivedAt.values()].map((at) => at + this.holdDownMs);
+    if (this.settling()) ends.push(this.settlingUntil);
+    this.settleTimer?.cancel();
+    this.settleTimer = undefined;
+    if (ends.length === 0) return;
+    const delay = Math.max(0, Math.min(...ends) - this.c.clock.now());
+    this.settleTimer = this.c.clock.setTimeout(() => {
+      this.settleTimer = undefined;
+      this.publish();
+      this.reconcile();
+    }, delay + 1);
+  }
+
+  /** Starts (or extends) this node's own hold-down; peers learn it through metadata. */
+  private settle(): void {
+    if (this.holdDownMs <= 0) return;
+    this.settlingUntil = this.c.clock.now() + this.holdDownMs;
+  }
+
+  /**
+   * A peer reported this node suspect or dead. Suspect: it may have looked away; announce again
+   * at once, so clients that followed a temporary owner come back. Dead: the VIPs have moved; hold
+   * back for the hold-down period instead of taking them back at once (flap damping).
+   */
+  private onRefuted(state: string): void {
+    this.counters.refutations++;
+    if (state === 'dead' || state === 'left') {
+      this.log.warn({ reason: state }, 'peers declared this node dead: holding back from its VIPs for the hold-down period');
+      this.settle();
+      this.publish();
+      this.reconcile();
+      return;
+    }
+    for (const iface of new Set([...this.owned.values()].flatMap((s) => [...s]))) this.c.announcer.reannounce(iface);
+  }
+
+  /**
+   * Another MAC claims a VIP this node announces. One of our own speakers (its MAC is in its
+   * metadata): the one MetalLB's hash ranks first for the VIP keeps it, unless the other hears
+   * no peer (then that one is the deaf side); this node, hearing no peer itself while it has
+   * peers, yields to whoever answers. Otherwise it defends: RFC 5227 §2.4 (b), one
+   * announcement, at most once per DEFEND_INTERVAL.
+   */
+  private onConflict(ip: string, iface: string, mac: Uint8Array): void {
+    const svc = this.desired.services.find((s) => s.addresses.includes(ip) && this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
+    if (svc === undefined) return;
+    const view = this.c.membership.view();
+    const hex = Buffer.from(mac).toString('hex');
+    const peer = [...view.members.values()].find((m) => !m.self && view.alive.has(m.name) && (readMetadata(m.metadata).macs ?? []).includes(hex));
+    const key = svc.addresses[0] ?? ip;
+    if (peer !== undefined) {
+      this.counters.splitBrains++;
+      const other = readMetadata(peer.metadata);
+      if (other.alone !== true && nodeDigest(peer.name, key) < nodeDigest(this.c.self, key)) {
+        this.log.warn({ service: svc.name, ip, iface, node: peer.name, reason: 'split-brain' }, 'another speaker announces this VIP and ranks first for it: yielding');
+        this.yieldService(svc.name, peer.name);
+        return;
+      }
+    } else if (view.members.size > 1 && view.alive.size <= 1) {
+      this.log.warn({ service: svc.name, ip, iface, otherMac: formatMac(mac), reason: 'alone' }, 'this node hears no peer and another host answers for its VIP: yielding until it hears its peers');
+      this.yieldService(svc.name, undefined);
+      return;
+    }
+    const now = this.c.clock.now();
+    const last = this.lastDefence.get(ip);
+    if (last !== undefined && now - last < DEFEND_INTERVAL_MS) return;
+    this.lastDefence.set(ip, now);
+    this.counters.defences++;
+    this.c.announcer.defend(ip);
+  }
+
+  private yieldService(name: string, to: string | undefined): void {
+    this.counters.yields++;
+    this.yielded.set(name, { until: to === undefined ? Infinity : this.c.clock.now() + YIELD_MS, to });
+    this.reconcile();
+  }
+
+  /** Yields end when the peer yielded to is gone, when a deaf node hears a peer again, or after YIELD_MS. */
+  private expireYields(alive: ReadonlySet<string>): void {
+    const now = this.c.clock.now();
+    for (const [svc, y] of this.yielded) {
+      const over = y.to === undefined ? alive.size > 1 : !alive.has(y.to) || now >= y.until;
+      if (over) this.yielded.delete(svc);
+    }
+  }
+
+  /** Peers with another desired state elect differently: log once per episode, count episodes. */
+  private checkDigests(view: MembershipView): void {
+    const differ = new Set<string>();
+    for (const m of view.members.values()) {
+      if (m.self || !view.alive.has(m.name)) continue;
+      const d = readMetadata(m.metadata).digest;
+      if (d !== undefined && d !== this.digest) differ.add(m.name);
+    }
+    if (differ.size > 0 && this.mismatched.size === 0) {
+      this.counters.digestMismatches++;
+      this.log.warn({ nodes: [...differ], digest: this.digest, reason: 'config-mismatch' }, 'peers run a different set of services: their elections can differ from ours until configs agree');
+    } else if (differ.size === 0 && this.mismatched.size > 0) {
+      this.log.info('peers agree on the services again');
+    }
+    this.mismatched = differ;
   }
 
   /** Every candidate node delivers the VIPs, so services can bind to them before a failover. */
@@ -239,6 +483,17 @@ export class Speaker {
       .map((i) => i.name);
   }
 
+  /** MACs of the interfaces this node may announce on. */
+  private macs(): string[] {
+    const out = new Set<string>();
+    for (const n of this.announceInterfaces(this.defaultInterfaces())) {
+      const mac = this.c.links.get(n)?.mac;
+      if (mac?.length === 6) out.add(Buffer.from(mac).toString('hex'));
+      if (out.size >= MAX_PUBLISHED_MACS) break;
+    }
+    return [...out];
+  }
+
   private links(defaults: readonly string[] = this.defaultInterfaces()): LinkSummary {
     const down = [...this.announceInterfaces(defaults)].filter((n) => !this.hasCarrier(n));
     return { anyUp: defaults.some((n) => this.hasCarrier(n)), down };
@@ -246,7 +501,17 @@ export class Speaker {
 
   private publish(): void {
     const l = this.links();
-    const meta: SpeakerMetadata = { anyUp: l.anyUp, down: [...l.down], draining: this.draining };
+    const view = this.c.membership.view();
+    const meta: SpeakerMetadata = {
+      anyUp: l.anyUp,
+      down: [...l.down],
+      draining: this.draining,
+      settling: this.settling(),
+      held: this.held(),
+      alone: view.members.size > 1 && view.alive.size <= 1,
+      macs: this.macs(),
+      digest: this.digest,
+    };
     const text = JSON.stringify(meta);
     if (text === this.lastMeta) return;
     try {
@@ -257,6 +522,10 @@ export class Speaker {
       this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
     }
   }
+}
+
+function formatMac(mac: Uint8Array): string {
+  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 function sameMac(a: NetInterface, b: NetInterface): boolean {

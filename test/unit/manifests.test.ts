@@ -611,7 +611,7 @@ describe('the repository holds no membership key', () => {
     });
   }
 
-  it('no Secret object under config/; the key file is ignored by git and by docker', () => {
+  it('no Secret object under config/; the key file is ignored by git, docker and npm', () => {
     for (const file of yamlFiles(CONFIG)) {
       for (const o of parseYaml(readFileSync(file, 'utf8'))) expect(o.kind, file).not.toBe('Secret');
     }
@@ -619,5 +619,8 @@ describe('the repository holds no membership key', () => {
     expect(gitignore).toContain(`/config/default/${KEY_FILE}`);
     const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     expect(dockerignore).toContain(`**/${KEY_FILE}`);
+    // package.json `files` ships config/; a .npmignore below the root still applies.
+    const npmignore = readFileSync(join(CONFIG, 'default', '.npmignore'), 'utf8').split('\n');
+    expect(npmignore).toContain(KEY_FILE);
   });
 });

@@ -4,6 +4,7 @@ import type { OwnedSet } from '../announcer/announcer.js';
 import type { ResponderStats } from '../announcer/responder-stats.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
 import { parseHostPort } from '../membership/udp-transport.js';
+import { runChecks, type HealthChecks } from './health.js';
 import type { Logger } from './logger.js';
 
 /** What the speaker's metrics read, at scrape time only: nothing is counted twice or kept twice. */
@@ -113,8 +114,11 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
   return registry;
 }
 
-/** Serves /metrics (Prometheus text) and /healthz on `listen` (IP:port). */
-export async function startMetricsServer(listen: string, registry: Registry, log: Logger): Promise<Server> {
+/**
+ * Serves /metrics (Prometheus text), /healthz and /readyz on `listen` (IP:port). Health and
+ * readiness answer 200 "ok", or 503 with one problem a line.
+ */
+export async function startMetricsServer(listen: string, registry: Registry, log: Logger, checks: HealthChecks = {}): Promise<Server> {
   const { host, port } = parseHostPort(listen, 'metrics.listen');
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
@@ -128,9 +132,10 @@ export async function startMetricsServer(listen: string, registry: Registry, log
           res.end(String(err));
         },
       );
-    } else if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
+    } else if (req.url === '/healthz' || req.url === '/readyz') {
+      const problems = runChecks(req.url === '/healthz' ? checks.health : checks.ready);
+      res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(problems.length === 0 ? 'ok\n' : `${problems.join('\n')}\n`);
     } else {
       res.writeHead(404);
       res.end();

@@ -3,8 +3,11 @@ import { Announcer } from '../announcer/announcer.js';
 import { DEFAULT_GARP_TIMING } from '../announcer/garp-schedule.js';
 import { toOwnedIp, type OwnedIp } from '../announcer/owned-ips.js';
 import { systemClock } from '../clock/system-clock.js';
+import { refuseHostAddressVips } from '../delivery/host-state.js';
 import { LocalDelivery } from '../delivery/local-delivery.js';
 import { InterfaceError, UsageError } from '../errors.js';
+import { parseIp } from '../ip/address.js';
+import { unusableVipReason } from '../ip/vip-address.js';
 import { spawnRunner } from '../host/command-runner.js';
 import { AfPacketSocket } from '../netdev/afpacket-socket.js';
 import { arpAndNdpFilter } from '../netdev/bpf.js';
@@ -44,6 +47,9 @@ async function runAnnounce(ipTexts: string[], opts: AnnounceOptions): Promise<vo
   const ips = ipTexts.map((t) => {
     const ip = toOwnedIp(t);
     if (ip === undefined) throw new UsageError(`"${t}" is not an IPv4 or IPv6 address`);
+    const parsed = parseIp(ip.ip);
+    const unusable = parsed && unusableVipReason(parsed);
+    if (unusable !== undefined) throw new UsageError(`${ip.ip} ${unusable}; it cannot be announced`);
     return ip;
   });
   if (opts.garpRefresh !== 0 && opts.garpRefresh < 1000) throw new UsageError('--garp-refresh must be 0 or at least 1000 ms');
@@ -103,8 +109,13 @@ async function announceUntilSignal(ips: OwnedIp[], opts: AnnounceOptions, log: L
   const onUsr1 = (): void => logStats();
 
   try {
+    // After start(): it removes what a crashed run left on lo, which is not the host's.
+    await delivery?.start([opts.interface]);
+    await refuseHostAddressVips(
+      spawnRunner,
+      ips.map((ip) => ip.ip),
+    );
     if (delivery) {
-      await delivery.start([opts.interface]);
       await delivery.set(ips.map((ip) => ip.ip));
     }
     announcer.setOwned(owned);

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Announcer } from '../announcer/announcer.js';
 import { systemClock } from '../clock/system-clock.js';
+import { refuseHostAddressVips } from '../delivery/host-state.js';
 import { LocalDelivery } from '../delivery/local-delivery.js';
 import { ConfigError, FileError, InterfaceError } from '../errors.js';
 import { spawnRunner } from '../host/command-runner.js';
@@ -122,6 +123,7 @@ export class StandaloneSpeaker {
     }
     try {
       await this.delivery?.start([]);
+      await this.checkAddresses(this.config);
       this.speaker.setDesired(speakerDesired(this.config));
       await this.speaker.start();
       if (this.config.metricsListen !== undefined) {
@@ -139,6 +141,15 @@ export class StandaloneSpeaker {
       throw err;
     }
     this.log.info({ node: this.config.node, services: this.config.services.length, peers: this.config.peers.length }, 'standalone speaker started');
+  }
+
+  /** Refuses (VipHostAddressError) a config whose VIPs include an address of this host. */
+  async checkAddresses(config: StandaloneConfig): Promise<void> {
+    await refuseHostAddressVips(
+      spawnRunner,
+      config.services.flatMap((s) => s.addresses),
+      this.delivery?.addedVips(),
+    );
   }
 
   /** Applies a new config; what needs a restart (cluster, delivery) is kept, with a warning. */

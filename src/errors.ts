@@ -61,6 +61,11 @@ export class HostSetupError extends L2vipError {
   readonly code = 'L2VIP_HOST_SETUP';
 }
 
+/** A VIP is one of this host's own addresses: announcing or delivering it would take the address from the host. */
+export class VipHostAddressError extends L2vipError {
+  readonly code = 'L2VIP_VIP_HOST_ADDRESS';
+}
+
 /** An external command the product runs (ip, nft, ...) is missing. */
 export class MissingToolError extends L2vipError {
   readonly code = 'L2VIP_MISSING_TOOL';
@@ -75,4 +80,5 @@ export const ERROR_CLASSES = [
   FileError,
   HostSetupError,
   MissingToolError,
+  VipHostAddressError,
 ] as const;

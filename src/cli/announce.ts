@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { DEFAULT_GARP_TIMING } from '../announcer/garp-schedule.js';
 import { toOwnedIp, type OwnedIp } from '../announcer/owned-ips.js';
 import { UsageError } from '../errors.js';
+import { parseIp } from '../ip/address.js';
+import { unusableVipReason } from '../ip/vip-address.js';
 import { SpeakerRuntime } from '../speaker/runtime.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Signals } from './lifecycle.js';
@@ -37,6 +39,9 @@ async function runAnnounce(ipTexts: string[], opts: AnnounceOptions): Promise<vo
   const ips = ipTexts.map((t) => {
     const ip = toOwnedIp(t);
     if (ip === undefined) throw new UsageError(`"${t}" is not an IPv4 or IPv6 address`);
+    const parsed = parseIp(ip.ip);
+    const unusable = parsed && unusableVipReason(parsed);
+    if (unusable !== undefined) throw new UsageError(`${ip.ip} ${unusable}; it cannot be announced`);
     return ip;
   });
   if (opts.garpRefresh !== 0 && opts.garpRefresh < 1000) throw new UsageError('--garp-refresh must be 0 or at least 1000 ms');

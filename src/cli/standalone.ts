@@ -32,13 +32,12 @@ async function runStandalone(file: string, level: string): Promise<void> {
     signals.onReload = () => {
       const failed = (err: unknown): void =>
         log.error({ reason: err instanceof L2vipError ? err.message : String(err) }, 'config reload failed; keeping the running config');
-      loadStandaloneConfig(file).then(({ config: next }) => {
-        try {
+      loadStandaloneConfig(file)
+        .then(async ({ config: next }) => {
+          await speaker.checkAddresses(next);
           speaker.reload(next);
-        } catch (err) {
-          failed(err);
-        }
-      }, failed);
+        })
+        .catch(failed);
     };
     await signals.requested;
     signals.onReload = undefined;

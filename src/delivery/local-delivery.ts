@@ -1,9 +1,32 @@
-import { mkdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { canonicalIp, parseIp } from '../ip/address.js';
+import { rm } from 'node:fs/promises';
+import { parseIp } from '../ip/address.js';
+import type { Clock, Timer } from '../clock/clock.js';
+import { systemClock } from '../clock/system-clock.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { HostSetupError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import {
+  DEFAULT_STATE_DIR,
+  deliveryPaths,
+  foreignLocalRoutes,
+  INTERFACE_SYSCTLS,
+  isSafeInterfaceName,
+  loAddresses,
+  NFT_TABLE,
+  procSysctl,
+  removeLeftovers,
+  ROUTE_PROTO,
+  SYSCTL_NAMES,
+  taggedRoutes,
+  takeLock,
+  v6Addresses,
+  writeState,
+  type InterfaceSysctl,
+  type LeftoverReport,
+  type SysctlPort,
+} from './host-state.js';
+
+export { ROUTE_PROTO } from './host-state.js';
 
 /**
  * Local delivery: makes the host accept traffic for VIPs while the kernel itself never answers
@@ -12,46 +35,79 @@ import type { Logger } from '../observability/logger.js';
  *
  * - IPv4: a `local` route for VIP/32 in table `local` (tagged `proto 250`), so the kernel
  *   delivers packets to the VIP and lets sockets bind to it, and it is never picked as a source
- *   address. Such a route also makes the kernel answer ARP for the VIP (arp_ignore=0), so an
- *   nftables table in the `arp` family drops, before the kernel's ARP code, every ARP request
- *   for a VIP and every ARP frame from another host claiming one (replies to the kernel's own
- *   requests, which it may send with a VIP as sender, still pass). Our AF_PACKET socket still
- *   sees every frame: packet taps run before arp_rcv() and its NF_ARP_IN hook.
+ *   address. Such a route also makes the kernel answer ARP for the VIP with the default
+ *   arp_ignore=0. Two layers keep it silent:
+ *   1. `arp_ignore=1` on the announcing interfaces: the kernel answers only for addresses
+ *      configured on the interface the request came in on, and a VIP is a route, not an
+ *      address. The kernel checks it per packet, so a firewall reload (`nft flush ruleset`)
+ *      cannot undo it.
+ *   2. an nftables table in the `arp` family drops, before the kernel's ARP code, every ARP
+ *      request for a VIP and every ARP frame from another host claiming one, on every interface
+ *      (also those l2vip does not announce on). Others can delete it (a firewall reload does),
+ *      so it is checked every `verifyMs` and restored.
+ *   Our AF_PACKET socket sees every frame either way: packet taps run before arp_rcv() and its
+ *   NF_ARP_IN hook.
  *   Left alone, the kernel would also put a VIP as *sender* address into its own ARP requests
  *   when it resolves a neighbour for a packet sent from the VIP (arp_announce=0), and a backup
  *   node doing that would steer clients to itself. So `arp_announce` is raised to 2 on the
- *   announcing interfaces only: ARP requests carry the interface's own address, on the owner as
- *   on the backups. (Dropping those requests with nftables instead, on nodes not announcing,
- *   delays the new owner's first answers at failover until the rule is updated: measured
- *   hundreds of ms under load in the lab.)
+ *   announcing interfaces: ARP requests carry the interface's own address.
  * - IPv6: a local route is not enough to bind(2) a socket (EADDRNOTAVAIL), so the VIP is added
  *   to `lo` as VIP/128 with `nodad preferred_lft 0`. Linux answers NS only for addresses on the
  *   interface the NS arrived on (ndisc_recv_ns() looks the target up strictly per device), so it
  *   never answers for a VIP on `lo`; `preferred_lft 0` marks it deprecated so source address
  *   selection (RFC 6724 rule 3) never uses it for outgoing connections.
  *
- * Nothing host-wide is changed. What was added, and the previous arp_announce values, are recorded
- * in a state file per network namespace, so a restart after kill -9 reverts the leftovers before
- * starting.
+ * Never touched: a route in table local or an IPv6 address that l2vip did not add (a VIP that is
+ * already the host's is left as it is, with a warning). Routes are added with `ip route add`
+ * (never `replace`) and deleted by their `proto 250` tag.
+ *
+ * A failed change is retried with exponential backoff (up to 10 s) until it succeeds; after a
+ * partial failure what l2vip added is read back from the kernel, so its record stays true.
+ * What was added, and the previous sysctl values, are recorded in a state file per network
+ * namespace, so a restart after kill -9 (or `l2vip cleanup`) reverts the leftovers.
  */
-export const ROUTE_PROTO = 250;
-const NFT_TABLE = 'l2vip';
+
+/** How often the nftables table and the sysctls are checked: a flush is repaired within 1 s. */
+export const VERIFY_MS = 500;
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 10_000;
+
+export type DeliveryFailureReason = 'ip' | 'nft' | 'sysctl' | 'state-file';
+
+/** A failed local-delivery step, with the reason it is counted under. */
+export class DeliveryFailure extends HostSetupError {
+  constructor(
+    readonly reason: DeliveryFailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Counters the metrics module can read. */
+export class DeliveryStats {
+  /** Failed attempts (first tries and retries) by reason. */
+  readonly failures = new Map<DeliveryFailureReason, number>();
+  /** Times the nftables table or a sysctl was found changed by someone else and restored. */
+  repairs = 0;
+  /** True while the last attempt failed (a retry is pending). */
+  failing = false;
+
+  toJSON(): { failing: boolean; repairs: number; failures: Record<string, number> } {
+    return { failing: this.failing, repairs: this.repairs, failures: Object.fromEntries(this.failures) };
+  }
+}
 
 export interface LocalDeliveryOptions {
   readonly runner: CommandRunner;
   readonly logger: Logger;
   /** Directory for the crash-recovery state file. */
   readonly stateDir?: string;
+  readonly clock?: Clock;
+  readonly sysctl?: SysctlPort;
+  /** Period of the nftables/sysctl check; 0 turns it off. */
+  readonly verifyMs?: number;
 }
-
-interface StateFile {
-  readonly v6: readonly string[];
-  /** interface -> arp_announce value before we raised it. */
-  readonly arpAnnounce?: Readonly<Record<string, string>>;
-}
-
-/** net.ipv4.conf.<iface>.arp_announce: 2 = always use the best local address of the interface. */
-const ARP_ANNOUNCE_BEST = '2';
 
 /** The nftables ruleset, as one `nft -f` script. */
 export function nftRuleset(): string {
@@ -66,6 +122,13 @@ export function nftRuleset(): string {
     '}',
     '',
   ].join('\n');
+}
+
+/** One transaction that replaces whatever is left of the table by the full table with `vips`. */
+export function nftRestore(vips: readonly string[]): string {
+  const lines = [`table arp ${NFT_TABLE} {}`, `delete table arp ${NFT_TABLE}`, nftRuleset()];
+  if (vips.length > 0) lines.push(`add element arp ${NFT_TABLE} vips { ${vips.join(', ')} }`);
+  return lines.join('\n');
 }
 
 /**
@@ -86,24 +149,18 @@ function family(ip: string): 4 | 6 {
 }
 
 /**
- * Pure: the commands that turn the `from` set of delivered VIPs into `to`, in the order they
- * must run: the kernel is silenced for a new VIP before its route exists, and unsilenced for an
- * old one only after its route is gone. `preexisting` IPv6 addresses (configured by the
- * operator) are neither added nor removed.
+ * Pure: the commands that turn the `from` set of VIPs l2vip added into `to`. `to` must not hold
+ * VIPs the host already has (they are never added, so never removed).
  */
-export function planDelivery(from: ReadonlySet<string>, to: ReadonlySet<string>, preexisting: ReadonlySet<string> = new Set()): DeliveryPlan {
+export function planDelivery(from: ReadonlySet<string>, to: ReadonlySet<string>): DeliveryPlan {
   const added = [...to].filter((x) => !from.has(x));
   const removed = [...from].filter((x) => !to.has(x));
   const vips = (op: 'add' | 'delete', ips: string[]): string => (ips.length > 0 ? `${op} element arp ${NFT_TABLE} vips { ${ips.join(', ')} }` : '');
   const ip: string[] = [];
-  for (const x of added) {
-    if (family(x) === 4) ip.push(`route replace local ${x}/32 dev lo table local proto ${ROUTE_PROTO} scope host`);
-    else if (!preexisting.has(x)) ip.push(`address add ${x}/128 dev lo nodad preferred_lft 0`);
-  }
-  for (const x of removed) {
-    if (family(x) === 4) ip.push(`route del local ${x}/32 dev lo table local proto ${ROUTE_PROTO}`);
-    else if (!preexisting.has(x)) ip.push(`address del ${x}/128 dev lo`);
-  }
+  // `add`, not `replace`: replace would take over a local route the kernel made for one of the
+  // host's own addresses, and deleting ours later would take that address's route with it.
+  for (const x of added) ip.push(family(x) === 4 ? `route add local ${x}/32 dev lo table local proto ${ROUTE_PROTO} scope host` : `address add ${x}/128 dev lo nodad preferred_lft 0`);
+  for (const x of removed) ip.push(family(x) === 4 ? `route del local ${x}/32 dev lo table local proto ${ROUTE_PROTO}` : `address del ${x}/128 dev lo`);
   return {
     nftBefore: vips('add', added.filter((x) => family(x) === 4)),
     ip,
@@ -113,179 +170,273 @@ export function planDelivery(from: ReadonlySet<string>, to: ReadonlySet<string>,
 
 /** Local delivery on this host (this network namespace). start() before use, stop() to revert. */
 export class LocalDelivery {
-  private delivered = new Set<string>();
+  readonly stats = new DeliveryStats();
+  /** What the caller asked for last. */
+  private desired = new Set<string>();
+  /** VIPs whose route/address l2vip added (and, IPv4, silenced in nftables). */
+  private added = new Set<string>();
+  /** Desired VIPs the host already had: never added, never removed. */
   private readonly preexisting = new Set<string>();
-  /** interface -> arp_announce before we raised it. */
-  private readonly savedArpAnnounce = new Map<string, string>();
+  /** interface -> sysctl -> value before we raised it. */
+  private readonly saved = new Map<string, Partial<Record<InterfaceSysctl, string>>>();
+  private readonly announcing = new Set<string>();
   private statePath = '';
   private lockPath = '';
   private started = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: Timer | undefined;
+  private backoffMs = 0;
   private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly sysctl: SysctlPort;
 
   constructor(private readonly opts: LocalDeliveryOptions) {
     this.log = opts.logger.child({ component: 'delivery' });
+    this.clock = opts.clock ?? systemClock;
+    this.sysctl = opts.sysctl ?? procSysctl;
   }
 
   /**
-   * Reverts leftovers of a crashed run, installs the nftables table and raises arp_announce on
+   * Reverts leftovers of a crashed run, installs the nftables table and raises the sysctls on
    * the announcing interfaces.
    */
   async start(interfaces: Iterable<string>): Promise<void> {
-    const dir = this.opts.stateDir ?? '/run/l2vip';
-    const ns = await readlink('/proc/self/ns/net').catch(() => 'net:[unknown]');
-    const base = join(dir, `delivery-${ns.replace(/\D/g, '') || 'default'}`);
-    this.statePath = `${base}.json`;
-    this.lockPath = `${base}.pid`;
-    await mkdir(dir, { recursive: true });
-    await this.lock();
-    await this.cleanupLeftovers();
-    await this.nft(nftRuleset());
-    this.started = true;
-    await this.announceOn(interfaces);
-  }
-
-  /** Raises arp_announce on more interfaces (an interface that appeared, a config reload). */
-  async announceOn(interfaces: Iterable<string>): Promise<void> {
-    let changed = false;
-    for (const name of interfaces) {
-      if (!/^[\w.:@-]+$/.test(name) || name === '.' || name === '..') continue;
-      const path = arpAnnouncePath(name);
-      const now = await readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
-      if (now === undefined) continue; // no such interface (yet), or no IPv4 on it
-      if (!this.savedArpAnnounce.has(name)) {
-        this.savedArpAnnounce.set(name, now);
-        changed = true;
-        // Record first: a crash right after the write must still restore the old value.
-        await this.writeState();
+    const paths = await deliveryPaths(this.opts.stateDir ?? DEFAULT_STATE_DIR);
+    this.statePath = paths.state;
+    this.lockPath = paths.lock;
+    await takeLock(this.lockPath);
+    try {
+      const left = await this.removeLeftovers();
+      if (left.routes.length + left.addresses.length + left.sysctls.length > 0) {
+        this.log.info({ routes: left.routes.length, addresses: left.addresses.length, sysctls: left.sysctls }, 'removed the leftovers of an earlier run');
       }
-      // Also when an interface was deleted and created again: it comes back at the default.
-      if (Number(now) < 2) await writeFile(path, ARP_ANNOUNCE_BEST);
+      await this.nft(nftRuleset());
+      this.started = true;
+      await this.announceOn(interfaces);
+    } catch (err) {
+      this.started = false;
+      await rm(this.lockPath, { force: true });
+      throw err;
     }
-    if (changed) await this.writeState();
+    this.schedule(this.opts.verifyMs ?? VERIFY_MS);
   }
 
-  /** Sets which VIPs the host delivers to local sockets. */
-  async set(delivered: Iterable<string>): Promise<void> {
-    if (!this.started) throw new Error('LocalDelivery.set() before start()');
-    const to = new Set(delivered);
-    const newV6 = [...to].filter((x) => family(x) === 6 && !this.delivered.has(x));
-    if (newV6.length > 0) {
-      const present = await this.v6AddressesPresent();
-      for (const x of newV6) {
-        if (present.has(x)) {
-          this.preexisting.add(x);
-          this.log.warn({ ip: x }, 'IPv6 VIP is already configured on this host; leaving it as it is (if it is on an announcing interface, the kernel answers NS for it too)');
-        }
-      }
-    }
-    const plan = planDelivery(this.delivered, to, this.preexisting);
-    // Record first: a crash between the commands and the write must not lose track of an address.
-    await this.writeState(new Set([...this.delivered, ...to]));
-    if (plan.nftBefore.length > 0) await this.nft(plan.nftBefore);
-    await this.ipBatch(plan.ip);
-    if (plan.nftAfter.length > 0) await this.nft(plan.nftAfter);
-    this.delivered = to;
-    await this.writeState();
+  /** The VIPs whose route or address l2vip added (not those the host already had). */
+  addedVips(): ReadonlySet<string> {
+    return this.added;
   }
 
-  /** Removes every route, address and rule this instance added, and restores arp_announce. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    await this.cleanupLeftovers();
-    this.delivered.clear();
-    this.savedArpAnnounce.clear();
-    await rm(this.lockPath, { force: true });
+  /** Raises the sysctls on more interfaces (an interface that appeared, a config reload). */
+  announceOn(interfaces: Iterable<string>): Promise<void> {
+    const names = [...interfaces].filter(isSafeInterfaceName);
+    for (const n of names) this.announcing.add(n);
+    return this.serial(() => this.raiseSysctls(names));
   }
 
   /**
-   * One l2vip per network namespace manages local delivery: a second one would flush the first
-   * one's routes as leftovers. A lock left by a dead process (kill -9) is taken over.
+   * Sets which VIPs the host delivers to local sockets. Rejects if the change failed; it is
+   * then retried on a timer (exponential backoff up to 10 s) until it succeeds or set() is
+   * called again.
    */
-  private async lock(): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(this.lockPath, String(process.pid), { flag: 'wx' });
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  set(delivered: Iterable<string>): Promise<void> {
+    if (!this.started) throw new Error('LocalDelivery.set() before start()');
+    this.desired = new Set(delivered);
+    return this.serial(() => this.attempt());
+  }
+
+  /** Removes every route, address and rule this instance added, and restores the sysctls. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+    await this.queue.catch(() => undefined);
+    await this.removeLeftovers();
+    this.added.clear();
+    this.desired.clear();
+    this.saved.clear();
+    this.announcing.clear();
+    await rm(this.lockPath, { force: true });
+  }
+
+  /** Resolves when every queued change and check so far has finished. */
+  async whenIdle(): Promise<void> {
+    let q: Promise<unknown>;
+    do {
+      q = this.queue;
+      await q;
+    } while (q !== this.queue);
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(op, op);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** One try of the whole desired state; failures are counted, logged once, and retried. */
+  private async attempt(): Promise<void> {
+    try {
+      await this.apply();
+      await this.verify();
+    } catch (err) {
+      const reason = err instanceof DeliveryFailure ? err.reason : 'ip';
+      this.stats.failures.set(reason, (this.stats.failures.get(reason) ?? 0) + 1);
+      if (!this.stats.failing) {
+        this.stats.failing = true;
+        this.log.warn({ reason, err: err instanceof Error ? err.message : String(err) }, 'local delivery failed; retrying with backoff');
       }
-      const holder = Number(await readFile(this.lockPath, 'utf8').catch(() => ''));
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (await sameNetnsAlive(holder))) {
-        throw new HostSetupError(`another l2vip (pid ${holder}) manages local delivery in this network namespace; stop it first (lock ${this.lockPath})`);
+      this.backoffMs = this.backoffMs === 0 ? RETRY_FIRST_MS : Math.min(this.backoffMs * 2, RETRY_MAX_MS);
+      this.schedule(this.backoffMs);
+      throw err;
+    }
+    if (this.stats.failing) {
+      this.stats.failing = false;
+      this.backoffMs = 0;
+      this.log.info({ vips: this.added.size }, 'local delivery recovered');
+      this.schedule(this.opts.verifyMs ?? VERIFY_MS);
+    }
+  }
+
+  /** The next periodic check (or retry, while failing). */
+  private schedule(ms: number): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (!this.started || ms <= 0) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      const failing = this.stats.failing;
+      this.serial(() => this.attempt()).then(
+        () => {
+          if (!failing && this.timer === undefined) this.schedule(this.opts.verifyMs ?? VERIFY_MS);
+        },
+        () => undefined,
+      );
+    }, ms);
+  }
+
+  private async apply(): Promise<void> {
+    for (const x of this.preexisting) if (!this.desired.has(x)) this.preexisting.delete(x);
+    const candidates = [...this.desired].filter((x) => !this.added.has(x) && !this.preexisting.has(x));
+    if (candidates.length > 0) {
+      const v4 = candidates.some((x) => family(x) === 4) ? await foreignLocalRoutes(this.opts.runner) : new Set<string>();
+      const v6 = candidates.some((x) => family(x) === 6) ? await v6Addresses(this.opts.runner) : new Set<string>();
+      const theirs = candidates.filter((x) => (family(x) === 4 ? v4 : v6).has(x));
+      for (const x of theirs) this.preexisting.add(x);
+      if (theirs.length > 0) {
+        this.log.warn({ ips: theirs }, 'VIP already configured on this host (an address or a route l2vip did not add): leaving it as it is, never removing it');
       }
-      await rm(this.lockPath, { force: true });
     }
-    throw new HostSetupError(`cannot take the local delivery lock ${this.lockPath}`);
+    const target = new Set([...this.desired].filter((x) => !this.preexisting.has(x)));
+    const plan = planDelivery(this.added, target);
+    if (plan.ip.length === 0) return;
+    // Record first: a crash between the commands and the write must not lose track of an address.
+    await this.saveState(new Set([...this.added, ...target]));
+    try {
+      if (plan.nftBefore.length > 0) await this.nft(plan.nftBefore);
+      await this.ipBatch(plan.ip);
+      if (plan.nftAfter.length > 0) await this.nft(plan.nftAfter);
+    } catch (err) {
+      await this.resync(new Set([...this.added, ...target]));
+      throw err;
+    }
+    this.added = target;
+    await this.saveState();
   }
 
-  private async cleanupLeftovers(): Promise<void> {
-    const state = await readFile(this.statePath, 'utf8')
-      .then((t) => JSON.parse(t) as StateFile)
-      .then((s) => (Array.isArray(s?.v6) ? s : { v6: [] }))
-      .catch((): StateFile => ({ v6: [] }));
-    const lines = state.v6.map((x) => `address del ${x}/128 dev lo`);
-    lines.push(`route flush table local proto ${ROUTE_PROTO}`);
-    await this.ipBatch(lines, true);
-    const r = await this.opts.runner.run('nft', ['delete', 'table', 'arp', NFT_TABLE]);
-    if (r.code !== 0 && !/No such file|does not exist/i.test(r.stderr)) {
-      this.log.warn({ reason: r.stderr.trim() }, 'could not delete the nftables table');
+  /**
+   * After a failed batch (`ip -batch` runs every line and fails if one did): what l2vip added
+   * is read back from the kernel, and the nftables set made to match.
+   */
+  private async resync(tried: ReadonlySet<string>): Promise<void> {
+    const routes = await taggedRoutes(this.opts.runner);
+    if (routes === undefined) {
+      // Cannot read: assume the worst, so that stop() still removes everything it may have added.
+      this.added = new Set([...tried]);
+      return;
     }
-    for (const [name, value] of Object.entries(state.arpAnnounce ?? {})) {
-      if (!/^[\w.:@-]+$/.test(name) || name === '.' || name === '..' || !/^\d$/.test(String(value))) continue;
-      await writeFile(arpAnnouncePath(name), String(value)).catch(() => undefined);
-    }
-    await rm(this.statePath, { force: true });
+    const lo = await loAddresses(this.opts.runner);
+    this.added = new Set([...routes, ...[...tried].filter((x) => family(x) === 6 && lo.has(x))]);
+    await this.saveState().catch(() => undefined);
+    await this.nft(nftRestore(this.v4Added())).catch(() => undefined);
   }
 
-  private async v6AddressesPresent(): Promise<Set<string>> {
-    const r = await this.opts.runner.run('ip', ['-j', '-6', 'address', 'show']);
-    const out = new Set<string>();
-    if (r.code !== 0) return out;
-    const links = JSON.parse(r.stdout) as { addr_info?: { local?: string }[] }[];
-    for (const l of links) {
-      for (const a of l.addr_info ?? []) {
-        // The same canonical text as the VIPs we are given, so the two compare.
-        const ip = a.local === undefined ? undefined : canonicalIp(a.local);
-        if (ip !== undefined) out.add(ip);
+  /** Checks that nobody removed the nftables table or lowered a sysctl; restores them. */
+  private async verify(): Promise<void> {
+    if (!this.started) return;
+    const r = await this.opts.runner.run('nft', ['list', 'set', 'arp', NFT_TABLE, 'vips']);
+    const want = this.v4Added();
+    const have = r.code === 0 ? nftSetElements(r.stdout) : undefined;
+    if (have === undefined || have.size !== want.length || want.some((x) => !have.has(x))) {
+      await this.nft(nftRestore(want));
+      this.stats.repairs++;
+      this.log.warn({ reason: have === undefined ? 'table deleted' : 'set changed' }, 'the nftables table of l2vip was deleted or changed (a firewall reload?): restored');
+    }
+    await this.raiseSysctls([...this.announcing]);
+  }
+
+  private async raiseSysctls(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      for (const key of SYSCTL_NAMES) {
+        const now = await this.sysctl.read(name, key);
+        if (now === undefined) continue; // no such interface (yet), or no IPv4 on it
+        const saved = this.saved.get(name) ?? {};
+        if (saved[key] === undefined) {
+          this.saved.set(name, { ...saved, [key]: now });
+          // Record first: a crash right after the write must still restore the old value.
+          await this.saveState();
+        }
+        if (Number(now) >= INTERFACE_SYSCTLS[key]) continue;
+        try {
+          await this.sysctl.write(name, key, String(INTERFACE_SYSCTLS[key]));
+        } catch (err) {
+          throw new DeliveryFailure('sysctl', `cannot set net.ipv4.conf.${name}.${key}: ${(err as Error).message}`);
+        }
+        // A value lowered after we raised it: someone (a sysctl reload) changed it back.
+        if (saved[key] !== undefined) {
+          this.stats.repairs++;
+          this.log.warn({ iface: name, reason: key }, `net.ipv4.conf.${name}.${key} was lowered by someone else: raised again`);
+        }
       }
     }
-    return out;
   }
 
-  /** Writes what a crash would leave behind: our IPv6 addresses (of `delivered`) and the saved sysctls. */
-  private async writeState(delivered: ReadonlySet<string> = this.delivered): Promise<void> {
-    const s: StateFile = {
-      v6: [...delivered].filter((x) => family(x) === 6 && !this.preexisting.has(x)),
-      arpAnnounce: Object.fromEntries(this.savedArpAnnounce),
-    };
-    // Write and rename: a crash mid-write must not leave a file that reads as "nothing to undo".
-    await writeFile(`${this.statePath}.tmp`, JSON.stringify(s));
-    await rename(`${this.statePath}.tmp`, this.statePath);
+  private v4Added(): string[] {
+    return [...this.added].filter((x) => family(x) === 4);
   }
 
-  private async ipBatch(lines: readonly string[], tolerant = false): Promise<void> {
+  private removeLeftovers(): Promise<LeftoverReport> {
+    return removeLeftovers({ runner: this.opts.runner, logger: this.log, sysctl: this.sysctl, statePath: this.statePath });
+  }
+
+  /** Writes what a crash would leave behind: our IPv6 addresses (of `added`) and the saved sysctls. */
+  private async saveState(added: ReadonlySet<string> = this.added): Promise<void> {
+    try {
+      await writeState(this.statePath, {
+        v6: [...added].filter((x) => family(x) === 6),
+        sysctls: Object.fromEntries(this.saved),
+      });
+    } catch (err) {
+      throw new DeliveryFailure('state-file', `cannot write ${this.statePath}: ${(err as Error).message}`);
+    }
+  }
+
+  private async ipBatch(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return;
     const r = await this.opts.runner.run('ip', ['-force', '-batch', '-'], lines.join('\n') + '\n');
-    if (r.code !== 0 && !tolerant) {
-      throw new HostSetupError(`ip failed for local delivery: ${r.stderr.trim()}`);
-    }
+    if (r.code !== 0) throw new DeliveryFailure('ip', `ip failed for local delivery: ${r.stderr.trim()}`);
   }
 
   private async nft(script: string): Promise<void> {
     const r = await this.opts.runner.run('nft', ['-f', '-'], script + '\n');
     if (r.code !== 0) {
-      throw new HostSetupError(`nft failed for local delivery (is the nf_tables arp family available?): ${r.stderr.trim()}`);
+      throw new DeliveryFailure('nft', `nft failed for local delivery (is the nf_tables arp family available?): ${r.stderr.trim()}`);
     }
   }
 }
 
-/** A live process in our network namespace (a reused pid elsewhere does not count). */
-async function sameNetnsAlive(pid: number): Promise<boolean> {
-  const [theirs, ours] = await Promise.all([readlink(`/proc/${pid}/ns/net`).catch(() => ''), readlink('/proc/self/ns/net').catch(() => '?')]);
-  return theirs === ours;
-}
-
-function arpAnnouncePath(iface: string): string {
-  return `/proc/sys/net/ipv4/conf/${iface}/arp_announce`;
+/** The IPv4 elements in the output of `nft list set`. */
+export function nftSetElements(text: string): Set<string> {
+  const m = /elements\s*=\s*\{([^}]*)\}/.exec(text);
+  return new Set(m?.[1]?.match(/\d+\.\d+\.\d+\.\d+/g) ?? []);
 }

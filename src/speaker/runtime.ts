@@ -4,6 +4,7 @@ import { DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule
 import { toOwnedIp } from '../announcer/owned-ips.js';
 import type { Clock } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
+import { refuseHostAddressVips } from '../delivery/host-state.js';
 import { LocalDelivery } from '../delivery/local-delivery.js';
 import { InterfaceError } from '../errors.js';
 import { spawnRunner } from '../host/command-runner.js';
@@ -101,7 +102,9 @@ export class SpeakerRuntime {
     await this.links.start();
     try {
       checkNamedInterfaces(this.links, desired);
+      // After delivery's start: it removes what a crashed run left on lo, which is not the host's.
       await this.delivery?.start([]);
+      await this.checkAddresses(desired);
       this.setDesired(desired);
       await this.speaker.start();
       if (this.o.metricsListen !== undefined) {
@@ -125,6 +128,15 @@ export class SpeakerRuntime {
   setDesired(desired: DesiredState): void {
     this.speaker.setDesired(desired);
     this.desired = desired;
+  }
+
+  /** Refuses (VipHostAddressError) desired VIPs that are addresses of this host: delivery would take them over. */
+  async checkAddresses(desired: DesiredState): Promise<void> {
+    await refuseHostAddressVips(
+      spawnRunner,
+      desired.services.flatMap((s) => s.addresses),
+      this.delivery?.addedVips(),
+    );
   }
 
   /** Owner of each service as this node sees it. */

@@ -454,7 +454,8 @@ export class Speaker {
           // Forget what was asked, so the next reconcile tries again.
           this.lastDelivered = undefined;
           this.deliveryError = err;
-          this.log.error({ err }, 'local delivery update failed');
+          // Delivery retries by itself and logs once per failed state; this is the detail.
+          this.log.debug({ err }, 'local delivery update failed');
         },
       );
   }

@@ -72,6 +72,23 @@ describe('standalone config', () => {
     expect(hit!.message).toMatch(message);
   });
 
+  it.each([
+    ['0.0.0.0', /unspecified/],
+    ['255.255.255.255', /broadcast/],
+    ['224.0.0.5', /multicast/],
+    ['127.0.0.1', /loopback/],
+    ['169.254.10.10', /link-local/],
+    ['"::"', /unspecified/],
+    ['"::1"', /loopback/],
+    ['"ff02::1"', /multicast/],
+    ['"fe80::10"', /link-local/],
+  ])('refuses %s as a service address, with the field path', (addr, why) => {
+    const p = problems(BASE.replace('[192.168.77.200, "2001:db8::200"]', `[192.168.77.200, ${addr}]`));
+    expect(p).toHaveLength(1);
+    expect(p[0]?.path).toBe('services[0].addresses[1]');
+    expect(p[0]?.message).toMatch(why);
+  });
+
   it('reports every problem at once', () => {
     const text = BASE.replace('nodes: [n1, n2]', 'nodes: [n8, n9]').replace('bind: 192.168.77.11:7946', 'bind: x');
     expect(problems(text).map((p) => p.path).sort()).toEqual(['cluster.bind', 'services[0].nodes[0]', 'services[0].nodes[1]']);

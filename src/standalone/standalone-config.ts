@@ -4,6 +4,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { checkGarpTiming, DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
 import { toOwnedIp } from '../announcer/owned-ips.js';
+import { parseIp } from '../ip/address.js';
+import { unusableVipReason } from '../ip/vip-address.js';
 import { parseHostPort } from '../membership/udp-transport.js';
 import type { MembershipOptions } from '../membership/membership-options.js';
 import { resolveMembershipOptions } from '../membership/membership-options.js';
@@ -165,6 +167,12 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
       const path = `services[${i}].addresses[${j}]`;
       if (ip === undefined || a.includes('/')) {
         problems.push({ path, message: `"${a}" is not an IPv4 or IPv6 address (write a single address, without a prefix length)` });
+        return;
+      }
+      const parsed = parseIp(ip.ip);
+      const unusable = parsed && unusableVipReason(parsed);
+      if (unusable !== undefined) {
+        problems.push({ path, message: `${ip.ip} ${unusable}; it cannot be a service address` });
         return;
       }
       const prev = owners.get(ip.ip);

@@ -77,6 +77,11 @@ export class StandaloneSpeaker {
     this.log.info({ node: this.config.node, services: this.config.services.length, peers: this.config.peers.length }, 'standalone speaker started');
   }
 
+  /** Refuses (VipHostAddressError) a config whose VIPs include an address of this host. */
+  checkAddresses(config: StandaloneConfig): Promise<void> {
+    return this.runtime.checkAddresses(speakerDesired(config));
+  }
+
   /** Applies a new config; what needs a restart (cluster, delivery) is kept, with a warning. */
   reload(next: StandaloneConfig): void {
     const cur = this.config;

@@ -33,3 +33,32 @@ describe('speaker metrics', () => {
     expect(await reg.metrics()).toBe(text);
   });
 });
+
+describe('health endpoints', () => {
+  it('answer 200 ok when every check passes, and 503 with one problem a line otherwise', async () => {
+    const { startMetricsServer } = await import('./metrics.js');
+    const { silentLogger } = await import('./logger.js');
+    const { Registry } = await import('prom-client');
+    let problems: string[] = [];
+    const server = await startMetricsServer('127.0.0.1:0', new Registry(), silentLogger(), {
+      health: () => problems,
+      ready: () => {
+        throw new Error('not wired');
+      },
+    });
+    try {
+      const { port } = server.address() as { port: number };
+      const get = async (path: string) => {
+        const r = await fetch(`http://127.0.0.1:${port}${path}`);
+        return { status: r.status, body: await r.text() };
+      };
+      expect(await get('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+      problems = ['192.0.2.1 is owned but not answered on eth0: EPERM', 'the event loop stalled for 1500 ms 2 s ago'];
+      expect(await get('/healthz')).toEqual({ status: 503, body: `${problems.join('\n')}\n` });
+      // A check that throws is a problem, not a crash.
+      expect(await get('/readyz')).toEqual({ status: 503, body: 'a health check failed: not wired\n' });
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -15,6 +15,41 @@ export interface SpeakerMetricsSources {
   /** Services and their IPs, with the owner this node sees. */
   readonly services: () => readonly { readonly name: string; readonly addresses: readonly string[]; readonly owner: string | undefined }[];
   readonly membership?: { stats(): MembershipStats; view(): MembershipView };
+  /** Conflict handling and agreement with peers (the speaker core). */
+  readonly speaker?: () => { defences: number; splitBrains: number; yields: number; digestMismatches: number; refutations: number };
+  /** Interface sockets that failed to open, by reason. */
+  readonly socketFailures?: ReadonlyMap<string, number>;
+  /** Local delivery failures by reason, and repairs of what others changed. */
+  readonly delivery?: () => { failures: ReadonlyMap<string, number>; repairs: number; failing: boolean };
+  /** Bytes of log lines dropped because stdout's reader was too slow. */
+  readonly droppedLogBytes?: () => number;
+}
+
+/** A counter whose value is read from a source at scrape time. */
+function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A counter with one bounded label, read from a source at scrape time. */
+function readLabelledCounter(registry: Registry, name: string, help: string, label: string, read: () => Iterable<[string, number]>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, n] of read()) this.inc({ [label]: value }, n);
+    },
+  });
 }
 
 /**
@@ -111,6 +146,24 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       },
     });
   }
+  const sp = src.speaker;
+  if (sp !== undefined) {
+    readLabelledCounter(registry, 'l2vip_conflict_actions_total', 'What this node did about another MAC claiming its VIP: defend (RFC 5227), yield (split brain or deaf node)', 'action', () => [
+      ['defend', sp().defences],
+      ['yield', sp().yields],
+    ]);
+    readCounter(registry, 'l2vip_split_brain_total', 'Another l2vip speaker announced a VIP this node announces', () => sp().splitBrains);
+    readCounter(registry, 'l2vip_config_digest_mismatches_total', 'Episodes in which a peer ran a different set of services', () => sp().digestMismatches);
+  }
+  const sockets = src.socketFailures;
+  if (sockets !== undefined) readLabelledCounter(registry, 'l2vip_socket_open_failures_total', 'Interface sockets that failed to open (retried with back-off), by errno', 'reason', () => sockets);
+  const d = src.delivery;
+  if (d !== undefined) {
+    readLabelledCounter(registry, 'l2vip_local_delivery_failures_total', 'Local delivery updates that failed (retried with back-off), by tool', 'reason', () => d().failures);
+    readCounter(registry, 'l2vip_local_delivery_repairs_total', 'Local delivery state that something else removed or changed and l2vip put back', () => d().repairs);
+  }
+  const logs = src.droppedLogBytes;
+  if (logs !== undefined) readCounter(registry, 'l2vip_log_dropped_bytes_total', 'Log output dropped because the reader of stdout was too slow', logs);
   return registry;
 }
 

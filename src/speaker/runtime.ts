@@ -13,7 +13,8 @@ import { arpAndNdpFilter } from '../netdev/bpf.js';
 import { ineligibilityMessage, structuralIneligibility } from '../netdev/eligibility.js';
 import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
-import type { Logger } from '../observability/logger.js';
+import { StallWatch } from '../observability/health.js';
+import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
 import { SoloMembership } from './solo-membership.js';
@@ -57,10 +58,12 @@ export class SpeakerRuntime {
   private desired: DesiredState = { services: [] };
   private metrics: Server | undefined;
   private started = false;
+  private readonly stalls: StallWatch;
 
   constructor(private readonly o: SpeakerRuntimeOptions) {
     const log = o.logger;
     const clock = o.clock ?? systemClock;
+    this.stalls = new StallWatch(clock);
     this.links = new LinkWatcher({ logger: log });
     this.membership = o.membership ?? new SoloMembership(o.node);
     this.groups = new Ipv6GroupJoiner(log);
@@ -114,9 +117,14 @@ export class SpeakerRuntime {
           owned: () => this.announcer.current(),
           services: () => this.desired.services.map((s) => ({ name: s.name, addresses: s.addresses, owner: this.speaker.currentOwners().get(s.name) })),
           membership: this.membership.stats === undefined ? undefined : { stats: () => this.membership.stats!(), view: () => this.membership.view() },
+          speaker: () => this.speaker.stats(),
+          socketFailures: this.announcer.socketFailures,
+          delivery: this.delivery === undefined ? undefined : () => this.delivery!.stats,
+          droppedLogBytes: droppedLogBytesTotal,
         });
-        this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger);
+        this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() });
       }
+      this.stalls.start();
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -149,6 +157,7 @@ export class SpeakerRuntime {
     this.metrics?.close();
     this.metrics = undefined;
     this.started = false;
+    this.stalls.stop();
     try {
       await this.speaker.stop().catch((err: unknown) => this.o.logger.error({ err }, 'stopping the speaker failed'));
       this.announcer.stop();
@@ -159,6 +168,19 @@ export class SpeakerRuntime {
     } finally {
       this.links.stop();
     }
+  }
+
+  /** Why this node is not healthy: a stalled event loop, an owned VIP not answered, delivery failing. */
+  problems(): string[] {
+    const out = [...this.stalls.check()];
+    for (const u of this.announcer.unanswered()) out.push(`${u.ip} is owned but not answered on ${u.iface}: ${u.reason}`);
+    if (this.delivery?.stats.failing === true) out.push('local delivery is failing (retrying): see the log and l2vip_local_delivery_failures_total');
+    return out;
+  }
+
+  /** Why this node does not serve yet: the failure detector has not started or no desired state is loaded. */
+  notReady(): string[] {
+    return this.started ? [] : ['starting: membership not joined or desired state not loaded yet'];
   }
 
   get running(): boolean {

@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { checkGarpTiming, DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
 import { toOwnedIp } from '../announcer/owned-ips.js';
-import { parseHostPort } from '../membership/udp-transport.js';
+import { parseHostPort } from '../ip/host-port.js';
 import type { MembershipOptions } from '../membership/membership-options.js';
 import { resolveMembershipOptions } from '../membership/membership-options.js';
 import type { ServiceSpec } from '../speaker/ownership.js';

@@ -66,6 +66,11 @@ export class MissingToolError extends L2vipError {
   readonly code = 'L2VIP_MISSING_TOOL';
 }
 
+/** `l2vip lab` could not finish: a node never became ready, the VIPs never became stable. */
+export class LabError extends L2vipError {
+  readonly code = 'L2VIP_LAB_FAILED';
+}
+
 export const ERROR_CLASSES = [
   UsageError,
   PermissionError,
@@ -75,4 +80,5 @@ export const ERROR_CLASSES = [
   FileError,
   HostSetupError,
   MissingToolError,
+  LabError,
 ] as const;

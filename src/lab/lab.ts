@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { LabError } from '../errors.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { ECHO_PORT } from './lab-agent.js';
 import type { ProbeReport } from './outage.js';
@@ -139,7 +140,11 @@ export class Lab {
       this.o.print(`removing ${old.length} namespaces left by an earlier lab run: ${old.join(', ')}`);
       for (const ns of old) await this.o.runner.run('ip', ['netns', 'del', ns]);
     }
-    this.dir = await mkdtemp(join(tmpdir(), 'l2vip-lab-'));
+    try {
+      this.dir = await mkdtemp(join(tmpdir(), 'l2vip-lab-'));
+    } catch (err) {
+      throw new LabError(`creating the lab's work directory in ${tmpdir()}: ${(err as Error).message}`, { cause: err });
+    }
     await buildTopology(this.o.runner, this.topo);
     // Also at 0 %: the rules count the peer traffic (Observation.peerFrames).
     await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
@@ -158,7 +163,7 @@ export class Lab {
     for (let attempt = 1; ; attempt++) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new LabError(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
       });
       try {
         await Promise.race([this.procs.get(n.name)!.ready, timeout]);
@@ -185,7 +190,7 @@ export class Lab {
     let isReady: (() => void) | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       isReady = resolve;
-      software.once('exit', (code, signal) => reject(new Error(`${n.name}: ${this.nodeRunner.label} exited (${signal ?? code}) before it was ready (log: ${join(this.dir, `${n.name}.log`)})`)));
+      software.once('exit', (code, signal) => reject(new LabError(`${n.name}: ${this.nodeRunner.label} exited (${signal ?? code}) before it was ready (log: ${join(this.dir, `${n.name}.log`)})`)));
     });
     const follow = (stream: Readable): void => {
       createInterface({ input: stream }).on('line', (line) => {
@@ -207,7 +212,7 @@ export class Lab {
     const echo = spawn('ip', ['netns', 'exec', n.netns, ...this.cmd, 'lab-agent', 'echo', n.name, this.topo.vip4, this.topo.vip6], { stdio: ['ignore', 'pipe', 'ignore'] });
     const bound = new Promise<void>((resolve, reject) => {
       createInterface({ input: echo.stdout }).once('line', () => resolve());
-      echo.once('exit', (code, signal) => reject(new Error(`${n.name}: the echo service exited (${signal ?? code}) before it was bound`)));
+      echo.once('exit', (code, signal) => reject(new LabError(`${n.name}: the echo service exited (${signal ?? code}) before it was bound`)));
     });
     const both = Promise.all([ready, bound]).then(() => undefined);
     both.catch(() => undefined);
@@ -251,7 +256,7 @@ export class Lab {
       const owners = new Set(served.map((x) => x.lastNode));
       if (served.every((x) => x.sent > 0 && x.lost === 0 && x.late === 0 && x.nodes.length === 1) && owners.size === 1) return r[0]!.lastNode!;
     }
-    throw new Error(`the VIPs did not become stable within ${timeoutMs} ms (logs in ${this.dir})`);
+    throw new LabError(`the VIPs did not become stable within ${timeoutMs} ms (logs in ${this.dir})`);
   }
 
   /**

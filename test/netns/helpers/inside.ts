@@ -3,8 +3,9 @@
  * in-process (a socket lives in the namespace of the process that opens it, and a vitest worker
  * cannot enter another namespace). The outer test makes the namespace and its links, this runs
  * `ip netns exec NS vitest run` on one file of test/netns/inside/ and reads the JSON report.
+ * L2VIP_TEST_NETNS tells the file which namespace it must be in (inside/guard.ts checks).
  *
- *   const r = await runInside(lab, ns, 'test/netns/inside/frame-socket.inside.ts', { L2VIP_TEST_A: 'a0' });
+ *   const r = await runInside(ns, 'test/netns/inside/frame-socket.inside.ts', { L2VIP_TEST_VETH: 'a0,b0' });
  *   expect(r.failures, r.output).toEqual([]);
  *   expect(r.passed).toBeGreaterThan(0);
  */
@@ -47,7 +48,7 @@ export async function runInside(ns: string, file: string, env: Record<string, st
   ];
   try {
     const output = await new Promise<string>((resolve) => {
-      execFile('ip', args, { cwd: REPO_ROOT, env: { ...cleanEnv, ...env, NO_COLOR: '1' }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (_err, stdout, stderr) =>
+      execFile('ip', args, { cwd: REPO_ROOT, env: { ...cleanEnv, ...env, L2VIP_TEST_NETNS: ns, NO_COLOR: '1' }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (_err, stdout, stderr) =>
         resolve(`${stdout}\n${stderr}`),
       );
     });

@@ -1,9 +1,10 @@
 import { describe } from 'vitest';
 import { AfPacketSocket } from '../../../src/netdev/afpacket-socket.js';
 import { describeFrameSocketCompliance } from '../../compliance/frame-socket.js';
+import { insideTestNamespace } from './guard.js';
 
 // Set by test/netns/frame-socket-compliance.test.ts: the two ends of a veth pair in this namespace.
-const ends = process.env.L2VIP_TEST_VETH?.split(',');
+const ends = insideTestNamespace() ? process.env.L2VIP_TEST_VETH?.split(',') : undefined;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 if (ends?.length === 2) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { LabError } from '../errors.js';
+import { L2vipError, LabError } from '../errors.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { ECHO_PORT } from './lab-agent.js';
 import type { ProbeReport } from './outage.js';
@@ -148,7 +148,9 @@ export class Lab {
     await buildTopology(this.o.runner, this.topo);
     // Also at 0 %: the rules count the peer traffic (Observation.peerFrames).
     await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
-    await this.nodeRunner.prepare(this.ctx);
+    await this.nodeRunner.prepare(this.ctx).catch((err: unknown) => {
+      throw labFailure(err, `preparing the nodes (${this.nodeRunner.label})`);
+    });
     for (const n of this.topo.nodes) this.startNode(n);
     this.startProbe();
     await Promise.all(this.topo.nodes.map((n) => this.whenReady(n)));
@@ -414,6 +416,12 @@ export class Lab {
   get logDir(): string {
     return this.dir;
   }
+}
+
+/** A failed system call (a file that cannot be written, say) becomes a LabError saying what was being done; anything else is a bug and stays as it is. */
+function labFailure(err: unknown, what: string): unknown {
+  if (err instanceof L2vipError || !(err instanceof Error) || typeof (err as NodeJS.ErrnoException).code !== 'string') return err;
+  return new LabError(`${what}: ${err.message}`, { cause: err });
 }
 
 function killAll(pids: string): void {

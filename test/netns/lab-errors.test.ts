@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LabError } from '../../src/errors.js';
 import { spawnRunner } from '../../src/host/command-runner.js';
@@ -38,5 +39,26 @@ describe.skipIf(!root)('lab failures (namespaces)', () => {
     await lab.teardown();
     const left = await leftoverNamespaces(spawnRunner);
     expect(left.filter((n) => n.includes(lab.topo.id))).toEqual([]);
+  });
+});
+
+describe.skipIf(!root)('lab failures: node preparation (namespaces)', () => {
+  const cannotWrite: NodeRunner = {
+    ...broken,
+    prepare: () => writeFile('/nonexistent-l2vip-dir/config.yaml', ''),
+  };
+  const lab = new Lab({ nodes: 1, fault: 'kill', loss: 0, trials: 1, keep: false, intervalMs: 2, runner: spawnRunner, print: () => undefined, nodeRunner: cannotWrite });
+
+  afterAll(async () => {
+    await lab.teardown();
+  });
+
+  it('reports a file the node runner cannot write as a LabError, not a stack trace', async () => {
+    const err: unknown = await lab.setup().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LabError);
+    expect((err as Error).message).toMatch(/^preparing the nodes \(broken\): ENOENT/);
   });
 });

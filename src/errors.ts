@@ -71,6 +71,11 @@ export class MissingToolError extends L2vipError {
   readonly code = 'L2VIP_MISSING_TOOL';
 }
 
+/** `l2vip lab` could not finish: a node never became ready, the VIPs never became stable. */
+export class LabError extends L2vipError {
+  readonly code = 'L2VIP_LAB_FAILED';
+}
+
 export const ERROR_CLASSES = [
   UsageError,
   PermissionError,
@@ -81,4 +86,5 @@ export const ERROR_CLASSES = [
   HostSetupError,
   MissingToolError,
   VipHostAddressError,
+  LabError,
 ] as const;

@@ -6,7 +6,7 @@ import { cidrContains, cidrRange } from '../ip/cidr.js';
 import { Allocator } from './allocator.js';
 import { poolAcceptsService } from './pool-selection.js';
 import type { ServiceInput } from './service.js';
-import { configOf, svc, type PoolSpec, type SvcOptions } from './test-helpers.js';
+import { configOf, svc, type PoolSpec, type SvcOptions } from '../../test/helpers/allocator.js';
 
 const POOLS: PoolSpec[] = [
   { name: 'a', addresses: ['10.0.0.0/30', 'fc00::/127'] },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Allocator, type AllocationResult } from './allocator.js';
 import { ALLOCATION_CODES as C } from './result-codes.js';
-import { configOf, svc, type PoolSpec, type SvcOptions } from './test-helpers.js';
+import { configOf, svc, type PoolSpec, type SvcOptions } from '../../test/helpers/allocator.js';
 
 function ips(r: AllocationResult): readonly string[] | undefined {
   return r.ok ? r.ips : undefined;

@@ -9,7 +9,7 @@ import { SpeakerRuntime } from '../speaker/runtime.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Signals } from './lifecycle.js';
 import { requireNetworkPrivileges } from './privileges.js';
-import { parseIntOption } from './options.js';
+import { LOG_LEVEL_HELP, parseIntOption, parseLogLevelOption } from './options.js';
 
 interface AnnounceOptions {
   interface: string;
@@ -30,7 +30,7 @@ export function registerAnnounce(program: Command): void {
     .requiredOption('-i, --interface <name>', 'interface to announce on')
     .option('--no-deliver', 'do not make this host accept traffic for the IPs (no local routes)')
     .option('--garp-refresh <ms>', 'period of gratuitous refreshes after the initial burst; 0 = off', parseIntOption, DEFAULT_GARP_TIMING.refreshMs)
-    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
     .argument('<ip...>', 'IPv4 or IPv6 addresses')
     .action((ips: string[], opts: AnnounceOptions) => runAnnounce(ips, opts));
 }

@@ -3,6 +3,7 @@ import { L2vipError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { loadStandaloneConfig, StandaloneSpeaker } from '../standalone/standalone.js';
 import { Signals } from './lifecycle.js';
+import { LOG_LEVEL_HELP, parseLogLevelOption } from './options.js';
 import { requireNetworkPrivileges } from './privileges.js';
 
 export function registerStandalone(program: Command): void {
@@ -16,7 +17,7 @@ export function registerStandalone(program: Command): void {
         'SIGTERM hands the VIPs over to another node, then exits. See docs/standalone.md.',
     )
     .requiredOption('-c, --config <file>', 'config file (YAML)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
     .action((opts: { config: string; logLevel: string }) => runStandalone(opts.config, opts.logLevel));
 }
 

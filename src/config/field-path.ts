@@ -12,3 +12,12 @@ export function formatFieldPath(segments: readonly string[]): string {
   }
   return out;
 }
+
+/** The segments of a path formatFieldPath wrote: `spec.addresses[2]` -> ['spec', 'addresses', '2']. */
+export function parseFieldPath(path: string): string[] {
+  const out: string[] = [];
+  for (const m of path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|\[(\d+)\]|([^.[\]]+)/g)) {
+    out.push(m[1] !== undefined ? (JSON.parse(m[1]) as string) : (m[2] ?? m[3] ?? ''));
+  }
+  return out;
+}

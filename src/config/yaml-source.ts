@@ -47,10 +47,16 @@ function locator(doc: Document, lines: LineCounter): (path: readonly string[]) =
 /**
  * Splits `text` into documents as kubectl does ("---" separated, YAML 1.1 scalars, duplicate
  * keys refused). Empty documents are dropped; a document with a syntax error becomes a problem.
+ * `version: '1.2'` reads scalars as YAML 1.2 does (yes/no/on/off stay strings): for l2vip's own
+ * files, which kubectl never reads.
  */
-export function readYamlDocuments(text: string, file?: string): { documents: SourceDocument[]; problems: YamlProblem[] } {
+export function readYamlDocuments(
+  text: string,
+  file?: string,
+  options: { readonly version?: '1.1' | '1.2' } = {},
+): { documents: SourceDocument[]; problems: YamlProblem[] } {
   const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { version: '1.1', customTags: kubernetesTags, lineCounter: lines, prettyErrors: true });
+  const parsed = parseAllDocuments(text, { version: options.version ?? '1.1', customTags: kubernetesTags, lineCounter: lines, prettyErrors: true });
   const docs = Array.isArray(parsed) ? parsed : [];
   const documents: SourceDocument[] = [];
   const problems: YamlProblem[] = [];

@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { LATE_MS, type ProbeAnswer, type ProbeReport, type SentProbe, summarizeProbes } from './outage.js';
 
 /**
  * The two small programs the lab runs inside its namespaces:
@@ -38,59 +39,10 @@ export function runEcho(name: string, vips: readonly string[], port = ECHO_PORT)
   }
 }
 
-interface Reply {
-  readonly seq: number;
-  readonly node: string;
-  /** performance.now() when read. */
-  readonly at: number;
-}
-
-/**
- * An answer later than this counts as lost for the outage: a probe the new owner's kernel held
- * in its neighbour queue for a second (while it resolved the client) is answered, but a client
- * waited that long. Far above the round trip on the bridge (well under 1 ms) and the prober's
- * own scheduling delays on a loaded machine (tens of ms).
- */
-export const LATE_MS = 200;
-
-/** What one VIP's probes showed over a window. */
-export interface ProbeReport {
-  readonly target: string;
-  readonly sent: number;
-  readonly received: number;
-  /** Probes sent in the window that got no answer. */
-  readonly lost: number;
-  /** Probes answered later than LATE_MS (not in `lost`; counted as unanswered for the outage). */
-  readonly late: number;
-  /** Longest round trip of an answered probe, ms. */
-  readonly maxRttMs: number;
-  /** Longest run of consecutive unanswered probes, in probes. */
-  readonly longestLossRun: number;
-  /**
-   * The outage: the longest time between the sending of two consecutive probes answered within
-   * LATE_MS, less one interval, ms (0 when nothing was lost). Measured on send times, so a client
-   * that is slow to read its answers does not inflate it.
-   */
-  readonly outageMs: number;
-  /**
-   * Wall-clock times (ms since the epoch, this machine's clock) of the sending of the two
-   * answered probes around the outage; undefined when nothing was lost. They place the outage
-   * against other events, such as the fault or a speaker's log line.
-   */
-  readonly outageFrom: number | undefined;
-  readonly outageTo: number | undefined;
-  /** Times the answering node differed from the one that answered the previous probe (by sequence). */
-  readonly changes: number;
-  /** Nodes that answered, in order of first answer. */
-  readonly nodes: readonly string[];
-  /** Node that answered last. */
-  readonly lastNode: string | undefined;
-}
-
 class Prober {
   private seq = 0;
-  private readonly sentAt = new Map<number, number>();
-  private replies: Reply[] = [];
+  private sent: SentProbe[] = [];
+  private answers: ProbeAnswer[] = [];
   private markSeq = 0;
   private readonly socket: Socket;
   private connected = false;
@@ -104,7 +56,7 @@ class Prober {
     this.socket.on('message', (msg) => {
       if (msg.length < 8) return;
       const seq = Number(msg.readBigUInt64BE(0));
-      this.replies.push({ seq, node: msg.subarray(8).toString(), at: performance.now() });
+      this.answers.push({ seq, node: msg.subarray(8).toString(), at: performance.now() });
     });
     this.socket.on('error', () => undefined);
     this.socket.connect(port, target, () => (this.connected = true));
@@ -114,84 +66,29 @@ class Prober {
     const b = Buffer.alloc(8);
     const seq = ++this.seq;
     b.writeBigUInt64BE(BigInt(seq));
-    this.sentAt.set(seq, performance.now());
+    this.sent.push({ seq, at: performance.now() });
     // A send to an unresolved neighbour fails with EHOSTUNREACH: that is a lost probe.
     if (this.connected) this.socket.send(b, () => undefined);
   }
 
   mark(): void {
     this.markSeq = this.seq;
-    this.replies = [];
-    this.sentAt.clear();
+    this.answers = [];
+    this.sent = [];
   }
 
   /** Probes sent in the last `graceMs` may still be in flight (or late): they are not counted. */
   report(graceMs: number): ProbeReport {
-    const now = performance.now();
-    const by = new Map<number, string>();
-    const arrived = new Map<number, number>();
-    const nodes: string[] = [];
-    let lastNode: string | undefined;
-    for (const r of this.replies) {
-      if (r.seq <= this.markSeq) continue;
-      by.set(r.seq, r.node);
-      if (!arrived.has(r.seq)) arrived.set(r.seq, r.at);
-      if (!nodes.includes(r.node)) nodes.push(r.node);
-      lastNode = r.node;
-    }
-    let changes = 0;
-    let previous: string | undefined;
-    for (const seq of [...by.keys()].sort((a, b) => a - b)) {
-      const node = by.get(seq)!;
-      if (previous !== undefined && node !== previous) changes++;
-      previous = node;
-    }
-    let sent = 0;
-    let lost = 0;
-    let late = 0;
-    let maxRttMs = 0;
-    let run = 0;
-    let longestLossRun = 0;
-    let outageMs = 0;
-    let outageFrom: number | undefined;
-    let outageTo: number | undefined;
-    let lastAnswered: number | undefined;
-    // Map iteration follows insertion order, which is sequence order.
-    for (const [seq, at] of this.sentAt) {
-      if (seq <= this.markSeq || now - at < graceMs) continue;
-      sent++;
-      const rtt = arrived.has(seq) ? arrived.get(seq)! - at : undefined;
-      if (rtt !== undefined) maxRttMs = Math.max(maxRttMs, rtt);
-      if (rtt !== undefined && rtt > LATE_MS) late++;
-      if (rtt !== undefined && rtt <= LATE_MS) {
-        run = 0;
-        if (lastAnswered !== undefined && at - lastAnswered - this.intervalMs > outageMs) {
-          outageMs = at - lastAnswered - this.intervalMs;
-          outageFrom = performance.timeOrigin + lastAnswered;
-          outageTo = performance.timeOrigin + at;
-        }
-        lastAnswered = at;
-      } else {
-        if (rtt === undefined) lost++;
-        run++;
-        longestLossRun = Math.max(longestLossRun, run);
-      }
-    }
-    return {
+    return summarizeProbes({
       target: this.target,
-      sent,
-      received: sent - lost,
-      lost,
-      late,
-      maxRttMs: Math.round(maxRttMs * 10) / 10,
-      longestLossRun,
-      outageMs: Math.max(0, Math.round(outageMs * 10) / 10),
-      outageFrom,
-      outageTo,
-      changes,
-      nodes,
-      lastNode,
-    };
+      intervalMs: this.intervalMs,
+      sent: this.sent,
+      answers: this.answers,
+      afterSeq: this.markSeq,
+      now: performance.now(),
+      graceMs,
+      epochOffset: performance.timeOrigin,
+    });
   }
 
   close(): void {

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { L2vipError, LabError } from '../errors.js';
 import type { CommandRunner } from '../host/command-runner.js';
-import { ECHO_PORT, type ProbeReport } from './lab-agent.js';
+import { ECHO_PORT } from './lab-agent.js';
+import type { ProbeReport } from './outage.js';
 import type { LabContext, NodeRunner } from './node-runner.js';
 import { selfCommand, StandaloneRunner } from './standalone-runner.js';
 import { buildTopology, destroyTopology, labId, leftoverNamespaces, lossCounters, planTopology, setLink, setPeerLoss, type LabHost, type LabTopology } from './topology.js';
@@ -138,11 +140,17 @@ export class Lab {
       this.o.print(`removing ${old.length} namespaces left by an earlier lab run: ${old.join(', ')}`);
       for (const ns of old) await this.o.runner.run('ip', ['netns', 'del', ns]);
     }
-    this.dir = await mkdtemp(join(tmpdir(), 'l2vip-lab-'));
+    try {
+      this.dir = await mkdtemp(join(tmpdir(), 'l2vip-lab-'));
+    } catch (err) {
+      throw new LabError(`creating the lab's work directory in ${tmpdir()}: ${(err as Error).message}`, { cause: err });
+    }
     await buildTopology(this.o.runner, this.topo);
     // Also at 0 %: the rules count the peer traffic (Observation.peerFrames).
     await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
-    await this.nodeRunner.prepare(this.ctx);
+    await this.nodeRunner.prepare(this.ctx).catch((err: unknown) => {
+      throw labFailure(err, `preparing the nodes (${this.nodeRunner.label})`);
+    });
     for (const n of this.topo.nodes) this.startNode(n);
     this.startProbe();
     await Promise.all(this.topo.nodes.map((n) => this.whenReady(n)));
@@ -157,7 +165,7 @@ export class Lab {
     for (let attempt = 1; ; attempt++) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new LabError(`${n.name} (${this.nodeRunner.label}) was not ready within ${START_TIMEOUT_MS} ms (logs in ${this.dir})`)), START_TIMEOUT_MS);
       });
       try {
         await Promise.race([this.procs.get(n.name)!.ready, timeout]);
@@ -184,7 +192,7 @@ export class Lab {
     let isReady: (() => void) | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       isReady = resolve;
-      software.once('exit', (code, signal) => reject(new Error(`${n.name}: ${this.nodeRunner.label} exited (${signal ?? code}) before it was ready (log: ${join(this.dir, `${n.name}.log`)})`)));
+      software.once('exit', (code, signal) => reject(new LabError(`${n.name}: ${this.nodeRunner.label} exited (${signal ?? code}) before it was ready (log: ${join(this.dir, `${n.name}.log`)})`)));
     });
     const follow = (stream: Readable): void => {
       createInterface({ input: stream }).on('line', (line) => {
@@ -206,7 +214,7 @@ export class Lab {
     const echo = spawn('ip', ['netns', 'exec', n.netns, ...this.cmd, 'lab-agent', 'echo', n.name, this.topo.vip4, this.topo.vip6], { stdio: ['ignore', 'pipe', 'ignore'] });
     const bound = new Promise<void>((resolve, reject) => {
       createInterface({ input: echo.stdout }).once('line', () => resolve());
-      echo.once('exit', (code, signal) => reject(new Error(`${n.name}: the echo service exited (${signal ?? code}) before it was bound`)));
+      echo.once('exit', (code, signal) => reject(new LabError(`${n.name}: the echo service exited (${signal ?? code}) before it was bound`)));
     });
     const both = Promise.all([ready, bound]).then(() => undefined);
     both.catch(() => undefined);
@@ -250,7 +258,7 @@ export class Lab {
       const owners = new Set(served.map((x) => x.lastNode));
       if (served.every((x) => x.sent > 0 && x.lost === 0 && x.late === 0 && x.nodes.length === 1) && owners.size === 1) return r[0]!.lastNode!;
     }
-    throw new Error(`the VIPs did not become stable within ${timeoutMs} ms (logs in ${this.dir})`);
+    throw new LabError(`the VIPs did not become stable within ${timeoutMs} ms (logs in ${this.dir})`);
   }
 
   /**
@@ -408,6 +416,12 @@ export class Lab {
   get logDir(): string {
     return this.dir;
   }
+}
+
+/** A failed system call (a file that cannot be written, say) becomes a LabError saying what was being done; anything else is a bug and stays as it is. */
+function labFailure(err: unknown, what: string): unknown {
+  if (err instanceof L2vipError || !(err instanceof Error) || typeof (err as NodeJS.ErrnoException).code !== 'string') return err;
+  return new LabError(`${what}: ${err.message}`, { cause: err });
 }
 
 function killAll(pids: string): void {

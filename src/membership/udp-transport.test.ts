@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../clock/system-clock.js';
-import { ConfigError } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
 import { Membership } from './membership.js';
 import { describePeerTransportCompliance } from './peer-transport.compliance.js';
-import { formatHostPort, parseHostPort, UdpTransport } from './udp-transport.js';
+import { UdpTransport } from './udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -36,20 +35,6 @@ describePeerTransportCompliance('UdpTransport on 127.0.0.1', async () => {
 });
 
 describe('UdpTransport addresses', () => {
-  it('parses host:port and [v6]:port, and formats them back', () => {
-    expect(parseHostPort('192.0.2.1:7946')).toEqual({ host: '192.0.2.1', port: 7946, family: 4 });
-    expect(parseHostPort('[2001:db8::1]:7946')).toEqual({ host: '2001:db8::1', port: 7946, family: 6 });
-    expect(formatHostPort('2001:db8::1', 1)).toBe('[2001:db8::1]:1');
-    expect(formatHostPort('192.0.2.1', 1)).toBe('192.0.2.1:1');
-  });
-
-  it.each(['2001:db8::1:7946', '[192.0.2.1]:1', 'node-a:7946', '192.0.2.1', '192.0.2.1:70000', '[::1]'])(
-    'rejects %s with a ConfigError',
-    (bad) => {
-      expect(() => parseHostPort(bad, 'peers[0].address')).toThrow(ConfigError);
-    },
-  );
-
   it('reaches IPv4 peers from a dual-stack [::] socket and reports them in IPv4 syntax', async () => {
     const a = new UdpTransport({ bind: '[::]:0' });
     const b = new UdpTransport({ bind: '127.0.0.1:0' });

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { OwnedSet } from '../announcer/announcer.js';
 import type { ResponderStats } from '../announcer/responder-stats.js';
+import { parseHostPort } from '../ip/host-port.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
-import { parseHostPort } from '../membership/udp-transport.js';
 import { runChecks, type HealthChecks } from './health.js';
 import type { Logger } from './logger.js';
 

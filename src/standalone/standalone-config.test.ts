@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkSecret, parseStandaloneConfig } from './standalone-config.js';
+import { ConfigError } from '../errors.js';
+import { checkSecret, parseStandaloneConfig, standaloneConfigError } from './standalone-config.js';
 
 const BASE = `
 node: n1
@@ -100,5 +101,58 @@ describe('shared secret', () => {
     expect(checkSecret(Buffer.from('x'.repeat(31) + '\n'), '/s').problem?.message).toMatch(/31 bytes; at least 32/);
     expect(checkSecret(Buffer.from(''), '/s').problem?.path).toBe('cluster.secretFile');
     expect(checkSecret(Buffer.from('x'.repeat(32) + '\n'), '/s').secret).toHaveLength(32);
+  });
+});
+
+describe('standalone config problems: where they are', () => {
+  // BASE starts with an empty line: `node:` is line 2, `interfaces:` line 9, the addresses line 12, the last line 13.
+  const line = (text: string, path: string) => problems(text).find((p) => p.path === path)?.line;
+
+  it('gives schema problems the line of the field, with the config module\'s advice', () => {
+    const p = problems(BASE.replace('interfaces: [eth0]', 'interface: [eth0]'));
+    expect(p).toEqual([{ path: 'interface', message: 'unknown field "interface" in the object: did you mean "interfaces"?', line: 9, column: 12 }]);
+    expect(line(BASE.replace('interfaces: [eth0]', 'interfaces: [eth0]\nhandoffMs: "fast"'), 'handoffMs')).toBe(10);
+  });
+
+  it('gives checks after the schema the line of the field too', () => {
+    const text = BASE.replace('[192.168.77.200, "2001:db8::200"]', '[192.168.77.200, 192.168.77.200]');
+    expect(problems(text)).toEqual([{ path: 'services[0].addresses[1]', message: expect.stringMatching(/duplicate address/) as unknown, line: 12, column: 33 }]);
+    expect(line(BASE.replace('bind: 192.168.77.11:7946', 'bind: node1:7946'), 'cluster.bind')).toBe(4);
+    expect(line(BASE.replace('{ name: n2, address', '{ name: n1, address'), 'cluster.peers[1].name')).toBe(7);
+  });
+
+  it('points a missing field at its parent', () => {
+    expect(line(BASE.replace('  secretFile: /etc/l2vip/secret\n', ''), 'cluster.secretFile')).toBe(4);
+  });
+
+  it('gives YAML syntax errors their line', () => {
+    const p = problems('node: n1\ncluster:\n  bind: [\n');
+    expect(p[0]).toMatchObject({ path: '(file)', message: expect.stringMatching(/^not valid YAML: /) as unknown });
+    expect(p[0]!.line).toBeGreaterThanOrEqual(3);
+    expect(problems('node: n1\nnode: n2\n')[0]).toMatchObject({ path: '(file)', line: 2, message: expect.stringMatching(/unique/) as unknown });
+  });
+
+  it('refuses an empty file and a file of several documents', () => {
+    expect(problems('')).toEqual([{ path: '(file)', message: expect.stringMatching(/^is empty/) as unknown }]);
+    expect(problems(`${BASE}---\n${BASE}`)).toEqual([{ path: '(file)', message: expect.stringMatching(/more than one YAML document/) as unknown, line: 16, column: 1 }]);
+  });
+
+  it('reads YAML 1.2 scalars: yes is a string, not a boolean', () => {
+    expect(problems(`${BASE}localDelivery: yes\n`)).toEqual([
+      { path: 'localDelivery', message: 'must be true or false, not the string "yes" (write true or false without quotes)', line: 14, column: 16 },
+    ]);
+  });
+
+  it('formats each problem as FILE:LINE: PATH: MESSAGE in one ConfigError', () => {
+    const text = BASE.replace('nodes: [n1, n2]', 'nodes: [n1, n9]').replace('bind: 192.168.77.11:7946', 'bind: x');
+    const err = standaloneConfigError('/etc/l2vip/l2vip.yaml', problems(text));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      '2 problems in /etc/l2vip/l2vip.yaml:\n' +
+        '  /etc/l2vip/l2vip.yaml:4: cluster.bind: "x" is not an IP:port address (write 192.0.2.1:7946 or [2001:db8::1]:7946)\n' +
+        '  /etc/l2vip/l2vip.yaml:13: services[0].nodes[1]: "n9" is not a peer (cluster.peers names: n1, n2)',
+    );
+    expect(standaloneConfigError('f.yaml', [{ path: 'cluster.secretFile', message: 'cannot read /s: ENOENT' }]).message).toBe('f.yaml: cluster.secretFile: cannot read /s: ENOENT');
+    expect(err.issues).toHaveLength(2);
   });
 });

@@ -1,12 +1,15 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { Ajv, type ErrorObject } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { Ajv } from 'ajv';
 import { checkGarpTiming, DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
 import { toOwnedIp } from '../announcer/owned-ips.js';
 import { parseIp } from '../ip/address.js';
 import { unusableVipReason } from '../ip/vip-address.js';
-import { parseHostPort } from '../membership/udp-transport.js';
+import { formatFieldPath, parseFieldPath } from '../config/field-path.js';
+import { schemaProblems } from '../config/schema.js';
+import { readYamlDocuments, type SourceDocument } from '../config/yaml-source.js';
+import { ConfigError } from '../errors.js';
+import { parseHostPort } from '../ip/host-port.js';
 import type { MembershipOptions } from '../membership/membership-options.js';
 import { resolveMembershipOptions } from '../membership/membership-options.js';
 import type { ServiceSpec } from '../speaker/ownership.js';
@@ -67,6 +70,9 @@ type StandaloneFile = Static<typeof StandaloneFileSchema>;
 export interface ConfigProblem {
   readonly path: string;
   readonly message: string;
+  /** 1-based line (and column) of `path` in the file, or of its closest parent that is there. */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** The validated config, with defaults filled in. */
@@ -88,25 +94,24 @@ export interface StandaloneConfig {
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile<StandaloneFile>(StandaloneFileSchema);
 
-function ajvPath(e: ErrorObject): string {
-  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  let out = '';
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    return out === '' ? extra : `${out}.${extra}`;
-  }
-  if (e.keyword === 'required') {
-    const missing = (e.params as { missingProperty: string }).missingProperty;
-    return out === '' ? missing : `${out}.${missing}`;
-  }
-  return out || '(top level)';
+/** Adds the line and column of each problem's field (or of its closest parent in the file). */
+function locate(doc: SourceDocument | undefined, problems: readonly ConfigProblem[]): ConfigProblem[] {
+  return problems.map((p) => {
+    if (p.line !== undefined || doc === undefined || p.path.startsWith('(')) return p;
+    const pos = doc.locate(parseFieldPath(p.path));
+    return pos === undefined ? p : { ...p, line: pos.line, column: pos.column };
+  });
 }
 
-function ajvMessage(e: ErrorObject): string {
-  if (e.keyword === 'additionalProperties') return 'unknown field (check its spelling)';
-  if (e.keyword === 'required') return 'is required';
-  return e.message ?? 'is invalid';
+/** One problem as an operator reads it: `FILE:LINE: PATH: MESSAGE`, as compilers print theirs. */
+export function formatStandaloneProblem(file: string, p: ConfigProblem): string {
+  return `${file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.path}: ${p.message}`;
+}
+
+/** Every problem of the file in one ConfigError, one line each. */
+export function standaloneConfigError(file: string, problems: readonly ConfigProblem[]): ConfigError {
+  const lines = problems.map((p) => formatStandaloneProblem(file, p));
+  return new ConfigError(lines.length === 1 ? lines[0]! : `${problems.length} problems in ${file}:\n  ${lines.join('\n  ')}`, problems);
 }
 
 /**
@@ -114,22 +119,24 @@ function ajvMessage(e: ErrorObject): string {
  * Returns every problem found, never throws.
  */
 export function parseStandaloneConfig(text: string, defaultNode = hostname()): { config?: StandaloneConfig; problems: ConfigProblem[] } {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    return { problems: [{ path: '(file)', message: `not valid YAML: ${err instanceof Error ? err.message : String(err)}` }] };
+  // YAML 1.2 and the config module's reader: duplicate keys refused, positions kept for problems.
+  const yaml = readYamlDocuments(text, undefined, { version: '1.2' });
+  if (yaml.problems.length > 0) {
+    return { problems: yaml.problems.map((p) => ({ path: '(file)', message: `not valid YAML: ${p.message}`, ...(p.position ? { line: p.position.line, column: p.position.column } : {}) })) };
   }
+  if (yaml.documents.length > 1) {
+    const second = yaml.documents[1]!.locate([]);
+    return { problems: [{ path: '(file)', message: 'holds more than one YAML document (remove the "---" separators)', ...(second ? { line: second.line, column: second.column } : {}) }] };
+  }
+  const doc = yaml.documents[0];
+  if (doc === undefined) return { problems: [{ path: '(file)', message: 'is empty: it needs at least cluster and services (see docs/standalone.md)' }] };
+  const raw = doc.value;
   if (!validate(raw)) {
-    const seen = new Set<string>();
-    const problems: ConfigProblem[] = [];
-    for (const e of validate.errors ?? []) {
-      const p = { path: ajvPath(e), message: ajvMessage(e) };
-      const k = `${p.path}\n${p.message}`;
-      if (!seen.has(k)) problems.push(p);
-      seen.add(k);
-    }
-    return { problems };
+    const problems = schemaProblems(StandaloneFileSchema, raw, validate.errors ?? []).map((p) => ({
+      path: formatFieldPath(p.segments) || '(top level)',
+      message: p.message,
+    }));
+    return { problems: locate(doc, problems) };
   }
   const f = raw;
   const problems: ConfigProblem[] = [];
@@ -212,7 +219,7 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
       problems.push({ path: 'metrics.listen', message: (err as Error).message.replace(/^metrics\.listen: /, '') });
     }
   }
-  if (problems.length > 0) return { problems };
+  if (problems.length > 0) return { problems: locate(doc, problems) };
   return {
     problems,
     config: {

@@ -1,12 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { systemClock } from '../clock/system-clock.js';
-import { ConfigError, FileError } from '../errors.js';
+import { FileError } from '../errors.js';
 import { Membership } from '../membership/membership.js';
 import { UdpTransport } from '../membership/udp-transport.js';
 import type { Logger } from '../observability/logger.js';
 import { checkNamedInterfaces, SpeakerRuntime } from '../speaker/runtime.js';
-import { checkSecret, parseStandaloneConfig, type StandaloneConfig } from './standalone-config.js';
+import { checkSecret, parseStandaloneConfig, standaloneConfigError, type StandaloneConfig } from './standalone-config.js';
 
 /**
  * Reads and validates the config file and its secret; every problem in one ConfigError. A
@@ -17,22 +17,17 @@ export async function loadStandaloneConfig(file: string): Promise<{ config: Stan
     throw new FileError(`cannot read ${file}: ${err.code ?? err.message}`);
   });
   const parsed = parseStandaloneConfig(text);
-  if (parsed.config === undefined) throw configError(file, parsed.problems);
+  if (parsed.config === undefined) throw standaloneConfigError(file, parsed.problems);
   const config = { ...parsed.config, secretFile: resolve(dirname(file), parsed.config.secretFile) };
   const warnings: string[] = [];
   const mode = await stat(config.secretFile).then((s) => s.mode, () => 0);
   if ((mode & 0o004) !== 0) warnings.push(`the secret ${config.secretFile} is readable by every user: chmod 600 it`);
   const bytes = await readFile(config.secretFile).catch((err: NodeJS.ErrnoException) => {
-    throw configError(file, [{ path: 'cluster.secretFile', message: `cannot read ${config.secretFile}: ${err.code ?? err.message}` }]);
+    throw standaloneConfigError(file, [{ path: 'cluster.secretFile', message: `cannot read ${config.secretFile}: ${err.code ?? err.message}` }]);
   });
   const { secret, problem } = checkSecret(bytes, config.secretFile);
-  if (secret === undefined) throw configError(file, [problem!]);
+  if (secret === undefined) throw standaloneConfigError(file, [problem!]);
   return { config, secret, warnings };
-}
-
-function configError(file: string, problems: readonly { path: string; message: string }[]): ConfigError {
-  const lines = problems.map((p) => `${file}: ${p.path}: ${p.message}`);
-  return new ConfigError(lines.length === 1 ? lines[0]! : `${problems.length} problems in ${file}:\n  ${lines.join('\n  ')}`, problems);
 }
 
 /** What can change on SIGHUP without a restart. */

@@ -1,4 +1,5 @@
 import type { FrameSocket } from '../../src/announcer/frame-socket.js';
+import { SocketError } from '../../src/errors.js';
 
 /**
  * An in-memory Ethernet segment: every frame sent by one socket reaches every other socket
@@ -31,7 +32,7 @@ export class MemoryFrameSocket implements FrameSocket {
   ) {}
 
   send(frame: Uint8Array): void {
-    if (this.closed) throw new Error('socket closed');
+    this.assertOpen('sending a frame');
     this.lan.deliver(this, Uint8Array.from(frame));
   }
 
@@ -40,16 +41,23 @@ export class MemoryFrameSocket implements FrameSocket {
   }
 
   addMembership(mac: Uint8Array): void {
+    this.assertOpen('joining a multicast group');
     this.memberships.add(Buffer.from(mac).toString('hex'));
   }
 
   dropMembership(mac: Uint8Array): void {
+    this.assertOpen('leaving a multicast group');
     this.memberships.delete(Buffer.from(mac).toString('hex'));
   }
 
   close(): void {
     this.closed = true;
     this.lan.sockets.delete(this);
+  }
+
+  /** As AfPacketSocket: a closed socket fails like a system call on a closed fd. */
+  private assertOpen(what: string): void {
+    if (this.closed) throw new SocketError(`${what} on ifindex ${this.ifindex}: socket is closed`, 'EBADF');
   }
 
   /** Injects a frame as if it arrived from the wire. */

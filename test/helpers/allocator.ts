@@ -1,6 +1,6 @@
-import { parseConfigObjects } from '../config/parse.js';
-import type { Config } from '../config/types.js';
-import type { ServiceInput } from './service.js';
+import { parseConfigObjects } from '../../src/config/parse.js';
+import type { Config } from '../../src/config/types.js';
+import type { ServiceInput } from '../../src/allocator/service.js';
 
 /** A pool as tests write it. */
 export interface PoolSpec {

@@ -4,12 +4,12 @@ import { VirtualClock } from '../clock/virtual-clock.js';
 import { electAll } from '../election/elect.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
-import { MemoryNetwork } from './memory-transport.js';
+import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
 import { Membership, type MemberState } from './membership.js';
 import { resolveMembershipOptions } from './membership-options.js';
 import type { PeerTransport } from './peer-transport.js';
-import { seededRandom } from './seeded-random.js';
-import { SIM_SECRET, SimCluster, simulateCrash } from './sim-cluster.js';
+import { seededRandom } from '../../test/helpers/seeded-random.js';
+import { SIM_SECRET, SimCluster, simulateCrash } from '../../test/fakes/sim-cluster.js';
 
 function stateAt(c: SimCluster, observer: string, subject: string): MemberState | undefined {
   return c.node(observer).membership.view().members.get(subject)?.state;

@@ -3,7 +3,7 @@ import { systemClock } from '../clock/system-clock.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
 import { Membership } from './membership.js';
-import { describePeerTransportCompliance } from './peer-transport.compliance.js';
+import { describePeerTransportCompliance } from '../../test/compliance/peer-transport.js';
 import { formatHostPort, parseHostPort, UdpTransport } from './udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

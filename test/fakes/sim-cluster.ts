@@ -1,9 +1,9 @@
-import { VirtualClock } from '../clock/virtual-clock.js';
-import { silentLogger, type Logger } from '../observability/logger.js';
+import { VirtualClock } from '../../src/clock/virtual-clock.js';
+import { silentLogger, type Logger } from '../../src/observability/logger.js';
+import { Membership, type PeerConfig } from '../../src/membership/membership.js';
+import type { MembershipOptions } from '../../src/membership/membership-options.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { MemoryNetwork, type MemoryTransport } from './memory-transport.js';
-import { Membership, type PeerConfig } from './membership.js';
-import type { MembershipOptions } from './membership-options.js';
-import { seededRandom } from './seeded-random.js';
 
 /** Wall-clock epoch of simulations: virtual ms 0 is this Unix time. */
 export const SIM_EPOCH_MS = 1_700_000_000_000;

@@ -5,9 +5,11 @@ import { electAll } from '../election/elect.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
 import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
-import { Membership, type MemberState } from './membership.js';
+import { MAX_INCARNATION, Membership, memberId, type MemberState } from './membership.js';
+import { membershipKey } from './membership-key.js';
 import { resolveMembershipOptions } from './membership-options.js';
 import type { PeerTransport } from './peer-transport.js';
+import { encodeMessage, type Message, type ViewEntry } from './wire.js';
 import { seededRandom } from '../../test/helpers/seeded-random.js';
 import { SIM_SECRET, SimCluster, simulateCrash } from '../../test/fakes/sim-cluster.js';
 
@@ -411,5 +413,61 @@ describe('Membership: configuration', () => {
     expect(() => new Membership({ ...base, secret: 'short' })).toThrow(ConfigError);
     expect(() => new Membership({ ...base, extraSecrets: ['short'] })).toThrow(/extraSecrets\[0\]/);
     expect(() => new Membership({ ...base, peers: [...base.peers, { name: 'b', address: 'c:1' }] })).toThrow(/listed twice/);
+  });
+});
+
+/** A datagram made by a key holder (an insider, or a buggy build), sent to `to` as if from `from`. */
+function forge(c: SimCluster, from: string, to: string, message: Message): void {
+  c.network.inject(c.node(from).address, c.node(to).address, encodeMessage(message, membershipKey(SIM_SECRET)));
+}
+
+function heartbeat(sender: string, incarnation: number, seq: number, entries: readonly ViewEntry[]): Message {
+  return { type: 'heartbeat', sender, incarnation, seq, timestamp: 0, metaVersion: 0, ages: [], entries, blobs: [] };
+}
+
+describe('Membership: hostile datagrams from a key holder', () => {
+  it('drops an absurd incarnation about the receiver (counted), instead of overflowing its own and crashing', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 16 });
+    c.advance(100);
+    const n1 = c.node('node-1').membership;
+    const before = n1.incarnation;
+    const inc0 = c.node('node-0').membership.incarnation;
+    forge(c, 'node-0', 'node-1', heartbeat('node-0', inc0, 1e9, [{ id: memberId('node-1'), state: 'suspect', incarnation: Number.MAX_SAFE_INTEGER, metaVersion: 0, want: false }]));
+    expect(() => c.advance(50)).not.toThrow();
+    expect(n1.stats().drops['bad-incarnation']).toBe(1);
+    expect(n1.incarnation).toBe(before);
+    expect(n1.stats().refutations).toBe(0);
+    c.advance(500);
+    expect(allSeeAll(c)).toBe(true);
+  });
+
+  it('drops an absurd sender incarnation, and an incarnation just above the bound, without moving the replay window', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 17 });
+    c.advance(100);
+    forge(c, 'node-0', 'node-1', heartbeat('node-0', Number.MAX_SAFE_INTEGER, 1, []));
+    forge(c, 'node-0', 'node-1', heartbeat('node-0', MAX_INCARNATION + 1, 1, []));
+    expect(() => c.advance(50)).not.toThrow();
+    const n1 = c.node('node-1').membership;
+    expect(n1.stats().drops['bad-incarnation']).toBe(2);
+    expect(n1.view().members.get('node-0')?.incarnation).toBe(c.node('node-0').membership.incarnation);
+    c.advance(500);
+    expect(allSeeAll(c)).toBe(true);
+  });
+
+  it('never lets an exception out of the receive path: a throwing step is a counted drop', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 18 });
+    c.advance(100);
+    const n1 = c.node('node-1').membership;
+    // A peer whose every datagram makes the handler throw (here: a metadata handler bug).
+    const off = n1.onChange(() => {
+      throw new Error('handler bug');
+    });
+    c.node('node-0').membership.setMetadata({ x: 1 });
+    expect(() => c.advance(50)).not.toThrow();
+    off();
+    // And the receive path itself: an impossible input to the transport handler.
+    const t = c.node('node-1').transport;
+    expect(() => t.deliver(undefined as unknown as Uint8Array, c.node('node-0').address)).not.toThrow();
+    expect(n1.stats().drops['internal-error']).toBe(1);
   });
 });

@@ -53,8 +53,26 @@ export interface MembershipView {
   readonly members: ReadonlyMap<string, MemberView>;
 }
 
+/**
+ * Highest incarnation accepted, in a header or an entry: 2^48 (wall-clock ms until the year
+ * 10889). Default incarnations are wall-clock ms (about 2^41 today), so no fixed bound near
+ * 2^32 is possible, and a relative one ("not far above what we know") would refuse a node whose
+ * restart follows a large clock correction. The 2^5 gap below 2^53 keeps `incarnation + 1` (a
+ * refutation) a safe integer, so no authenticated datagram can push us out of the u64 range
+ * the wire format carries.
+ */
+export const MAX_INCARNATION = 2 ** 48;
+
 /** Why a received datagram was ignored. Never acted upon, only counted. */
-export type DropReason = WireDropReason | 'unknown-sender' | 'reflected' | 'replay' | 'too-old' | 'clock-skew';
+export type DropReason =
+  | WireDropReason
+  | 'unknown-sender'
+  | 'reflected'
+  | 'bad-incarnation'
+  | 'replay'
+  | 'too-old'
+  | 'clock-skew'
+  | 'internal-error';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'malformed',
@@ -63,9 +81,11 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad-mac',
   'unknown-sender',
   'reflected',
+  'bad-incarnation',
   'replay',
   'too-old',
   'clock-skew',
+  'internal-error',
 ];
 
 export interface MembershipStats {
@@ -85,6 +105,8 @@ export interface MembershipStats {
   readonly stalls: number;
   /** Metadata blobs that authenticated but did not parse. */
   readonly badMetadata: number;
+  /** Datagrams that could not be encoded (a bug; logged at error): counted as sent but lost. */
+  readonly sendErrors: number;
 }
 
 export interface MembershipComponents {
@@ -203,6 +225,7 @@ export class Membership {
     refutations: 0,
     stalls: 0,
     badMetadata: 0,
+    sendErrors: 0,
   };
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 
@@ -264,8 +287,8 @@ export class Membership {
       this.byId.set(m.id, m);
     });
     this.selfIncarnation = Math.floor(c.incarnation ?? this.wallClock());
-    if (!Number.isSafeInteger(this.selfIncarnation) || this.selfIncarnation < 0) {
-      throw new RangeError(`incarnation must be a non-negative safe integer, got ${c.incarnation}`);
+    if (!Number.isSafeInteger(this.selfIncarnation) || this.selfIncarnation < 0 || this.selfIncarnation > MAX_INCARNATION) {
+      throw new RangeError(`incarnation must be an integer in 0..2^48, got ${c.incarnation}`);
     }
     this.aliveSet = this.computeAlive();
   }
@@ -463,7 +486,16 @@ export class Membership {
 
   private send(to: Member, message: Message): void {
     this.counters.sent++;
-    this.transport.send(to.address, encodeMessage(message, this.key));
+    let data: Uint8Array;
+    try {
+      data = encodeMessage(message, this.key);
+    } catch (err) {
+      // Unreachable while every number we send is bounded; if it ever happens it must cost one
+      // datagram, not the timer callback or the receive handler that called us.
+      if (this.counters.sendErrors++ % 1000 === 0) this.log.error({ err, node: to.name }, 'membership: cannot encode a datagram');
+      return;
+    }
+    this.transport.send(to.address, data);
   }
 
   private sendHeartbeats(now: number): void {
@@ -526,15 +558,26 @@ export class Membership {
 
   // ---- receiving ----
 
+  /** The transport's handler: whatever arrives, this never throws (a failure is a counted drop). */
   private receive(data: Uint8Array, from: string): void {
     if (!this.running) return;
     this.counters.received++;
+    try {
+      this.receiveChecked(data, from);
+    } catch (err) {
+      if (this.drops['internal-error'] % 1000 === 0) this.log.error({ err, from }, 'membership: error receiving a datagram');
+      this.drop('internal-error', from);
+    }
+  }
+
+  private receiveChecked(data: Uint8Array, from: string): void {
     const decoded = decodeMessage(data, this.keys);
     if (!decoded.ok) return this.drop(decoded.reason, from);
     const msg = decoded.message;
     if (msg.sender === this.self) return this.drop('reflected', from);
     const m = this.byName.get(msg.sender);
     if (m === undefined) return this.drop('unknown-sender', from);
+    if (!incarnationsBounded(msg)) return this.drop('bad-incarnation', from);
     const skew = this.o.maxClockSkewMs;
     if (skew !== undefined && Math.abs(msg.timestamp - this.wallClock()) > skew) return this.drop('clock-skew', from);
     const verdict = m.replay.check(msg.incarnation, msg.seq);
@@ -614,7 +657,8 @@ export class Membership {
       // SWIM refutation: someone suspects (or buried) this incarnation of us, or knows a newer
       // one (we restarted with a clock that went backwards): come back with a higher number.
       if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && e.state !== 'alive')) {
-        this.selfIncarnation = e.incarnation + 1;
+        // Bounded (MAX_INCARNATION): at the bound we stay there rather than leave the safe range.
+        this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
         this.seq = 0;
         this.counters.refutations++;
         this.flushNeeded = true;
@@ -709,6 +753,12 @@ export class Membership {
       }
     }
   }
+}
+
+function incarnationsBounded(msg: Message): boolean {
+  if (msg.incarnation > MAX_INCARNATION) return false;
+  if (msg.type === 'heartbeat') for (const e of msg.entries) if (e.incarnation > MAX_INCARNATION) return false;
+  return true;
 }
 
 function sleep(clock: Clock, ms: number): Promise<void> {

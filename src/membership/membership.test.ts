@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import type { Clock, Timer } from '../clock/clock.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { electAll } from '../election/elect.js';
@@ -421,8 +422,8 @@ function forge(c: SimCluster, from: string, to: string, message: Message): void 
   c.network.inject(c.node(from).address, c.node(to).address, encodeMessage(message, membershipKey(SIM_SECRET)));
 }
 
-function heartbeat(sender: string, incarnation: number, seq: number, entries: readonly ViewEntry[]): Message {
-  return { type: 'heartbeat', sender, incarnation, seq, timestamp: 0, metaVersion: 0, ages: [], entries, blobs: [] };
+function heartbeat(sender: string, incarnation: number, seq: number, entries: readonly ViewEntry[], receiver = 'node-1'): Message {
+  return { type: 'heartbeat', sender, receiver: memberId(receiver), incarnation, seq, timestamp: 0, metaVersion: 0, ages: [], entries, blobs: [] };
 }
 
 describe('Membership: hostile datagrams from a key holder', () => {
@@ -469,5 +470,60 @@ describe('Membership: hostile datagrams from a key holder', () => {
     const t = c.node('node-1').transport;
     expect(() => t.deliver(undefined as unknown as Uint8Array, c.node('node-0').address)).not.toThrow();
     expect(n1.stats().drops['internal-error']).toBe(1);
+  });
+});
+
+describe('Membership: replay to another receiver', () => {
+  it('drops datagrams addressed to another node (counted); replaying them after a crash does not keep the sender alive', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 19 });
+    const [a0, a1, a2] = [c.node('node-0').address, c.node('node-1').address, c.node('node-2').address];
+    const toC: Uint8Array[] = [];
+    const off = c.network.sniff((from, to, d) => {
+      if (from === a0 && to === a2) toC.push(d);
+    });
+    c.advance(2000);
+    off();
+    c.crash('node-0');
+    // Replay what node-0 sent to node-2, in order, to node-1: no key needed.
+    const replayed = toC.slice(-200);
+    let dead = -1;
+    for (let t = 0; t < 1000; t += 5) {
+      const d = replayed.shift();
+      if (d !== undefined) c.network.inject(a0, a1, d);
+      c.advance(5);
+      if (dead < 0 && stateAt(c, 'node-1', 'node-0') === 'dead') dead = t;
+    }
+    expect(dead).toBeGreaterThan(0);
+    expect(dead).toBeLessThanOrEqual(c.node('node-1').membership.options.deadMaxMs);
+    expect(c.node('node-1').membership.stats().drops['wrong-receiver']).toBeGreaterThan(100);
+  });
+});
+
+describe('Membership: wire versions', () => {
+  it('drops datagrams of another wire version, counted, with one warning per peer and episode', async () => {
+    const lines: { msg: string; node?: string; from?: string; version?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as (typeof lines)[number]) });
+    const c = await SimCluster.start({ size: 3, seed: 20, logger });
+    const [a0, a1] = [c.node('node-0').address, c.node('node-1').address];
+    c.advance(100);
+    // What node-0 would send if it still ran the previous release (version 1).
+    const v1 = new Uint8Array([0x4c, 0x56, 1, 1, 0, 0, 0, 1, 6, ...new TextEncoder().encode('node-0'), ...new Uint8Array(60)]);
+    const warnings = (): number => lines.filter((l) => l.node === 'node-1' && l.msg.includes('another wire version')).length;
+    const episode = (): void => {
+      c.network.block(a0, a1);
+      for (let i = 0; i < 50; i++) {
+        c.network.inject(a0, a1, v1);
+        c.advance(1);
+      }
+      c.network.unblock(a0, a1);
+      c.advance(20);
+    };
+    episode();
+    expect(c.node('node-1').membership.stats().drops['wrong-version']).toBe(50);
+    expect(warnings()).toBe(1);
+    expect(lines.find((l) => l.node === 'node-1' && l.msg.includes('another wire version'))).toMatchObject({ from: a0, version: 1 });
+    episode();
+    expect(c.node('node-1').membership.stats().drops['wrong-version']).toBe(100);
+    expect(warnings()).toBe(2);
   });
 });

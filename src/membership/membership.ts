@@ -16,6 +16,7 @@ import {
   type MetadataBlob,
   type ViewEntry,
   type WireDropReason,
+  WIRE_VERSION,
 } from './wire.js';
 
 /**
@@ -68,6 +69,7 @@ export type DropReason =
   | WireDropReason
   | 'unknown-sender'
   | 'reflected'
+  | 'wrong-receiver'
   | 'bad-incarnation'
   | 'replay'
   | 'too-old'
@@ -81,6 +83,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad-mac',
   'unknown-sender',
   'reflected',
+  'wrong-receiver',
   'bad-incarnation',
   'replay',
   'too-old',
@@ -150,7 +153,10 @@ interface Member {
   metaIncarnation: number;
   /** Newest metadata version we have seen advertised for it. */
   advertisedMeta: number;
+  /** Its anti-replay window over what it sent us. */
   readonly replay: ReplayWindow;
+  /** Last sequence number we sent it in this incarnation (each receiver has its own window). */
+  sentSeq: number;
   /** Its latest age table (subject id -> ms, Infinity: never heard) and entries (subject id -> entry), and when they arrived. */
   readonly ages: Map<number, number>;
   agesAt: number;
@@ -193,9 +199,10 @@ export class Membership {
   private readonly wallClock: () => number;
   private readonly o: ResolvedMembershipOptions;
   private readonly handlers = new Set<(view: MembershipView) => void>();
+  /** Source addresses we warned about for another wire version, until they speak ours again. */
+  private readonly versionWarned = new Set<string>();
 
   private selfIncarnation: number;
-  private seq = 0;
   private selfMeta: Metadata | undefined;
   private selfMetaBytes: Uint8Array | undefined;
   private selfMetaVersion = 0;
@@ -278,6 +285,7 @@ export class Membership {
         metaIncarnation: 0,
         advertisedMeta: 0,
         replay: new ReplayWindow(o.replayWindow),
+        sentSeq: 0,
         ages: new Map(),
         agesAt: -Infinity,
         entries: new Map(),
@@ -343,7 +351,7 @@ export class Membership {
     this.tickTimer = undefined;
     for (let i = 0; i < this.o.leaveRepeats; i++) {
       if (i > 0) await sleep(this.clock, this.o.leaveIntervalMs);
-      for (const m of this.members) if (m.state !== 'left') this.send(m, { type: 'leave', ...this.header() });
+      for (const m of this.members) if (m.state !== 'left') this.send(m, { type: 'leave', ...this.header(m) });
     }
     await this.stop();
   }
@@ -480,8 +488,8 @@ export class Membership {
 
   // ---- sending ----
 
-  private header(): { sender: string; incarnation: number; seq: number; timestamp: number } {
-    return { sender: this.self, incarnation: this.selfIncarnation, seq: ++this.seq, timestamp: Math.floor(this.wallClock()) };
+  private header(to: Member): { sender: string; receiver: number; incarnation: number; seq: number; timestamp: number } {
+    return { sender: this.self, receiver: to.id, incarnation: this.selfIncarnation, seq: ++to.sentSeq, timestamp: Math.floor(this.wallClock()) };
   }
 
   private send(to: Member, message: Message): void {
@@ -532,7 +540,7 @@ export class Membership {
     }
     const message: HeartbeatMessage = {
       type: 'heartbeat',
-      ...this.header(),
+      ...this.header(r),
       metaVersion: this.selfMetaVersion,
       ages,
       entries,
@@ -572,9 +580,15 @@ export class Membership {
 
   private receiveChecked(data: Uint8Array, from: string): void {
     const decoded = decodeMessage(data, this.keys);
-    if (!decoded.ok) return this.drop(decoded.reason, from);
+    if (!decoded.ok) {
+      if (decoded.reason === 'wrong-version') this.warnVersion(decoded.version, from);
+      return this.drop(decoded.reason, from);
+    }
     const msg = decoded.message;
     if (msg.sender === this.self) return this.drop('reflected', from);
+    // The receiver id is under the MAC: a datagram a peer sent to another node, replayed to us
+    // (no key needed), must not count as evidence that the peer is alive.
+    if (msg.receiver !== this.selfId) return this.drop('wrong-receiver', from);
     const m = this.byName.get(msg.sender);
     if (m === undefined) return this.drop('unknown-sender', from);
     if (!incarnationsBounded(msg)) return this.drop('bad-incarnation', from);
@@ -585,6 +599,9 @@ export class Membership {
     m.replay.accept(msg.incarnation, msg.seq);
     if (msg.incarnation < m.incarnation) return this.drop('too-old', from);
     this.counters.accepted++;
+    if (this.versionWarned.size > 0 && this.versionWarned.delete(from)) {
+      this.log.info({ from, node: m.name }, 'membership peer speaks our wire version again');
+    }
     try {
       this.handle(m, msg, this.clock.now());
     } catch (err) {
@@ -592,6 +609,17 @@ export class Membership {
     }
     if (this.flushNeeded && this.running && !this.leaving) this.sendHeartbeats(this.clock.now());
     this.emit();
+  }
+
+  /** One warning per source address and episode (until it speaks our version), not per datagram. */
+  private warnVersion(version: number | undefined, from: string): void {
+    if (this.versionWarned.has(from)) return;
+    if (this.versionWarned.size >= 1024) return; // bounded; known sources are far fewer
+    this.versionWarned.add(from);
+    this.log.warn(
+      { from, version, ours: WIRE_VERSION },
+      'membership datagram of another wire version dropped: upgrade every node (mixed versions do not hear each other)',
+    );
   }
 
   private drop(reason: DropReason, from: string): void {
@@ -659,7 +687,7 @@ export class Membership {
       if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && e.state !== 'alive')) {
         // Bounded (MAX_INCARNATION): at the bound we stay there rather than leave the safe range.
         this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
-        this.seq = 0;
+        for (const x of this.members) x.sentSeq = 0;
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');

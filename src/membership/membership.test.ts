@@ -269,8 +269,13 @@ describe('Membership: authentication and replay', () => {
     await intruder.stop();
     expect(c.node('node-1').membership.stats().drops['bad-mac']).toBe(1);
     expect(c.node('node-0').membership.stats().drops.reflected).toBe(1);
-    expect(c.node('node-1').membership.stats().drops['unknown-sender']).toBeGreaterThan(0);
+    // The intruder has the key but sends from an address no peer has: dropped before the MAC.
+    expect(c.node('node-1').membership.stats().drops['unknown-source']).toBeGreaterThan(0);
     expect(c.node('node-1').membership.alive().has('node-9')).toBe(false);
+    // From a peer's address, an authenticated datagram of a name not in our list.
+    forge(c, 'node-0', 'node-1', heartbeat('node-9', 1, 1, []));
+    c.advance(1);
+    expect(c.node('node-1').membership.stats().drops['unknown-sender']).toBe(1);
   });
 });
 
@@ -412,7 +417,7 @@ describe('Membership: configuration', () => {
     expect(() => resolveMembershipOptions(3, { suspectMs: 5 })).toThrow(ConfigError);
     expect(() => resolveMembershipOptions(3, { deadMs: 40 })).toThrow(/membership\.options\.deadMs/);
     expect(() => new Membership({ ...base, secret: 'short' })).toThrow(ConfigError);
-    expect(() => new Membership({ ...base, extraSecrets: ['short'] })).toThrow(/extraSecrets\[0\]/);
+    expect(() => new Membership({ ...base, previousSecrets: ['short'] })).toThrow(/previousSecrets\[0\]/);
     expect(() => new Membership({ ...base, peers: [...base.peers, { name: 'b', address: 'c:1' }] })).toThrow(/listed twice/);
   });
 });
@@ -525,5 +530,96 @@ describe('Membership: wire versions', () => {
     episode();
     expect(c.node('node-1').membership.stats().drops['wrong-version']).toBe(100);
     expect(warnings()).toBe(2);
+  });
+});
+
+const OLD = 'the old cluster secret, 32 bytes or more';
+const NEW = 'the new cluster secret, 32 bytes or more';
+
+describe('Membership: key rotation and cheap checks', () => {
+  it('verifies with previous secrets but sends only with the current one, and counts which key verified', async () => {
+    // Mid-rotation: node-0 still sends under OLD (NEW added as previous), the others already swapped.
+    const c = await SimCluster.start({
+      size: 3,
+      seed: 21,
+      secretFor: (n) => (n === 'node-0' ? OLD : NEW),
+      previousSecretsFor: (n) => (n === 'node-0' ? [NEW] : [OLD]),
+    });
+    const keyIds = new Set<number>();
+    c.network.sniff((from, _to, d) => {
+      if (from === c.node('node-0').address) keyIds.add(Buffer.from(d).readUInt32BE(4));
+    });
+    c.advance(1000);
+    expect(allSeeAll(c)).toBe(true);
+    expect([...keyIds]).toEqual([membershipKey(OLD).id]);
+    const s0 = c.node('node-0').membership.stats();
+    const s1 = c.node('node-1').membership.stats();
+    expect(s0.verified.previous).toBeGreaterThan(100); // from node-1 and node-2 (NEW)
+    expect(s0.verified.current).toBe(0);
+    expect(s1.verified.previous).toBeGreaterThan(50); // from node-0 (OLD)
+    expect(s1.verified.current).toBeGreaterThan(50); // from node-2 (NEW)
+    expect(s1.drops['unknown-key'] + s1.drops['bad-mac']).toBe(0);
+  });
+
+  it('rotates at runtime with setSecrets, one node at a time, without anyone losing anyone', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 22, secretFor: () => OLD });
+    let changes = 0;
+    for (const n of c.nodes) n.membership.onChange(() => changes++);
+    c.advance(200);
+    for (const n of c.nodes) {
+      n.membership.setSecrets(OLD, [NEW]);
+      c.advance(50);
+    }
+    for (const n of c.nodes) {
+      n.membership.setSecrets(NEW, [OLD]);
+      c.advance(50);
+    }
+    for (const n of c.nodes) {
+      n.membership.setSecrets(NEW);
+      c.advance(50);
+    }
+    c.advance(200);
+    expect(changes).toBe(0);
+    expect(allSeeAll(c)).toBe(true);
+    expect(c.nodes.every((n) => n.membership.stats().drops['unknown-key'] === 0)).toBe(true);
+    expect(() => c.node('node-0').membership.setSecrets(NEW, ['short'])).toThrow(/previousSecrets\[0\]/);
+  });
+
+  it('drops datagrams from unknown source addresses and oversized ones before the MAC, counted', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 23 });
+    c.advance(50);
+    const n1 = c.node('node-1');
+    const noise = new Uint8Array(100).fill(7);
+    c.network.inject('10.0.0.99:7946', n1.address, noise);
+    c.network.inject('10.0.0.1:9999', n1.address, noise); // a peer's host, another port: not refused here
+    c.network.inject(c.node('node-0').address, n1.address, new Uint8Array(70_000));
+    c.advance(1);
+    const drops = n1.membership.stats().drops;
+    expect(drops['unknown-source']).toBe(1);
+    expect(drops.oversize).toBe(1);
+    expect(drops.malformed).toBe(1);
+  });
+
+  it('recognises an IPv6 peer however its address is written in the config', async () => {
+    // The UDP transport reports sources canonically ([2001:db8::1]:7946); the config is not.
+    const peers = [
+      { name: 'a', address: '[2001:DB8:0:0::1]:7946' },
+      { name: 'b', address: '[2001:db8::2]:7946' },
+    ];
+    let deliver: (d: Uint8Array, from: string) => void = () => undefined;
+    const transport: PeerTransport = {
+      start: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
+      send: () => undefined,
+      onMessage: (h) => (deliver = h),
+    };
+    const b = new Membership({ self: 'b', peers, secret: SIM_SECRET, clock: new VirtualClock(), transport, logger: silentLogger(), incarnation: 1 });
+    await b.start();
+    const key = membershipKey(SIM_SECRET);
+    deliver(encodeMessage(heartbeat('a', 1, 1, [], 'b'), key), '[2001:db8::1]:7946');
+    expect(b.stats().accepted).toBe(1);
+    deliver(encodeMessage(heartbeat('a', 1, 2, [], 'b'), key), '[2001:db8::3]:7946');
+    expect(b.stats().drops['unknown-source']).toBe(1);
+    await b.stop();
   });
 });

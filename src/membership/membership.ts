@@ -16,8 +16,10 @@ import {
   type MetadataBlob,
   type ViewEntry,
   type WireDropReason,
+  MAC_BYTES,
   WIRE_VERSION,
 } from './wire.js';
+import { sourceHost } from './source-host.js';
 
 /**
  * alive: heard from directly within suspectMs. suspect: not heard directly, but still counted
@@ -66,6 +68,8 @@ export const MAX_INCARNATION = 2 ** 48;
 
 /** Why a received datagram was ignored. Never acted upon, only counted. */
 export type DropReason =
+  | 'oversize'
+  | 'unknown-source'
   | WireDropReason
   | 'unknown-sender'
   | 'reflected'
@@ -77,6 +81,8 @@ export type DropReason =
   | 'internal-error';
 
 export const DROP_REASONS: readonly DropReason[] = [
+  'oversize',
+  'unknown-source',
   'malformed',
   'wrong-version',
   'unknown-key',
@@ -97,6 +103,8 @@ export interface MembershipStats {
   readonly received: number;
   readonly accepted: number;
   readonly drops: Readonly<Record<DropReason, number>>;
+  /** Accepted datagrams by the key that verified them: `previous` falls to 0 once every peer sends under the current one. */
+  readonly verified: { readonly current: number; readonly previous: number };
   /** State transitions observed locally. */
   readonly suspicions: number;
   readonly deaths: number;
@@ -118,8 +126,8 @@ export interface MembershipComponents {
   readonly peers: readonly PeerConfig[];
   /** Shared secret, >= 32 bytes (UTF-8 text or raw bytes). Used to send and to receive. */
   readonly secret: string | Uint8Array;
-  /** Further secrets accepted on receive, for key rotation. */
-  readonly extraSecrets?: readonly (string | Uint8Array)[];
+  /** Secrets accepted on receive but never used to send: key rotation without a flag day (docs/membership.md). */
+  readonly previousSecrets?: readonly (string | Uint8Array)[];
   readonly clock: Clock;
   readonly transport: PeerTransport;
   readonly logger: Logger;
@@ -190,8 +198,12 @@ export class Membership {
   private readonly members: Member[] = [];
   private readonly byName = new Map<string, Member>();
   private readonly byId = new Map<number, Member>();
-  private readonly key: MembershipKey;
-  private readonly keys = new Map<number, MembershipKey>();
+  private key: MembershipKey;
+  private keys = new Map<number, MembershipKey>();
+  /** Host part (canonical) of every configured address: the cheap source check before the MAC. */
+  private knownHosts = new Set<string>();
+  /** Datagrams larger than this cannot come from a peer of ours (see maxReceiveBytes). */
+  private receiveLimit = 0;
   private readonly clock: Clock;
   private readonly transport: PeerTransport;
   private readonly log: Logger;
@@ -235,6 +247,7 @@ export class Membership {
     sendErrors: 0,
   };
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  private readonly verified = { current: 0, previous: 0 };
 
   constructor(c: MembershipComponents) {
     this.self = c.self;
@@ -245,12 +258,7 @@ export class Membership {
     this.rng = c.rng ?? Math.random;
     this.wallClock = c.wallClock ?? Date.now;
     this.log = c.logger.child({ component: 'membership', node: c.self });
-    this.key = membershipKey(c.secret, 'membership.secret');
-    this.keys.set(this.key.id, this.key);
-    (c.extraSecrets ?? []).forEach((s, i) => {
-      const k = membershipKey(s, `membership.extraSecrets[${i}]`);
-      this.keys.set(k.id, k);
-    });
+    [this.key, this.keys] = resolveKeys(c.secret, c.previousSecrets);
 
     const ids = new Map<number, string>([[this.selfId, c.self]]);
     const peers = c.peers.filter((p) => p.name !== c.self);
@@ -299,6 +307,7 @@ export class Membership {
       throw new RangeError(`incarnation must be an integer in 0..2^48, got ${c.incarnation}`);
     }
     this.aliveSet = this.computeAlive();
+    this.peersChanged();
   }
 
   /** The resolved options (defaults filled in). */
@@ -412,8 +421,21 @@ export class Membership {
     this.emit();
   }
 
+  /**
+   * Replaces the secrets (key rotation while running, e.g. on SIGHUP): `secret` signs from now
+   * on, `previousSecrets` are still accepted. Throws ConfigError (and changes nothing) on a
+   * short secret.
+   */
+  setSecrets(secret: string | Uint8Array, previousSecrets: readonly (string | Uint8Array)[] = []): void {
+    const [key, keys] = resolveKeys(secret, previousSecrets);
+    const changed = key.id !== this.key.id;
+    this.key = key;
+    this.keys = keys;
+    this.log.info({ keys: keys.size, currentChanged: changed }, 'membership secrets replaced');
+  }
+
   stats(): MembershipStats {
-    return { ...this.counters, incarnation: this.selfIncarnation, drops: { ...this.drops } };
+    return { ...this.counters, incarnation: this.selfIncarnation, drops: { ...this.drops }, verified: { ...this.verified } };
   }
 
   // ---- time ----
@@ -579,6 +601,9 @@ export class Membership {
   }
 
   private receiveChecked(data: Uint8Array, from: string): void {
+    // Cheap checks first: a flood from elsewhere costs a length compare and a set lookup, no HMAC.
+    if (data.length > this.receiveLimit) return this.drop('oversize', from);
+    if (this.o.checkSourceAddress && !this.knownHosts.has(sourceHost(from))) return this.drop('unknown-source', from);
     const decoded = decodeMessage(data, this.keys);
     if (!decoded.ok) {
       if (decoded.reason === 'wrong-version') this.warnVersion(decoded.version, from);
@@ -599,6 +624,8 @@ export class Membership {
     m.replay.accept(msg.incarnation, msg.seq);
     if (msg.incarnation < m.incarnation) return this.drop('too-old', from);
     this.counters.accepted++;
+    if (decoded.keyId === this.key.id) this.verified.current++;
+    else this.verified.previous++;
     if (this.versionWarned.size > 0 && this.versionWarned.delete(from)) {
       this.log.info({ from, node: m.name }, 'membership peer speaks our wire version again');
     }
@@ -739,6 +766,17 @@ export class Membership {
     this.metaDirty = true;
   }
 
+  // ---- peers ----
+
+  /** Recomputes what depends on the peer list: the known source hosts and the size limit. */
+  private peersChanged(): void {
+    const hosts = new Set<string>();
+    if (this.selfAddress !== '') hosts.add(sourceHost(this.selfAddress));
+    for (const m of this.members) hosts.add(sourceHost(m.address));
+    this.knownHosts = hosts;
+    this.receiveLimit = maxReceiveBytes(this.members.length + 1, this.o.maxDatagramBytes);
+  }
+
   // ---- state ----
 
   private setState(m: Member, state: MemberState, now: number, reason: string): void {
@@ -781,6 +819,29 @@ export class Membership {
       }
     }
   }
+}
+
+function resolveKeys(secret: string | Uint8Array, previous: readonly (string | Uint8Array)[] = []): [MembershipKey, Map<number, MembershipKey>] {
+  const key = membershipKey(secret, 'membership.secret');
+  const keys = new Map<number, MembershipKey>();
+  previous.forEach((s, i) => {
+    const k = membershipKey(s, `membership.previousSecrets[${i}]`);
+    keys.set(k.id, k);
+  });
+  // The key id in the header selects the one key to verify with (one HMAC per datagram, not
+  // one per secret); the current one wins an id shared with a previous one (the same secret).
+  keys.set(key.id, key);
+  return [key, keys];
+}
+
+/**
+ * Largest datagram a peer of a `clusterSize` cluster can send us: a heartbeat with a 255-byte
+ * name, an age and an entry for every member (twice the size, for a peer that knows more
+ * members than we do while a peer list changes), plus the metadata blob allowance.
+ */
+export function maxReceiveBytes(clusterSize: number, maxDatagramBytes: number): number {
+  const n = 2 * clusterSize;
+  return 13 + 255 + 26 + 8 + 2 + 6 * n + 2 + 21 * n + 1 + MAC_BYTES + Math.max(maxDatagramBytes, 1400);
 }
 
 function incarnationsBounded(msg: Message): boolean {

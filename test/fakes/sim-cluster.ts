@@ -19,6 +19,8 @@ export interface SimClusterOptions {
   readonly logger?: Logger;
   /** Per-node secret (default SIM_SECRET for all): to simulate a node with the wrong key. */
   readonly secretFor?: (name: string) => string;
+  /** Per-node secrets accepted on receive only (key rotation). */
+  readonly previousSecretsFor?: (name: string) => readonly string[];
 }
 
 export interface SimNode {
@@ -103,6 +105,7 @@ export class SimCluster {
       self: name,
       peers: this.peers,
       secret: this.o.secretFor?.(name) ?? SIM_SECRET,
+      previousSecrets: this.o.previousSecretsFor?.(name),
       clock: this.clock,
       transport,
       logger: this.o.logger ?? silentLogger(),

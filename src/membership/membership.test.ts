@@ -623,3 +623,119 @@ describe('Membership: key rotation and cheap checks', () => {
     await b.stop();
   });
 });
+
+describe('Membership: setPeers (peers that change at runtime)', () => {
+  function cluster() {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ clock, seed: 3 });
+    const addr = { a: '10.0.0.1:7946', b: '10.0.0.2:7946', c: '10.0.0.3:7946', c2: '10.0.0.33:7946' };
+    const all = [
+      { name: 'a', address: addr.a },
+      { name: 'b', address: addr.b },
+      { name: 'c', address: addr.c },
+    ];
+    const mk = (self: string, address: string, peers: { name: string; address: string }[], incarnation = 1000): Membership =>
+      new Membership({ self, peers, secret: SIM_SECRET, clock, transport: net.transport(address), logger: silentLogger(), rng: seededRandom(self.length + incarnation), incarnation });
+    return { clock, net, addr, all, mk };
+  }
+
+  it('adds a peer (probed at once, live once heard), removes one (handlers told), and never resets self', async () => {
+    const { clock, net, addr, all, mk } = cluster();
+    const a = mk('a', addr.a, all.slice(0, 2));
+    const b = mk('b', addr.b, all);
+    const c = mk('c', addr.c, all);
+    for (const m of [a, b, c]) await m.start();
+    clock.advance(200);
+    expect([...a.alive()].sort()).toEqual(['a', 'b']);
+    expect(a.stats().drops['unknown-source']).toBeGreaterThan(0); // c's datagrams, before a knows c
+    const views: string[][] = [];
+    a.onChange((v) => views.push([...v.alive].sort()));
+    const inc = a.incarnation;
+
+    const toC: number[] = [];
+    const off = net.sniff((from, to) => {
+      if (from === addr.a && to === addr.c) toC.push(clock.now());
+    });
+    const t0 = clock.now();
+    a.setPeers(all);
+    // Not counted live before it is heard (no VIP may move to a node that is not running yet).
+    expect(a.alive().has('c')).toBe(false);
+    expect(a.view().members.get('c')).toMatchObject({ state: 'dead', lastHeardMsAgo: undefined });
+    expect(toC[0]).toBe(t0); // probed at once, not at the next tick
+    clock.advance(a.options.heartbeatMs + 1);
+    off();
+    expect([...a.alive()].sort()).toEqual(['a', 'b', 'c']);
+    // Told of the new member at once (as dead, never heard), then of it coming alive.
+    expect(views).toEqual([
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+    ]);
+
+    a.setPeers([all[0]!, all[2]!]); // b goes away
+    expect(views.at(-1)).toEqual(['a', 'c']);
+    expect(a.view().members.has('b')).toBe(false);
+    clock.advance(500);
+    expect([...a.alive()].sort()).toEqual(['a', 'c']);
+    expect(a.stats().deaths).toBe(0);
+    expect(a.incarnation).toBe(inc);
+    expect(a.stats().refutations).toBe(0);
+    expect(a.view().members.get('a')).toMatchObject({ self: true, state: 'alive', incarnation: inc });
+  });
+
+  it('follows a peer to a new address', async () => {
+    const { clock, net, addr, all, mk } = cluster();
+    const a = mk('a', addr.a, all);
+    const b = mk('b', addr.b, all);
+    let c = mk('c', addr.c, all);
+    for (const m of [a, b, c]) await m.start();
+    clock.advance(200);
+    // c is rescheduled elsewhere (a new pod: new address, new incarnation).
+    await c.stop();
+    const moved = [all[0]!, all[1]!, { name: 'c', address: addr.c2 }];
+    c = mk('c', addr.c2, moved, 2000);
+    await c.start();
+    a.setPeers(moved);
+    b.setPeers(moved);
+    const sent: string[] = [];
+    net.sniff((from, to) => {
+      if (from === addr.a) sent.push(to);
+    });
+    clock.advance(50);
+    expect(a.view().members.get('c')).toMatchObject({ address: addr.c2, state: 'alive', incarnation: 2000 });
+    expect(sent).toContain(addr.c2);
+    expect(sent).not.toContain(addr.c);
+    expect(c.alive().size).toBe(3);
+  });
+
+  it('a peer removed and added back still hears us (our numbering continues) and keeps its replay window', async () => {
+    const { clock, all, addr, mk, net } = cluster();
+    const a = mk('a', addr.a, all);
+    const b = mk('b', addr.b, all);
+    const c = mk('c', addr.c, all);
+    for (const m of [a, b, c]) await m.start();
+    const captured: Uint8Array[] = [];
+    const off = net.sniff((from, to, d) => {
+      if (from === addr.b && to === addr.a) captured.push(d);
+    });
+    clock.advance(300);
+    off();
+    a.setPeers([all[0]!, all[2]!]);
+    clock.advance(20);
+    const refusedAtB = (): number => b.stats().drops['too-old'] + b.stats().drops.replay;
+    const refusedBefore = refusedAtB();
+    a.setPeers(all);
+    for (const d of captured.slice(-20)) net.inject(addr.b, addr.a, d);
+    clock.advance(50);
+    expect(refusedAtB()).toBe(refusedBefore);
+    expect(b.view().members.get('a')?.lastHeardMsAgo).toBeLessThan(10);
+    expect(a.alive().has('b')).toBe(true);
+    expect(a.stats().drops.replay).toBeGreaterThanOrEqual(20);
+  });
+
+  it('rejects a duplicate name without changing anything', () => {
+    const { addr, all, mk } = cluster();
+    const a = mk('a', addr.a, all);
+    expect(() => a.setPeers([...all, { name: 'b', address: '10.0.0.9:7946' }])).toThrow(/listed twice/);
+    expect([...a.view().members.keys()].sort()).toEqual(['a', 'b', 'c']);
+  });
+});

@@ -143,11 +143,13 @@ export interface MembershipComponents {
 interface Member {
   readonly name: string;
   readonly id: number;
-  readonly address: string;
+  address: string;
   state: MemberState;
   incarnation: number;
   /** Last authenticated datagram from it (clock ms); -Infinity: never. */
   lastDirectAt: number;
+  /** When setPeers added it (clock ms); -Infinity: configured from the start. */
+  readonly addedAt: number;
   /** Last evidence it was alive, direct or via a peer's age report; starts at our start time. */
   lastEvidenceAt: number;
   /** Any real evidence yet (lastEvidenceAt starts as a benefit of the doubt). */
@@ -193,7 +195,7 @@ export function memberId(name: string): number {
  */
 export class Membership {
   private readonly self: string;
-  private readonly selfAddress: string;
+  private selfAddress: string;
   private readonly selfId: number;
   private readonly members: Member[] = [];
   private readonly byName = new Map<string, Member>();
@@ -211,6 +213,10 @@ export class Membership {
   private readonly wallClock: () => number;
   private readonly o: ResolvedMembershipOptions;
   private readonly handlers = new Set<(view: MembershipView) => void>();
+  /** Highest sequence number sent to anyone in this incarnation: where a (re)added peer's numbering starts. */
+  private seqHigh = 0;
+  /** Replay windows of peers setPeers removed, by name (bounded): a peer removed and added back keeps its window. */
+  private readonly retiredWindows = new Map<string, ReplayWindow>();
   /** Source addresses we warned about for another wire version, until they speak ours again. */
   private readonly versionWarned = new Set<string>();
 
@@ -260,48 +266,9 @@ export class Membership {
     this.log = c.logger.child({ component: 'membership', node: c.self });
     [this.key, this.keys] = resolveKeys(c.secret, c.previousSecrets);
 
-    const ids = new Map<number, string>([[this.selfId, c.self]]);
-    const peers = c.peers.filter((p) => p.name !== c.self);
-    const o = resolveMembershipOptions(peers.length + 1, c.options);
-    this.o = o;
-    peers.forEach((p, i) => {
-      const id = memberId(p.name);
-      const clash = ids.get(id);
-      if (clash !== undefined) {
-        const path = `membership.peers[${i}].name`;
-        const message =
-          clash === p.name
-            ? `${path}: node "${p.name}" is listed twice`
-            : `${path}: node names "${p.name}" and "${clash}" have the same 32-bit member id; rename one`;
-        throw new ConfigError(message, [{ path, message }]);
-      }
-      ids.set(id, p.name);
-      const m: Member = {
-        name: p.name,
-        id,
-        address: p.address,
-        state: 'alive',
-        incarnation: 0,
-        lastDirectAt: -Infinity,
-        lastEvidenceAt: 0,
-        heard: false,
-        suspectedAt: 0,
-        changedAt: -Infinity,
-        metadata: undefined,
-        metaBytes: undefined,
-        metaVersion: 0,
-        metaIncarnation: 0,
-        advertisedMeta: 0,
-        replay: new ReplayWindow(o.replayWindow),
-        sentSeq: 0,
-        ages: new Map(),
-        agesAt: -Infinity,
-        entries: new Map(),
-      };
-      this.members.push(m);
-      this.byName.set(m.name, m);
-      this.byId.set(m.id, m);
-    });
+    const peers = checkPeers(c.self, c.peers);
+    this.o = resolveMembershipOptions(peers.length + 1, c.options);
+    for (const p of peers) this.addMember(p, 'alive', -Infinity);
     this.selfIncarnation = Math.floor(c.incarnation ?? this.wallClock());
     if (!Number.isSafeInteger(this.selfIncarnation) || this.selfIncarnation < 0 || this.selfIncarnation > MAX_INCARNATION) {
       throw new RangeError(`incarnation must be an integer in 0..2^48, got ${c.incarnation}`);
@@ -422,6 +389,45 @@ export class Membership {
   }
 
   /**
+   * Replaces the peer list at runtime (peers that come and go, e.g. pods): a new peer is probed
+   * at once but counts as dead, never heard, until a datagram from it or a peer's report that it
+   * was heard recently, so no VIP moves to a node that is not running yet; a removed peer's state
+   * is dropped and handlers are told (the alive set loses it); a changed address is used from the
+   * next datagram on. Self is never reset: an entry named `self` only updates our own address.
+   * Timing options stay as resolved at construction. Throws ConfigError (and changes nothing) on a
+   * duplicate name or a member id clash.
+   */
+  setPeers(peers: readonly PeerConfig[]): void {
+    const next = checkPeers(this.self, peers);
+    this.selfAddress = peers.find((p) => p.name === this.self)?.address ?? this.selfAddress;
+    const now = this.clock.now();
+    const wanted = new Map(next.map((p) => [p.name, p]));
+    let changed = false;
+    for (const m of [...this.members]) {
+      const p = wanted.get(m.name);
+      if (p === undefined) {
+        this.removeMember(m);
+        changed = true;
+      } else if (p.address !== m.address) {
+        this.log.info({ node: m.name, address: p.address, from: m.address }, 'member address changed');
+        m.address = p.address;
+      }
+    }
+    const added: Member[] = [];
+    for (const p of next) if (!this.byName.has(p.name)) added.push(this.addMember(p, 'dead', now));
+    this.peersChanged();
+    if (added.length > 0 || changed) {
+      this.aliveDirty = true;
+      this.log.info({ added: added.map((m) => m.name), peers: this.members.length }, 'membership peers changed');
+    }
+    if (this.running && !this.leaving && added.length > 0) {
+      const ages: AgeReport[] = this.members.map((x) => ({ id: x.id, ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt }));
+      for (const m of added) this.send(m, this.heartbeatFor(m, now, ages));
+    }
+    this.emit();
+  }
+
+  /**
    * Replaces the secrets (key rotation while running, e.g. on SIGHUP): `secret` signs from now
    * on, `previousSecrets` are still accepted. Throws ConfigError (and changes nothing) on a
    * short secret.
@@ -472,7 +478,7 @@ export class Membership {
   private evaluate(now: number, mayDeclareDead: boolean): void {
     for (const m of this.members) {
       if (m.state === 'dead' || m.state === 'left') continue;
-      const directAge = now - Math.max(m.lastDirectAt, this.startedAt);
+      const directAge = now - Math.max(m.lastDirectAt, this.startedAt, m.addedAt);
       if (m.state === 'alive' && directAge > this.o.suspectMs) {
         m.suspectedAt = now;
         this.setState(m, 'suspect', now, 'no direct heartbeat');
@@ -511,7 +517,9 @@ export class Membership {
   // ---- sending ----
 
   private header(to: Member): { sender: string; receiver: number; incarnation: number; seq: number; timestamp: number } {
-    return { sender: this.self, receiver: to.id, incarnation: this.selfIncarnation, seq: ++to.sentSeq, timestamp: Math.floor(this.wallClock()) };
+    const seq = ++to.sentSeq;
+    if (seq > this.seqHigh) this.seqHigh = seq;
+    return { sender: this.self, receiver: to.id, incarnation: this.selfIncarnation, seq, timestamp: Math.floor(this.wallClock()) };
   }
 
   private send(to: Member, message: Message): void {
@@ -715,6 +723,7 @@ export class Membership {
         // Bounded (MAX_INCARNATION): at the bound we stay there rather than leave the safe range.
         this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
         for (const x of this.members) x.sentSeq = 0;
+        this.seqHigh = 0;
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
@@ -768,6 +777,52 @@ export class Membership {
 
   // ---- peers ----
 
+  private addMember(p: PeerConfig, state: 'alive' | 'dead', addedAt: number): Member {
+    const retired = this.retiredWindows.get(p.name);
+    this.retiredWindows.delete(p.name);
+    const m: Member = {
+      name: p.name,
+      id: memberId(p.name),
+      address: p.address,
+      state,
+      incarnation: 0,
+      lastDirectAt: -Infinity,
+      addedAt,
+      lastEvidenceAt: addedAt === -Infinity ? 0 : addedAt,
+      heard: false,
+      suspectedAt: 0,
+      changedAt: -Infinity,
+      metadata: undefined,
+      metaBytes: undefined,
+      metaVersion: 0,
+      metaIncarnation: 0,
+      advertisedMeta: 0,
+      replay: retired ?? new ReplayWindow(this.o.replayWindow),
+      // Above anything we sent it before a removal (its window for us may still be open).
+      sentSeq: this.seqHigh,
+      ages: new Map(),
+      agesAt: -Infinity,
+      entries: new Map(),
+    };
+    this.members.push(m);
+    this.byName.set(m.name, m);
+    this.byId.set(m.id, m);
+    return m;
+  }
+
+  private removeMember(m: Member): void {
+    this.members.splice(this.members.indexOf(m), 1);
+    this.byName.delete(m.name);
+    this.byId.delete(m.id);
+    this.rotation.delete(m);
+    if (this.retiredWindows.size >= 1024) {
+      const oldest = this.retiredWindows.keys().next();
+      if (oldest.done !== true) this.retiredWindows.delete(oldest.value);
+    }
+    this.retiredWindows.set(m.name, m.replay);
+    this.log.info({ node: m.name, state: m.state }, 'member removed');
+  }
+
   /** Recomputes what depends on the peer list: the known source hosts and the size limit. */
   private peersChanged(): void {
     const hosts = new Set<string>();
@@ -819,6 +874,28 @@ export class Membership {
       }
     }
   }
+}
+
+/** Peers other than `self`, checked for duplicate names and member id clashes (ConfigError). */
+function checkPeers(self: string, peers: readonly PeerConfig[]): PeerConfig[] {
+  const ids = new Map<number, string>([[memberId(self), self]]);
+  const out: PeerConfig[] = [];
+  peers.forEach((p, i) => {
+    if (p.name === self) return;
+    const id = memberId(p.name);
+    const clash = ids.get(id);
+    if (clash !== undefined) {
+      const path = `membership.peers[${i}].name`;
+      const message =
+        clash === p.name
+          ? `${path}: node "${p.name}" is listed twice`
+          : `${path}: node names "${p.name}" and "${clash}" have the same 32-bit member id; rename one`;
+      throw new ConfigError(message, [{ path, message }]);
+    }
+    ids.set(id, p.name);
+    out.push(p);
+  });
+  return out;
 }
 
 function resolveKeys(secret: string | Uint8Array, previous: readonly (string | Uint8Array)[] = []): [MembershipKey, Map<number, MembershipKey>] {

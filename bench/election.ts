@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { Elector, electAll, type ElectionItem } from '../src/election/elect.js';
 import { resolveMembershipOptions } from '../src/membership/membership-options.js';
-import { simulateCrash, simulateLoss } from '../src/membership/sim-cluster.js';
+import { simulateCrash, simulateLoss } from '../test/fakes/sim-cluster.js';
 
 const quick = process.argv.includes('--quick');
 const VIPS = 10_000;

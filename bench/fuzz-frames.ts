@@ -19,7 +19,7 @@ import {
   solicitedNeighborAdvertisementFrame,
   unsolicitedNeighborAdvertisementFrame,
 } from '../src/packet/ndp.js';
-import { seededRandom } from '../src/membership/seeded-random.js';
+import { seededRandom } from '../test/helpers/seeded-random.js';
 
 /** Uniform in [0, 1), like Math.random (which also fits, without replay). */
 export type Rng = () => number;

@@ -13,7 +13,7 @@ export function registerStandalone(program: Command): void {
     .description(
       'Run the speaker from a YAML config file: membership with the peers over UDP (HMAC-authenticated), ' +
         'election of one node per service, ARP/NDP answers and gratuitous announcements, and local ' +
-        'delivery of the VIPs. SIGHUP reloads the file (an invalid file keeps the running config); ' +
+        'delivery of the VIPs. SIGHUP reloads the file and the secrets (an invalid file keeps the running config); ' +
         'SIGTERM hands the VIPs over to another node, then exits. See docs/standalone.md.',
     )
     .requiredOption('-c, --config <file>', 'config file (YAML)')
@@ -22,21 +22,22 @@ export function registerStandalone(program: Command): void {
 }
 
 async function runStandalone(file: string, level: string): Promise<void> {
-  const { config, secret, warnings } = await loadStandaloneConfig(file);
+  const { config, secret, previousSecrets, warnings } = await loadStandaloneConfig(file);
   requireNetworkPrivileges('l2vip standalone', config.localDelivery);
   const log = createLogger(level);
   for (const w of warnings) log.warn(w);
   const signals = new Signals(log);
   try {
-    const speaker = new StandaloneSpeaker(config, secret, log);
+    const speaker = new StandaloneSpeaker(config, secret, log, previousSecrets);
     await speaker.start();
     signals.onReload = () => {
       const failed = (err: unknown): void =>
         log.error({ reason: err instanceof L2vipError ? err.message : String(err) }, 'config reload failed; keeping the running config');
       loadStandaloneConfig(file)
-        .then(async ({ config: next }) => {
+        .then(async ({ config: next, secret: nextSecret, previousSecrets: nextPrevious, warnings: nextWarnings }) => {
+          for (const w of nextWarnings) log.warn(w);
           await speaker.checkAddresses(next);
-          speaker.reload(next);
+          speaker.reload(next, { secret: nextSecret, previousSecrets: nextPrevious });
         })
         .catch(failed);
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { simulateLoss } from './sim-cluster.js';
+import { simulateLoss } from '../../test/fakes/sim-cluster.js';
 
 describe('Membership under packet loss (3 nodes)', () => {
   it.each([

@@ -31,6 +31,12 @@ export interface MembershipOptions {
    * receiver that restarted (and so lost its replay window). Needs synchronised clocks (NTP).
    */
   readonly maxClockSkewMs?: number;
+  /**
+   * On by default: a datagram whose source IP is not the host of a configured peer address is
+   * dropped before its MAC is computed ('unknown-source'). Turn off only when peers reach us
+   * through NAT or send from another address than the one configured.
+   */
+  readonly checkSourceAddress?: boolean;
 }
 
 export type ResolvedMembershipOptions = Required<Omit<MembershipOptions, 'maxClockSkewMs'>> & {
@@ -63,6 +69,7 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
     maxMetadataBytes: o.maxMetadataBytes ?? 512,
     replayWindow: o.replayWindow ?? 1024,
     maxClockSkewMs: o.maxClockSkewMs,
+    checkSourceAddress: o.checkSourceAddress ?? true,
   };
   const issues: { path: string; message: string }[] = [];
   const check = (ok: boolean, field: string, message: string): void => {

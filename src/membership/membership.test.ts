@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import type { Clock, Timer } from '../clock/clock.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { electAll } from '../election/elect.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
-import { MemoryNetwork } from './memory-transport.js';
-import { Membership, type MemberState } from './membership.js';
+import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
+import { MAX_INCARNATION, Membership, memberId, type MemberState } from './membership.js';
+import { membershipKey } from './membership-key.js';
 import { resolveMembershipOptions } from './membership-options.js';
 import type { PeerTransport } from './peer-transport.js';
-import { seededRandom } from './seeded-random.js';
-import { SIM_SECRET, SimCluster, simulateCrash } from './sim-cluster.js';
+import { encodeMessage, type Message, type ViewEntry } from './wire.js';
+import { seededRandom } from '../../test/helpers/seeded-random.js';
+import { SIM_SECRET, SimCluster, simulateCrash } from '../../test/fakes/sim-cluster.js';
 
 function stateAt(c: SimCluster, observer: string, subject: string): MemberState | undefined {
   return c.node(observer).membership.view().members.get(subject)?.state;
@@ -266,8 +269,13 @@ describe('Membership: authentication and replay', () => {
     await intruder.stop();
     expect(c.node('node-1').membership.stats().drops['bad-mac']).toBe(1);
     expect(c.node('node-0').membership.stats().drops.reflected).toBe(1);
-    expect(c.node('node-1').membership.stats().drops['unknown-sender']).toBeGreaterThan(0);
+    // The intruder has the key but sends from an address no peer has: dropped before the MAC.
+    expect(c.node('node-1').membership.stats().drops['unknown-source']).toBeGreaterThan(0);
     expect(c.node('node-1').membership.alive().has('node-9')).toBe(false);
+    // From a peer's address, an authenticated datagram of a name not in our list.
+    forge(c, 'node-0', 'node-1', heartbeat('node-9', 1, 1, []));
+    c.advance(1);
+    expect(c.node('node-1').membership.stats().drops['unknown-sender']).toBe(1);
   });
 });
 
@@ -409,7 +417,325 @@ describe('Membership: configuration', () => {
     expect(() => resolveMembershipOptions(3, { suspectMs: 5 })).toThrow(ConfigError);
     expect(() => resolveMembershipOptions(3, { deadMs: 40 })).toThrow(/membership\.options\.deadMs/);
     expect(() => new Membership({ ...base, secret: 'short' })).toThrow(ConfigError);
-    expect(() => new Membership({ ...base, extraSecrets: ['short'] })).toThrow(/extraSecrets\[0\]/);
+    expect(() => new Membership({ ...base, previousSecrets: ['short'] })).toThrow(/previousSecrets\[0\]/);
     expect(() => new Membership({ ...base, peers: [...base.peers, { name: 'b', address: 'c:1' }] })).toThrow(/listed twice/);
+  });
+});
+
+/** A datagram made by a key holder (an insider, or a buggy build), sent to `to` as if from `from`. */
+function forge(c: SimCluster, from: string, to: string, message: Message): void {
+  c.network.inject(c.node(from).address, c.node(to).address, encodeMessage(message, membershipKey(SIM_SECRET)));
+}
+
+function heartbeat(sender: string, incarnation: number, seq: number, entries: readonly ViewEntry[], receiver = 'node-1'): Message {
+  return { type: 'heartbeat', sender, receiver: memberId(receiver), incarnation, seq, timestamp: 0, metaVersion: 0, ages: [], entries, blobs: [] };
+}
+
+describe('Membership: hostile datagrams from a key holder', () => {
+  it('drops an absurd incarnation about the receiver (counted), instead of overflowing its own and crashing', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 16 });
+    c.advance(100);
+    const n1 = c.node('node-1').membership;
+    const before = n1.incarnation;
+    const inc0 = c.node('node-0').membership.incarnation;
+    forge(c, 'node-0', 'node-1', heartbeat('node-0', inc0, 1e9, [{ id: memberId('node-1'), state: 'suspect', incarnation: Number.MAX_SAFE_INTEGER, metaVersion: 0, want: false }]));
+    expect(() => c.advance(50)).not.toThrow();
+    expect(n1.stats().drops['bad-incarnation']).toBe(1);
+    expect(n1.incarnation).toBe(before);
+    expect(n1.stats().refutations).toBe(0);
+    c.advance(500);
+    expect(allSeeAll(c)).toBe(true);
+  });
+
+  it('drops an absurd sender incarnation, and an incarnation just above the bound, without moving the replay window', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 17 });
+    c.advance(100);
+    forge(c, 'node-0', 'node-1', heartbeat('node-0', Number.MAX_SAFE_INTEGER, 1, []));
+    forge(c, 'node-0', 'node-1', heartbeat('node-0', MAX_INCARNATION + 1, 1, []));
+    expect(() => c.advance(50)).not.toThrow();
+    const n1 = c.node('node-1').membership;
+    expect(n1.stats().drops['bad-incarnation']).toBe(2);
+    expect(n1.view().members.get('node-0')?.incarnation).toBe(c.node('node-0').membership.incarnation);
+    c.advance(500);
+    expect(allSeeAll(c)).toBe(true);
+  });
+
+  it('never lets an exception out of the receive path: a throwing step is a counted drop', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 18 });
+    c.advance(100);
+    const n1 = c.node('node-1').membership;
+    // A peer whose every datagram makes the handler throw (here: a metadata handler bug).
+    const off = n1.onChange(() => {
+      throw new Error('handler bug');
+    });
+    c.node('node-0').membership.setMetadata({ x: 1 });
+    expect(() => c.advance(50)).not.toThrow();
+    off();
+    // And the receive path itself: an impossible input to the transport handler.
+    const t = c.node('node-1').transport;
+    expect(() => t.deliver(undefined as unknown as Uint8Array, c.node('node-0').address)).not.toThrow();
+    expect(n1.stats().drops['internal-error']).toBe(1);
+  });
+});
+
+describe('Membership: replay to another receiver', () => {
+  it('drops datagrams addressed to another node (counted); replaying them after a crash does not keep the sender alive', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 19 });
+    const [a0, a1, a2] = [c.node('node-0').address, c.node('node-1').address, c.node('node-2').address];
+    const toC: Uint8Array[] = [];
+    const off = c.network.sniff((from, to, d) => {
+      if (from === a0 && to === a2) toC.push(d);
+    });
+    c.advance(2000);
+    off();
+    c.crash('node-0');
+    // Replay what node-0 sent to node-2, in order, to node-1: no key needed.
+    const replayed = toC.slice(-200);
+    let dead = -1;
+    for (let t = 0; t < 1000; t += 5) {
+      const d = replayed.shift();
+      if (d !== undefined) c.network.inject(a0, a1, d);
+      c.advance(5);
+      if (dead < 0 && stateAt(c, 'node-1', 'node-0') === 'dead') dead = t;
+    }
+    expect(dead).toBeGreaterThan(0);
+    expect(dead).toBeLessThanOrEqual(c.node('node-1').membership.options.deadMaxMs);
+    expect(c.node('node-1').membership.stats().drops['wrong-receiver']).toBeGreaterThan(100);
+  });
+});
+
+describe('Membership: wire versions', () => {
+  it('drops datagrams of another wire version, counted, with one warning per peer and episode', async () => {
+    const lines: { msg: string; node?: string; from?: string; version?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as (typeof lines)[number]) });
+    const c = await SimCluster.start({ size: 3, seed: 20, logger });
+    const [a0, a1] = [c.node('node-0').address, c.node('node-1').address];
+    c.advance(100);
+    // What node-0 would send if it still ran the previous release (version 1).
+    const v1 = new Uint8Array([0x4c, 0x56, 1, 1, 0, 0, 0, 1, 6, ...new TextEncoder().encode('node-0'), ...new Uint8Array(60)]);
+    const warnings = (): number => lines.filter((l) => l.node === 'node-1' && l.msg.includes('another wire version')).length;
+    const episode = (): void => {
+      c.network.block(a0, a1);
+      for (let i = 0; i < 50; i++) {
+        c.network.inject(a0, a1, v1);
+        c.advance(1);
+      }
+      c.network.unblock(a0, a1);
+      c.advance(20);
+    };
+    episode();
+    expect(c.node('node-1').membership.stats().drops['wrong-version']).toBe(50);
+    expect(warnings()).toBe(1);
+    expect(lines.find((l) => l.node === 'node-1' && l.msg.includes('another wire version'))).toMatchObject({ from: a0, version: 1 });
+    episode();
+    expect(c.node('node-1').membership.stats().drops['wrong-version']).toBe(100);
+    expect(warnings()).toBe(2);
+  });
+});
+
+const OLD = 'the old cluster secret, 32 bytes or more';
+const NEW = 'the new cluster secret, 32 bytes or more';
+
+describe('Membership: key rotation and cheap checks', () => {
+  it('verifies with previous secrets but sends only with the current one, and counts which key verified', async () => {
+    // Mid-rotation: node-0 still sends under OLD (NEW added as previous), the others already swapped.
+    const c = await SimCluster.start({
+      size: 3,
+      seed: 21,
+      secretFor: (n) => (n === 'node-0' ? OLD : NEW),
+      previousSecretsFor: (n) => (n === 'node-0' ? [NEW] : [OLD]),
+    });
+    const keyIds = new Set<number>();
+    c.network.sniff((from, _to, d) => {
+      if (from === c.node('node-0').address) keyIds.add(Buffer.from(d).readUInt32BE(4));
+    });
+    c.advance(1000);
+    expect(allSeeAll(c)).toBe(true);
+    expect([...keyIds]).toEqual([membershipKey(OLD).id]);
+    const s0 = c.node('node-0').membership.stats();
+    const s1 = c.node('node-1').membership.stats();
+    expect(s0.verified.previous).toBeGreaterThan(100); // from node-1 and node-2 (NEW)
+    expect(s0.verified.current).toBe(0);
+    expect(s1.verified.previous).toBeGreaterThan(50); // from node-0 (OLD)
+    expect(s1.verified.current).toBeGreaterThan(50); // from node-2 (NEW)
+    expect(s1.drops['unknown-key'] + s1.drops['bad-mac']).toBe(0);
+  });
+
+  it('rotates at runtime with setSecrets, one node at a time, without anyone losing anyone', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 22, secretFor: () => OLD });
+    let changes = 0;
+    for (const n of c.nodes) n.membership.onChange(() => changes++);
+    c.advance(200);
+    for (const n of c.nodes) {
+      n.membership.setSecrets(OLD, [NEW]);
+      c.advance(50);
+    }
+    for (const n of c.nodes) {
+      n.membership.setSecrets(NEW, [OLD]);
+      c.advance(50);
+    }
+    for (const n of c.nodes) {
+      n.membership.setSecrets(NEW);
+      c.advance(50);
+    }
+    c.advance(200);
+    expect(changes).toBe(0);
+    expect(allSeeAll(c)).toBe(true);
+    expect(c.nodes.every((n) => n.membership.stats().drops['unknown-key'] === 0)).toBe(true);
+    expect(() => c.node('node-0').membership.setSecrets(NEW, ['short'])).toThrow(/previousSecrets\[0\]/);
+  });
+
+  it('drops datagrams from unknown source addresses and oversized ones before the MAC, counted', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 23 });
+    c.advance(50);
+    const n1 = c.node('node-1');
+    const noise = new Uint8Array(100).fill(7);
+    c.network.inject('10.0.0.99:7946', n1.address, noise);
+    c.network.inject('10.0.0.1:9999', n1.address, noise); // a peer's host, another port: not refused here
+    c.network.inject(c.node('node-0').address, n1.address, new Uint8Array(70_000));
+    c.advance(1);
+    const drops = n1.membership.stats().drops;
+    expect(drops['unknown-source']).toBe(1);
+    expect(drops.oversize).toBe(1);
+    expect(drops.malformed).toBe(1);
+  });
+
+  it('recognises an IPv6 peer however its address is written in the config', async () => {
+    // The UDP transport reports sources canonically ([2001:db8::1]:7946); the config is not.
+    const peers = [
+      { name: 'a', address: '[2001:DB8:0:0::1]:7946' },
+      { name: 'b', address: '[2001:db8::2]:7946' },
+    ];
+    let deliver: (d: Uint8Array, from: string) => void = () => undefined;
+    const transport: PeerTransport = {
+      start: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
+      send: () => undefined,
+      onMessage: (h) => (deliver = h),
+    };
+    const b = new Membership({ self: 'b', peers, secret: SIM_SECRET, clock: new VirtualClock(), transport, logger: silentLogger(), incarnation: 1 });
+    await b.start();
+    const key = membershipKey(SIM_SECRET);
+    deliver(encodeMessage(heartbeat('a', 1, 1, [], 'b'), key), '[2001:db8::1]:7946');
+    expect(b.stats().accepted).toBe(1);
+    deliver(encodeMessage(heartbeat('a', 1, 2, [], 'b'), key), '[2001:db8::3]:7946');
+    expect(b.stats().drops['unknown-source']).toBe(1);
+    await b.stop();
+  });
+});
+
+describe('Membership: setPeers (peers that change at runtime)', () => {
+  function cluster() {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({ clock, seed: 3 });
+    const addr = { a: '10.0.0.1:7946', b: '10.0.0.2:7946', c: '10.0.0.3:7946', c2: '10.0.0.33:7946' };
+    const all = [
+      { name: 'a', address: addr.a },
+      { name: 'b', address: addr.b },
+      { name: 'c', address: addr.c },
+    ];
+    const mk = (self: string, address: string, peers: { name: string; address: string }[], incarnation = 1000): Membership =>
+      new Membership({ self, peers, secret: SIM_SECRET, clock, transport: net.transport(address), logger: silentLogger(), rng: seededRandom(self.length + incarnation), incarnation });
+    return { clock, net, addr, all, mk };
+  }
+
+  it('adds a peer (probed at once, live once heard), removes one (handlers told), and never resets self', async () => {
+    const { clock, net, addr, all, mk } = cluster();
+    const a = mk('a', addr.a, all.slice(0, 2));
+    const b = mk('b', addr.b, all);
+    const c = mk('c', addr.c, all);
+    for (const m of [a, b, c]) await m.start();
+    clock.advance(200);
+    expect([...a.alive()].sort()).toEqual(['a', 'b']);
+    expect(a.stats().drops['unknown-source']).toBeGreaterThan(0); // c's datagrams, before a knows c
+    const views: string[][] = [];
+    a.onChange((v) => views.push([...v.alive].sort()));
+    const inc = a.incarnation;
+
+    const toC: number[] = [];
+    const off = net.sniff((from, to) => {
+      if (from === addr.a && to === addr.c) toC.push(clock.now());
+    });
+    const t0 = clock.now();
+    a.setPeers(all);
+    // Not counted live before it is heard (no VIP may move to a node that is not running yet).
+    expect(a.alive().has('c')).toBe(false);
+    expect(a.view().members.get('c')).toMatchObject({ state: 'dead', lastHeardMsAgo: undefined });
+    expect(toC[0]).toBe(t0); // probed at once, not at the next tick
+    clock.advance(a.options.heartbeatMs + 1);
+    off();
+    expect([...a.alive()].sort()).toEqual(['a', 'b', 'c']);
+    // Told of the new member at once (as dead, never heard), then of it coming alive.
+    expect(views).toEqual([
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+    ]);
+
+    a.setPeers([all[0]!, all[2]!]); // b goes away
+    expect(views.at(-1)).toEqual(['a', 'c']);
+    expect(a.view().members.has('b')).toBe(false);
+    clock.advance(500);
+    expect([...a.alive()].sort()).toEqual(['a', 'c']);
+    expect(a.stats().deaths).toBe(0);
+    expect(a.incarnation).toBe(inc);
+    expect(a.stats().refutations).toBe(0);
+    expect(a.view().members.get('a')).toMatchObject({ self: true, state: 'alive', incarnation: inc });
+  });
+
+  it('follows a peer to a new address', async () => {
+    const { clock, net, addr, all, mk } = cluster();
+    const a = mk('a', addr.a, all);
+    const b = mk('b', addr.b, all);
+    let c = mk('c', addr.c, all);
+    for (const m of [a, b, c]) await m.start();
+    clock.advance(200);
+    // c is rescheduled elsewhere (a new pod: new address, new incarnation).
+    await c.stop();
+    const moved = [all[0]!, all[1]!, { name: 'c', address: addr.c2 }];
+    c = mk('c', addr.c2, moved, 2000);
+    await c.start();
+    a.setPeers(moved);
+    b.setPeers(moved);
+    const sent: string[] = [];
+    net.sniff((from, to) => {
+      if (from === addr.a) sent.push(to);
+    });
+    clock.advance(50);
+    expect(a.view().members.get('c')).toMatchObject({ address: addr.c2, state: 'alive', incarnation: 2000 });
+    expect(sent).toContain(addr.c2);
+    expect(sent).not.toContain(addr.c);
+    expect(c.alive().size).toBe(3);
+  });
+
+  it('a peer removed and added back still hears us (our numbering continues) and keeps its replay window', async () => {
+    const { clock, all, addr, mk, net } = cluster();
+    const a = mk('a', addr.a, all);
+    const b = mk('b', addr.b, all);
+    const c = mk('c', addr.c, all);
+    for (const m of [a, b, c]) await m.start();
+    const captured: Uint8Array[] = [];
+    const off = net.sniff((from, to, d) => {
+      if (from === addr.b && to === addr.a) captured.push(d);
+    });
+    clock.advance(300);
+    off();
+    a.setPeers([all[0]!, all[2]!]);
+    clock.advance(20);
+    const refusedAtB = (): number => b.stats().drops['too-old'] + b.stats().drops.replay;
+    const refusedBefore = refusedAtB();
+    a.setPeers(all);
+    for (const d of captured.slice(-20)) net.inject(addr.b, addr.a, d);
+    clock.advance(50);
+    expect(refusedAtB()).toBe(refusedBefore);
+    expect(b.view().members.get('a')?.lastHeardMsAgo).toBeLessThan(10);
+    expect(a.alive().has('b')).toBe(true);
+    expect(a.stats().drops.replay).toBeGreaterThanOrEqual(20);
+  });
+
+  it('rejects a duplicate name without changing anything', () => {
+    const { addr, all, mk } = cluster();
+    const a = mk('a', addr.a, all);
+    expect(() => a.setPeers([...all, { name: 'b', address: '10.0.0.9:7946' }])).toThrow(/listed twice/);
+    expect([...a.view().members.keys()].sort()).toEqual(['a', 'b', 'c']);
   });
 });

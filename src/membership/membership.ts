@@ -16,7 +16,10 @@ import {
   type MetadataBlob,
   type ViewEntry,
   type WireDropReason,
+  MAC_BYTES,
+  WIRE_VERSION,
 } from './wire.js';
+import { sourceHost } from './source-host.js';
 
 /**
  * alive: heard from directly within suspectMs. suspect: not heard directly, but still counted
@@ -53,19 +56,45 @@ export interface MembershipView {
   readonly members: ReadonlyMap<string, MemberView>;
 }
 
+/**
+ * Highest incarnation accepted, in a header or an entry: 2^48 (wall-clock ms until the year
+ * 10889). Default incarnations are wall-clock ms (about 2^41 today), so no fixed bound near
+ * 2^32 is possible, and a relative one ("not far above what we know") would refuse a node whose
+ * restart follows a large clock correction. The 2^5 gap below 2^53 keeps `incarnation + 1` (a
+ * refutation) a safe integer, so no authenticated datagram can push us out of the u64 range
+ * the wire format carries.
+ */
+export const MAX_INCARNATION = 2 ** 48;
+
 /** Why a received datagram was ignored. Never acted upon, only counted. */
-export type DropReason = WireDropReason | 'unknown-sender' | 'reflected' | 'replay' | 'too-old' | 'clock-skew';
+export type DropReason =
+  | 'oversize'
+  | 'unknown-source'
+  | WireDropReason
+  | 'unknown-sender'
+  | 'reflected'
+  | 'wrong-receiver'
+  | 'bad-incarnation'
+  | 'replay'
+  | 'too-old'
+  | 'clock-skew'
+  | 'internal-error';
 
 export const DROP_REASONS: readonly DropReason[] = [
+  'oversize',
+  'unknown-source',
   'malformed',
   'wrong-version',
   'unknown-key',
   'bad-mac',
   'unknown-sender',
   'reflected',
+  'wrong-receiver',
+  'bad-incarnation',
   'replay',
   'too-old',
   'clock-skew',
+  'internal-error',
 ];
 
 export interface MembershipStats {
@@ -74,6 +103,8 @@ export interface MembershipStats {
   readonly received: number;
   readonly accepted: number;
   readonly drops: Readonly<Record<DropReason, number>>;
+  /** Accepted datagrams by the key that verified them: `previous` falls to 0 once every peer sends under the current one. */
+  readonly verified: { readonly current: number; readonly previous: number };
   /** State transitions observed locally. */
   readonly suspicions: number;
   readonly deaths: number;
@@ -85,6 +116,8 @@ export interface MembershipStats {
   readonly stalls: number;
   /** Metadata blobs that authenticated but did not parse. */
   readonly badMetadata: number;
+  /** Datagrams that could not be encoded (a bug; logged at error): counted as sent but lost. */
+  readonly sendErrors: number;
 }
 
 export interface MembershipComponents {
@@ -93,8 +126,8 @@ export interface MembershipComponents {
   readonly peers: readonly PeerConfig[];
   /** Shared secret, >= 32 bytes (UTF-8 text or raw bytes). Used to send and to receive. */
   readonly secret: string | Uint8Array;
-  /** Further secrets accepted on receive, for key rotation. */
-  readonly extraSecrets?: readonly (string | Uint8Array)[];
+  /** Secrets accepted on receive but never used to send: key rotation without a flag day (docs/membership.md). */
+  readonly previousSecrets?: readonly (string | Uint8Array)[];
   readonly clock: Clock;
   readonly transport: PeerTransport;
   readonly logger: Logger;
@@ -110,11 +143,13 @@ export interface MembershipComponents {
 interface Member {
   readonly name: string;
   readonly id: number;
-  readonly address: string;
+  address: string;
   state: MemberState;
   incarnation: number;
   /** Last authenticated datagram from it (clock ms); -Infinity: never. */
   lastDirectAt: number;
+  /** When setPeers added it (clock ms); -Infinity: configured from the start. */
+  readonly addedAt: number;
   /** Last evidence it was alive, direct or via a peer's age report; starts at our start time. */
   lastEvidenceAt: number;
   /** Any real evidence yet (lastEvidenceAt starts as a benefit of the doubt). */
@@ -128,7 +163,10 @@ interface Member {
   metaIncarnation: number;
   /** Newest metadata version we have seen advertised for it. */
   advertisedMeta: number;
+  /** Its anti-replay window over what it sent us. */
   readonly replay: ReplayWindow;
+  /** Last sequence number we sent it in this incarnation (each receiver has its own window). */
+  sentSeq: number;
   /** Its latest age table (subject id -> ms, Infinity: never heard) and entries (subject id -> entry), and when they arrived. */
   readonly ages: Map<number, number>;
   agesAt: number;
@@ -157,13 +195,17 @@ export function memberId(name: string): number {
  */
 export class Membership {
   private readonly self: string;
-  private readonly selfAddress: string;
+  private selfAddress: string;
   private readonly selfId: number;
   private readonly members: Member[] = [];
   private readonly byName = new Map<string, Member>();
   private readonly byId = new Map<number, Member>();
-  private readonly key: MembershipKey;
-  private readonly keys = new Map<number, MembershipKey>();
+  private key: MembershipKey;
+  private keys = new Map<number, MembershipKey>();
+  /** Host part (canonical) of every configured address: the cheap source check before the MAC. */
+  private knownHosts = new Set<string>();
+  /** Datagrams larger than this cannot come from a peer of ours (see maxReceiveBytes). */
+  private receiveLimit = 0;
   private readonly clock: Clock;
   private readonly transport: PeerTransport;
   private readonly log: Logger;
@@ -172,9 +214,14 @@ export class Membership {
   private readonly o: ResolvedMembershipOptions;
   private readonly handlers = new Set<(view: MembershipView) => void>();
   private readonly refuteHandlers = new Set<(state: MemberState) => void>();
+  /** Highest sequence number sent to anyone in this incarnation: where a (re)added peer's numbering starts. */
+  private seqHigh = 0;
+  /** Replay windows of peers setPeers removed, by name (bounded): a peer removed and added back keeps its window. */
+  private readonly retiredWindows = new Map<string, ReplayWindow>();
+  /** Source addresses we warned about for another wire version, until they speak ours again. */
+  private readonly versionWarned = new Set<string>();
 
   private selfIncarnation: number;
-  private seq = 0;
   private selfMeta: Metadata | undefined;
   private selfMetaBytes: Uint8Array | undefined;
   private selfMetaVersion = 0;
@@ -204,8 +251,10 @@ export class Membership {
     refutations: 0,
     stalls: 0,
     badMetadata: 0,
+    sendErrors: 0,
   };
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  private readonly verified = { current: 0, previous: 0 };
 
   constructor(c: MembershipComponents) {
     this.self = c.self;
@@ -216,59 +265,17 @@ export class Membership {
     this.rng = c.rng ?? Math.random;
     this.wallClock = c.wallClock ?? Date.now;
     this.log = c.logger.child({ component: 'membership', node: c.self });
-    this.key = membershipKey(c.secret, 'membership.secret');
-    this.keys.set(this.key.id, this.key);
-    (c.extraSecrets ?? []).forEach((s, i) => {
-      const k = membershipKey(s, `membership.extraSecrets[${i}]`);
-      this.keys.set(k.id, k);
-    });
+    [this.key, this.keys] = resolveKeys(c.secret, c.previousSecrets);
 
-    const ids = new Map<number, string>([[this.selfId, c.self]]);
-    const peers = c.peers.filter((p) => p.name !== c.self);
-    const o = resolveMembershipOptions(peers.length + 1, c.options);
-    this.o = o;
-    peers.forEach((p, i) => {
-      const id = memberId(p.name);
-      const clash = ids.get(id);
-      if (clash !== undefined) {
-        const path = `membership.peers[${i}].name`;
-        const message =
-          clash === p.name
-            ? `${path}: node "${p.name}" is listed twice`
-            : `${path}: node names "${p.name}" and "${clash}" have the same 32-bit member id; rename one`;
-        throw new ConfigError(message, [{ path, message }]);
-      }
-      ids.set(id, p.name);
-      const m: Member = {
-        name: p.name,
-        id,
-        address: p.address,
-        state: 'alive',
-        incarnation: 0,
-        lastDirectAt: -Infinity,
-        lastEvidenceAt: 0,
-        heard: false,
-        suspectedAt: 0,
-        changedAt: -Infinity,
-        metadata: undefined,
-        metaBytes: undefined,
-        metaVersion: 0,
-        metaIncarnation: 0,
-        advertisedMeta: 0,
-        replay: new ReplayWindow(o.replayWindow),
-        ages: new Map(),
-        agesAt: -Infinity,
-        entries: new Map(),
-      };
-      this.members.push(m);
-      this.byName.set(m.name, m);
-      this.byId.set(m.id, m);
-    });
+    const peers = checkPeers(c.self, c.peers);
+    this.o = resolveMembershipOptions(peers.length + 1, c.options);
+    for (const p of peers) this.addMember(p, 'alive', -Infinity);
     this.selfIncarnation = Math.floor(c.incarnation ?? this.wallClock());
-    if (!Number.isSafeInteger(this.selfIncarnation) || this.selfIncarnation < 0) {
-      throw new RangeError(`incarnation must be a non-negative safe integer, got ${c.incarnation}`);
+    if (!Number.isSafeInteger(this.selfIncarnation) || this.selfIncarnation < 0 || this.selfIncarnation > MAX_INCARNATION) {
+      throw new RangeError(`incarnation must be an integer in 0..2^48, got ${c.incarnation}`);
     }
     this.aliveSet = this.computeAlive();
+    this.peersChanged();
   }
 
   /** The resolved options (defaults filled in). */
@@ -321,7 +328,7 @@ export class Membership {
     this.tickTimer = undefined;
     for (let i = 0; i < this.o.leaveRepeats; i++) {
       if (i > 0) await sleep(this.clock, this.o.leaveIntervalMs);
-      for (const m of this.members) if (m.state !== 'left') this.send(m, { type: 'leave', ...this.header() });
+      for (const m of this.members) if (m.state !== 'left') this.send(m, { type: 'leave', ...this.header(m) });
     }
     await this.stop();
   }
@@ -391,8 +398,60 @@ export class Membership {
     this.emit();
   }
 
+  /**
+   * Replaces the peer list at runtime (peers that come and go, e.g. pods): a new peer is probed
+   * at once but counts as dead, never heard, until a datagram from it or a peer's report that it
+   * was heard recently, so no VIP moves to a node that is not running yet; a removed peer's state
+   * is dropped and handlers are told (the alive set loses it); a changed address is used from the
+   * next datagram on. Self is never reset: an entry named `self` only updates our own address.
+   * Timing options stay as resolved at construction. Throws ConfigError (and changes nothing) on a
+   * duplicate name or a member id clash.
+   */
+  setPeers(peers: readonly PeerConfig[]): void {
+    const next = checkPeers(this.self, peers);
+    this.selfAddress = peers.find((p) => p.name === this.self)?.address ?? this.selfAddress;
+    const now = this.clock.now();
+    const wanted = new Map(next.map((p) => [p.name, p]));
+    let changed = false;
+    for (const m of [...this.members]) {
+      const p = wanted.get(m.name);
+      if (p === undefined) {
+        this.removeMember(m);
+        changed = true;
+      } else if (p.address !== m.address) {
+        this.log.info({ node: m.name, address: p.address, from: m.address }, 'member address changed');
+        m.address = p.address;
+      }
+    }
+    const added: Member[] = [];
+    for (const p of next) if (!this.byName.has(p.name)) added.push(this.addMember(p, 'dead', now));
+    this.peersChanged();
+    if (added.length > 0 || changed) {
+      this.aliveDirty = true;
+      this.log.info({ added: added.map((m) => m.name), peers: this.members.length }, 'membership peers changed');
+    }
+    if (this.running && !this.leaving && added.length > 0) {
+      const ages: AgeReport[] = this.members.map((x) => ({ id: x.id, ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt }));
+      for (const m of added) this.send(m, this.heartbeatFor(m, now, ages));
+    }
+    this.emit();
+  }
+
+  /**
+   * Replaces the secrets (key rotation while running, e.g. on SIGHUP): `secret` signs from now
+   * on, `previousSecrets` are still accepted. Throws ConfigError (and changes nothing) on a
+   * short secret.
+   */
+  setSecrets(secret: string | Uint8Array, previousSecrets: readonly (string | Uint8Array)[] = []): void {
+    const [key, keys] = resolveKeys(secret, previousSecrets);
+    const changed = key.id !== this.key.id;
+    this.key = key;
+    this.keys = keys;
+    this.log.info({ keys: keys.size, currentChanged: changed }, 'membership secrets replaced');
+  }
+
   stats(): MembershipStats {
-    return { ...this.counters, incarnation: this.selfIncarnation, drops: { ...this.drops } };
+    return { ...this.counters, incarnation: this.selfIncarnation, drops: { ...this.drops }, verified: { ...this.verified } };
   }
 
   // ---- time ----
@@ -429,7 +488,7 @@ export class Membership {
   private evaluate(now: number, mayDeclareDead: boolean): void {
     for (const m of this.members) {
       if (m.state === 'dead' || m.state === 'left') continue;
-      const directAge = now - Math.max(m.lastDirectAt, this.startedAt);
+      const directAge = now - Math.max(m.lastDirectAt, this.startedAt, m.addedAt);
       if (m.state === 'alive' && directAge > this.o.suspectMs) {
         m.suspectedAt = now;
         this.setState(m, 'suspect', now, 'no direct heartbeat');
@@ -467,13 +526,24 @@ export class Membership {
 
   // ---- sending ----
 
-  private header(): { sender: string; incarnation: number; seq: number; timestamp: number } {
-    return { sender: this.self, incarnation: this.selfIncarnation, seq: ++this.seq, timestamp: Math.floor(this.wallClock()) };
+  private header(to: Member): { sender: string; receiver: number; incarnation: number; seq: number; timestamp: number } {
+    const seq = ++to.sentSeq;
+    if (seq > this.seqHigh) this.seqHigh = seq;
+    return { sender: this.self, receiver: to.id, incarnation: this.selfIncarnation, seq, timestamp: Math.floor(this.wallClock()) };
   }
 
   private send(to: Member, message: Message): void {
     this.counters.sent++;
-    this.transport.send(to.address, encodeMessage(message, this.key));
+    let data: Uint8Array;
+    try {
+      data = encodeMessage(message, this.key);
+    } catch (err) {
+      // Unreachable while every number we send is bounded; if it ever happens it must cost one
+      // datagram, not the timer callback or the receive handler that called us.
+      if (this.counters.sendErrors++ % 1000 === 0) this.log.error({ err, node: to.name }, 'membership: cannot encode a datagram');
+      return;
+    }
+    this.transport.send(to.address, data);
   }
 
   private sendHeartbeats(now: number): void {
@@ -510,7 +580,7 @@ export class Membership {
     }
     const message: HeartbeatMessage = {
       type: 'heartbeat',
-      ...this.header(),
+      ...this.header(r),
       metaVersion: this.selfMetaVersion,
       ages,
       entries,
@@ -536,15 +606,35 @@ export class Membership {
 
   // ---- receiving ----
 
+  /** The transport's handler: whatever arrives, this never throws (a failure is a counted drop). */
   private receive(data: Uint8Array, from: string): void {
     if (!this.running) return;
     this.counters.received++;
+    try {
+      this.receiveChecked(data, from);
+    } catch (err) {
+      if (this.drops['internal-error'] % 1000 === 0) this.log.error({ err, from }, 'membership: error receiving a datagram');
+      this.drop('internal-error', from);
+    }
+  }
+
+  private receiveChecked(data: Uint8Array, from: string): void {
+    // Cheap checks first: a flood from elsewhere costs a length compare and a set lookup, no HMAC.
+    if (data.length > this.receiveLimit) return this.drop('oversize', from);
+    if (this.o.checkSourceAddress && !this.knownHosts.has(sourceHost(from))) return this.drop('unknown-source', from);
     const decoded = decodeMessage(data, this.keys);
-    if (!decoded.ok) return this.drop(decoded.reason, from);
+    if (!decoded.ok) {
+      if (decoded.reason === 'wrong-version') this.warnVersion(decoded.version, from);
+      return this.drop(decoded.reason, from);
+    }
     const msg = decoded.message;
     if (msg.sender === this.self) return this.drop('reflected', from);
+    // The receiver id is under the MAC: a datagram a peer sent to another node, replayed to us
+    // (no key needed), must not count as evidence that the peer is alive.
+    if (msg.receiver !== this.selfId) return this.drop('wrong-receiver', from);
     const m = this.byName.get(msg.sender);
     if (m === undefined) return this.drop('unknown-sender', from);
+    if (!incarnationsBounded(msg)) return this.drop('bad-incarnation', from);
     const skew = this.o.maxClockSkewMs;
     if (skew !== undefined && Math.abs(msg.timestamp - this.wallClock()) > skew) return this.drop('clock-skew', from);
     const verdict = m.replay.check(msg.incarnation, msg.seq);
@@ -552,6 +642,11 @@ export class Membership {
     m.replay.accept(msg.incarnation, msg.seq);
     if (msg.incarnation < m.incarnation) return this.drop('too-old', from);
     this.counters.accepted++;
+    if (decoded.keyId === this.key.id) this.verified.current++;
+    else this.verified.previous++;
+    if (this.versionWarned.size > 0 && this.versionWarned.delete(from)) {
+      this.log.info({ from, node: m.name }, 'membership peer speaks our wire version again');
+    }
     try {
       this.handle(m, msg, this.clock.now());
     } catch (err) {
@@ -559,6 +654,17 @@ export class Membership {
     }
     if (this.flushNeeded && this.running && !this.leaving) this.sendHeartbeats(this.clock.now());
     this.emit();
+  }
+
+  /** One warning per source address and episode (until it speaks our version), not per datagram. */
+  private warnVersion(version: number | undefined, from: string): void {
+    if (this.versionWarned.has(from)) return;
+    if (this.versionWarned.size >= 1024) return; // bounded; known sources are far fewer
+    this.versionWarned.add(from);
+    this.log.warn(
+      { from, version, ours: WIRE_VERSION },
+      'membership datagram of another wire version dropped: upgrade every node (mixed versions do not hear each other)',
+    );
   }
 
   private drop(reason: DropReason, from: string): void {
@@ -624,8 +730,10 @@ export class Membership {
       // SWIM refutation: someone suspects (or buried) this incarnation of us, or knows a newer
       // one (we restarted with a clock that went backwards): come back with a higher number.
       if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && e.state !== 'alive')) {
-        this.selfIncarnation = e.incarnation + 1;
-        this.seq = 0;
+        // Bounded (MAX_INCARNATION): at the bound we stay there rather than leave the safe range.
+        this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
+        for (const x of this.members) x.sentSeq = 0;
+        this.seqHigh = 0;
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
@@ -678,6 +786,63 @@ export class Membership {
     this.metaDirty = true;
   }
 
+  // ---- peers ----
+
+  private addMember(p: PeerConfig, state: 'alive' | 'dead', addedAt: number): Member {
+    const retired = this.retiredWindows.get(p.name);
+    this.retiredWindows.delete(p.name);
+    const m: Member = {
+      name: p.name,
+      id: memberId(p.name),
+      address: p.address,
+      state,
+      incarnation: 0,
+      lastDirectAt: -Infinity,
+      addedAt,
+      lastEvidenceAt: addedAt === -Infinity ? 0 : addedAt,
+      heard: false,
+      suspectedAt: 0,
+      changedAt: -Infinity,
+      metadata: undefined,
+      metaBytes: undefined,
+      metaVersion: 0,
+      metaIncarnation: 0,
+      advertisedMeta: 0,
+      replay: retired ?? new ReplayWindow(this.o.replayWindow),
+      // Above anything we sent it before a removal (its window for us may still be open).
+      sentSeq: this.seqHigh,
+      ages: new Map(),
+      agesAt: -Infinity,
+      entries: new Map(),
+    };
+    this.members.push(m);
+    this.byName.set(m.name, m);
+    this.byId.set(m.id, m);
+    return m;
+  }
+
+  private removeMember(m: Member): void {
+    this.members.splice(this.members.indexOf(m), 1);
+    this.byName.delete(m.name);
+    this.byId.delete(m.id);
+    this.rotation.delete(m);
+    if (this.retiredWindows.size >= 1024) {
+      const oldest = this.retiredWindows.keys().next();
+      if (oldest.done !== true) this.retiredWindows.delete(oldest.value);
+    }
+    this.retiredWindows.set(m.name, m.replay);
+    this.log.info({ node: m.name, state: m.state }, 'member removed');
+  }
+
+  /** Recomputes what depends on the peer list: the known source hosts and the size limit. */
+  private peersChanged(): void {
+    const hosts = new Set<string>();
+    if (this.selfAddress !== '') hosts.add(sourceHost(this.selfAddress));
+    for (const m of this.members) hosts.add(sourceHost(m.address));
+    this.knownHosts = hosts;
+    this.receiveLimit = maxReceiveBytes(this.members.length + 1, this.o.maxDatagramBytes);
+  }
+
   // ---- state ----
 
   private setState(m: Member, state: MemberState, now: number, reason: string): void {
@@ -720,6 +885,57 @@ export class Membership {
       }
     }
   }
+}
+
+/** Peers other than `self`, checked for duplicate names and member id clashes (ConfigError). */
+function checkPeers(self: string, peers: readonly PeerConfig[]): PeerConfig[] {
+  const ids = new Map<number, string>([[memberId(self), self]]);
+  const out: PeerConfig[] = [];
+  peers.forEach((p, i) => {
+    if (p.name === self) return;
+    const id = memberId(p.name);
+    const clash = ids.get(id);
+    if (clash !== undefined) {
+      const path = `membership.peers[${i}].name`;
+      const message =
+        clash === p.name
+          ? `${path}: node "${p.name}" is listed twice`
+          : `${path}: node names "${p.name}" and "${clash}" have the same 32-bit member id; rename one`;
+      throw new ConfigError(message, [{ path, message }]);
+    }
+    ids.set(id, p.name);
+    out.push(p);
+  });
+  return out;
+}
+
+function resolveKeys(secret: string | Uint8Array, previous: readonly (string | Uint8Array)[] = []): [MembershipKey, Map<number, MembershipKey>] {
+  const key = membershipKey(secret, 'membership.secret');
+  const keys = new Map<number, MembershipKey>();
+  previous.forEach((s, i) => {
+    const k = membershipKey(s, `membership.previousSecrets[${i}]`);
+    keys.set(k.id, k);
+  });
+  // The key id in the header selects the one key to verify with (one HMAC per datagram, not
+  // one per secret); the current one wins an id shared with a previous one (the same secret).
+  keys.set(key.id, key);
+  return [key, keys];
+}
+
+/**
+ * Largest datagram a peer of a `clusterSize` cluster can send us: a heartbeat with a 255-byte
+ * name, an age and an entry for every member (twice the size, for a peer that knows more
+ * members than we do while a peer list changes), plus the metadata blob allowance.
+ */
+export function maxReceiveBytes(clusterSize: number, maxDatagramBytes: number): number {
+  const n = 2 * clusterSize;
+  return 13 + 255 + 26 + 8 + 2 + 6 * n + 2 + 21 * n + 1 + MAC_BYTES + Math.max(maxDatagramBytes, 1400);
+}
+
+function incarnationsBounded(msg: Message): boolean {
+  if (msg.incarnation > MAX_INCARNATION) return false;
+  if (msg.type === 'heartbeat') for (const e of msg.entries) if (e.incarnation > MAX_INCARNATION) return false;
+  return true;
 }
 
 function sleep(clock: Clock, ms: number): Promise<void> {

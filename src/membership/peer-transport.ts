@@ -3,7 +3,7 @@
  * ('host:port' or '[v6]:port' for UDP). Delivery is best effort: datagrams may be lost,
  * duplicated or reordered, and the core copes (replay window, timeouts).
  *
- * Real adapter: UdpTransport (udp-transport.ts). In-memory fake: MemoryNetwork (memory-transport.ts).
+ * Real adapter: UdpTransport (udp-transport.ts). In-memory fake: MemoryNetwork (test/fakes/memory-transport.ts).
  */
 export interface PeerTransport {
   /** Opens the socket; resolves once datagrams can be sent and received. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../clock/system-clock.js';
 import { silentLogger } from '../observability/logger.js';
 import { Membership } from './membership.js';
-import { describePeerTransportCompliance } from './peer-transport.compliance.js';
+import { describePeerTransportCompliance } from '../../test/compliance/peer-transport.js';
 import { UdpTransport } from './udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -81,6 +81,28 @@ describe('Membership over UDP on loopback', () => {
       expect(took).toBeLessThan(500);
       expect(members[0]!.alive().has('node-b')).toBe(true);
       expect(members[0]!.stats().accepted).toBeGreaterThan(50);
+    } finally {
+      for (const m of members) await m.stop();
+    }
+  });
+});
+
+describe('Membership over UDP on IPv6 loopback', () => {
+  it('recognises peers whose configured address is written uncompressed (source check on the real address format)', async () => {
+    const names = ['node-a', 'node-b'];
+    const transports = names.map(() => new UdpTransport({ bind: '[::1]:0' }));
+    for (const t of transports) await t.start();
+    // '[::1]:port' as reported, '[0:0:0:0:0:0:0:1]:port' as an operator may write it.
+    const peers = names.map((name, i) => ({ name, address: transports[i]!.address().replace('[::1]', '[0:0:0:0:0:0:0:1]') }));
+    const members = names.map(
+      (self, i) =>
+        new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
+    );
+    try {
+      for (const m of members) await m.start();
+      await until(() => members.every((m) => m.stats().accepted > 20), 1000);
+      expect(members.every((m) => m.alive().size === 2)).toBe(true);
+      expect(members[0]!.stats().drops['unknown-source']).toBe(0);
     } finally {
       for (const m of members) await m.stop();
     }

@@ -14,7 +14,7 @@ const name = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => {
   const n = new TextEncoder().encode(s).length;
   return n >= 1 && n <= 255 && new TextDecoder().decode(new TextEncoder().encode(s)) === s;
 });
-const header = { sender: name, incarnation: u64, seq: u64, timestamp: u64 };
+const header = { sender: name, receiver: u32, incarnation: u64, seq: u64, timestamp: u64 };
 const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('leave' as const), ...header }),
   fc.record({
@@ -59,7 +59,7 @@ describe('membership wire format', () => {
   });
 
   it('never throws on a valid header followed by random bytes', () => {
-    const prefix = encodeMessage({ type: 'leave', sender: 'node-a', incarnation: 1, seq: 1, timestamp: 1 }, KEY).subarray(0, 9);
+    const prefix = encodeMessage({ type: 'leave', sender: 'node-a', receiver: 7, incarnation: 1, seq: 1, timestamp: 1 }, KEY).subarray(0, 13);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (tail) => {
         const bytes = new Uint8Array([...prefix, ...tail]);
@@ -81,25 +81,39 @@ describe('membership wire format', () => {
   });
 
   it('accepts payload tampering only with the key: a forged MAC is bad-mac', () => {
-    const m: Message = { type: 'leave', sender: 'node-a', incarnation: 5, seq: 9, timestamp: 1 };
+    const m: Message = { type: 'leave', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
     const bytes = Uint8Array.from(encodeMessage(m, KEY));
     bytes[bytes.length - MAC_BYTES - 3]! ^= 0xff; // inside the timestamp
     expect(decodeMessage(bytes, KEYS)).toEqual({ ok: false, reason: 'bad-mac' });
   });
 
   it('names the reason: unknown key, wrong version, truncated', () => {
-    const m: Message = { type: 'leave', sender: 'node-a', incarnation: 5, seq: 9, timestamp: 1 };
+    const m: Message = { type: 'leave', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
     expect(decodeMessage(encodeMessage(m, OTHER), KEYS)).toEqual({ ok: false, reason: 'unknown-key' });
-    const v2 = Uint8Array.from(encodeMessage(m, KEY));
-    v2[2] = WIRE_VERSION + 1;
-    expect(decodeMessage(v2, KEYS)).toEqual({ ok: false, reason: 'wrong-version' });
+    const v3 = Uint8Array.from(encodeMessage(m, KEY));
+    v3[2] = WIRE_VERSION + 1;
+    expect(decodeMessage(v3, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 3 });
     const full = encodeMessage(m, KEY);
     expect(decodeMessage(full.subarray(0, full.length - 1), KEYS)).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeMessage(new Uint8Array(0), KEYS)).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('refuses a version 1 datagram (no receiver id) by name, not as noise', () => {
+    // A version 1 leave of node-a, 5/9/1, as the previous release sent it (MAC irrelevant).
+    const v1 = new Uint8Array([0x4c, 0x56, 1, 2, 0, 0, 0, 1, 6, ...new TextEncoder().encode('node-a'), ...new Uint8Array(26), ...new Uint8Array(MAC_BYTES)]);
+    expect(decodeMessage(v1, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 1 });
+  });
+
+  it('binds the receiver: changing its id breaks the MAC', () => {
+    const m: Message = { type: 'leave', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
+    const bytes = Uint8Array.from(encodeMessage(m, KEY));
+    expect(Buffer.from(bytes).readUInt32BE(8)).toBe(7);
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).writeUInt32BE(8, 8);
+    expect(decodeMessage(bytes, KEYS)).toEqual({ ok: false, reason: 'bad-mac' });
+  });
+
   it('accepts several keys during a rotation', () => {
-    const m: Message = { type: 'leave', sender: 'node-a', incarnation: 5, seq: 9, timestamp: 1 };
+    const m: Message = { type: 'leave', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
     const both = new Map([
       [KEY.id, KEY],
       [OTHER.id, OTHER],
@@ -111,6 +125,7 @@ describe('membership wire format', () => {
     const hb = (ageMs: number, incarnation = 1): Message => ({
       type: 'heartbeat',
       sender: 'a',
+      receiver: 7,
       incarnation,
       seq: 1,
       timestamp: 0,
@@ -123,7 +138,7 @@ describe('membership wire format', () => {
     expect(d.ok && d.message.type === 'heartbeat' && d.message.ages[0]!.ageMs).toBe(AGE_MAX);
     expect(() => encodeMessage(hb(1, -1), KEY)).toThrow(RangeError);
     expect(() => encodeMessage(hb(1, 2 ** 60), KEY)).toThrow(RangeError);
-    expect(() => encodeMessage({ type: 'leave', sender: '', incarnation: 1, seq: 1, timestamp: 1 }, KEY)).toThrow(RangeError);
+    expect(() => encodeMessage({ type: 'leave', sender: '', receiver: 7, incarnation: 1, seq: 1, timestamp: 1 }, KEY)).toThrow(RangeError);
   });
 });
 

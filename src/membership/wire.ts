@@ -2,17 +2,18 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { MembershipKey } from './membership-key.js';
 
 /**
- * Wire format of membership datagrams, version 1 (docs/membership.md#wire-format). All integers
+ * Wire format of membership datagrams, version 2 (docs/membership.md#wire-format). All integers
  * big-endian. Pure: encode and decode only; decode never throws.
  *
  *   0   u16  magic 0x4C56 ("LV")
- *   2   u8   version (1)
+ *   2   u8   version (2; version 1 had no receiver id)
  *   3   u8   type (1 heartbeat, 2 leave)
  *   4   u32  key id (MembershipKey.id)
- *   8   u8   sender name length L (1..255)
- *   9   L    sender name, UTF-8
+ *   8   u32  receiver's member id: under the MAC, so a datagram replayed to another node is refused
+ *   12  u8   sender name length L (1..255)
+ *   13  L    sender name, UTF-8
  *   +0  u64  sender incarnation
- *   +8  u64  sequence number (per sender and incarnation, from 1)
+ *   +8  u64  sequence number (per sender, receiver and incarnation, from 1)
  *   +16 u64  timestamp: sender wall clock, ms since the Unix epoch
  *   +24 u16  payload length P
  *   +26 P    payload
@@ -28,7 +29,7 @@ import type { MembershipKey } from './membership-key.js';
  */
 
 export const WIRE_MAGIC = 0x4c56;
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 export const MAC_BYTES = 16;
 /** Age value meaning "never heard from it (at this incarnation)". */
 export const AGE_UNKNOWN = 0xffff;
@@ -67,6 +68,8 @@ export interface MetadataBlob {
 
 interface Header {
   readonly sender: string;
+  /** Member id (memberId(name)) of the node this datagram is for. */
+  readonly receiver: number;
   readonly incarnation: number;
   readonly seq: number;
   /** Sender wall clock, ms since the Unix epoch. */
@@ -92,7 +95,8 @@ export type WireDropReason = 'malformed' | 'wrong-version' | 'unknown-key' | 'ba
 
 export type DecodeResult =
   | { readonly ok: true; readonly message: Message; readonly keyId: number }
-  | { readonly ok: false; readonly reason: WireDropReason };
+  /** `version`: the version byte seen, when the reason is 'wrong-version'. */
+  | { readonly ok: false; readonly reason: WireDropReason; readonly version?: number };
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -115,8 +119,10 @@ export function encodedSize(message: Message): number {
   return headerSize(nameBytes(message.sender).length) + payloadSize(message) + MAC_BYTES;
 }
 
+const NAME_AT = 13;
+
 function headerSize(nameBytes: number): number {
-  return 9 + nameBytes + 26;
+  return NAME_AT + nameBytes + 26;
 }
 
 function payloadSize(message: Message): number {
@@ -142,8 +148,9 @@ export function encodeMessage(message: Message, key: MembershipKey): Uint8Array 
   buf.writeUInt8(WIRE_VERSION, o + 2);
   buf.writeUInt8(message.type === 'heartbeat' ? TYPE_HEARTBEAT : TYPE_LEAVE, o + 3);
   buf.writeUInt32BE(key.id, o + 4);
-  buf.writeUInt8(name.length, o + 8);
-  o = 9;
+  buf.writeUInt32BE(message.receiver >>> 0, o + 8);
+  buf.writeUInt8(name.length, o + 12);
+  o = NAME_AT;
   buf.set(name, o);
   o += name.length;
   o = writeU64(buf, o, message.incarnation);
@@ -190,15 +197,19 @@ export function encodeMessage(message: Message, key: MembershipKey): Uint8Array 
  */
 export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, MembershipKey>): DecodeResult {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (buf.length < 9 + 1 + 26 + MAC_BYTES) return drop('malformed');
-  if (buf.readUInt16BE(0) !== WIRE_MAGIC) return drop('malformed');
-  if (buf.readUInt8(2) !== WIRE_VERSION) return drop('wrong-version');
+  // The magic and the version come first and at fixed offsets in every version, so that mixed
+  // versions refuse each other by name ('wrong-version') rather than as noise.
+  if (buf.length < 3 || buf.readUInt16BE(0) !== WIRE_MAGIC) return drop('malformed');
+  const version = buf.readUInt8(2);
+  if (version !== WIRE_VERSION) return { ok: false, reason: 'wrong-version', version };
+  if (buf.length < headerSize(1) + MAC_BYTES) return drop('malformed');
   const type = buf.readUInt8(3);
   if (type !== TYPE_HEARTBEAT && type !== TYPE_LEAVE) return drop('malformed');
   const keyId = buf.readUInt32BE(4);
   const key = keys.get(keyId);
   if (key === undefined) return drop('unknown-key');
-  const nameLen = buf.readUInt8(8);
+  const receiver = buf.readUInt32BE(8);
+  const nameLen = buf.readUInt8(12);
   const payloadAt = headerSize(nameLen);
   if (nameLen === 0 || buf.length < payloadAt + MAC_BYTES) return drop('malformed');
   const pSize = buf.readUInt16BE(payloadAt - 2);
@@ -210,18 +221,18 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
   // Authenticated from here on; still parsed defensively (a peer may run a buggy build).
   let sender: string;
   try {
-    sender = utf8Strict.decode(buf.subarray(9, 9 + nameLen));
+    sender = utf8Strict.decode(buf.subarray(NAME_AT, NAME_AT + nameLen));
   } catch {
     return drop('malformed');
   }
-  const r = new Reader(buf, 9 + nameLen, macAt);
+  const r = new Reader(buf, NAME_AT + nameLen, macAt);
   const incarnation = r.u64();
   const seq = r.u64();
   const timestamp = r.u64();
   r.skip(2);
   if (type === TYPE_LEAVE) {
     if (r.failed || pSize !== 0) return drop('malformed');
-    return { ok: true, keyId, message: { type: 'leave', sender, incarnation, seq, timestamp } };
+    return { ok: true, keyId, message: { type: 'leave', sender, receiver, incarnation, seq, timestamp } };
   }
   const metaVersion = r.u64();
   const ages: AgeReport[] = [];
@@ -254,7 +265,7 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
     if (bytes !== undefined) blobs.push({ id, version, data: bytes });
   }
   if (r.failed || !r.atEnd()) return drop('malformed');
-  return { ok: true, keyId, message: { type: 'heartbeat', sender, incarnation, seq, timestamp, metaVersion, ages, entries, blobs } };
+  return { ok: true, keyId, message: { type: 'heartbeat', sender, receiver, incarnation, seq, timestamp, metaVersion, ages, entries, blobs } };
 }
 
 function drop(reason: WireDropReason): DecodeResult {

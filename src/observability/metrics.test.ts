@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ResponderStats } from '../announcer/responder-stats.js';
+import { DROP_REASONS, type MembershipStats } from '../membership/membership.js';
 import { speakerRegistry } from './metrics.js';
 
 describe('speaker metrics', () => {
@@ -31,6 +32,21 @@ describe('speaker metrics', () => {
     expect(text).toContain('l2vip_service_owned{service="off"} 0');
     // Scraping twice reports the same absolute values, not doubled ones.
     expect(await reg.metrics()).toBe(text);
+  });
+
+  it('counts membership datagrams by the key that verified them (rotation progress)', async () => {
+    const zero = { incarnation: 1, sent: 0, received: 0, accepted: 10, suspicions: 0, deaths: 0, revivals: 0, leaves: 0, refutations: 0, stalls: 0, badMetadata: 0, sendErrors: 0 };
+    const stats: MembershipStats = { ...zero, drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as MembershipStats['drops'], verified: { current: 7, previous: 3 } };
+    const reg = speakerRegistry({
+      node: 'n1',
+      stats: new ResponderStats(),
+      owned: () => new Map(),
+      services: () => [],
+      membership: { stats: () => stats, view: () => ({ alive: new Set(), members: new Map() }) },
+    });
+    const text = await reg.metrics();
+    expect(text).toContain('l2vip_membership_datagrams_verified_total{key="current"} 7');
+    expect(text).toContain('l2vip_membership_datagrams_verified_total{key="previous"} 3');
   });
 });
 

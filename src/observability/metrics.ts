@@ -133,6 +133,18 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       },
     });
     new Counter({
+      name: 'l2vip_membership_datagrams_verified_total',
+      help: 'Membership datagrams accepted, by the key that verified them (current or previous secret): previous at 0 everywhere means a rotation can drop the old secret',
+      labelNames: ['key'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const v = m.stats().verified;
+        this.inc({ key: 'current' }, v.current);
+        this.inc({ key: 'previous' }, v.previous);
+      },
+    });
+    new Counter({
       name: 'l2vip_membership_transitions_total',
       help: 'Member state transitions observed by this node',
       labelNames: ['event'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OwnedSet } from '../announcer/announcer.js';
-import { SimCluster } from '../membership/sim-cluster.js';
+import { SimCluster } from '../../test/fakes/sim-cluster.js';
 import { silentLogger } from '../observability/logger.js';
 import { FakeLinks } from '../../test/fakes/fake-links.js';
 import { Speaker, type AnnouncerPort } from './speaker.js';

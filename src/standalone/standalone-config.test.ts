@@ -27,6 +27,7 @@ describe('standalone config', () => {
       node: 'n1',
       bind: '192.168.77.11:7946',
       secretFile: '/etc/l2vip/secret',
+      previousSecretFiles: [],
       interfaces: ['eth0'],
       localDelivery: true,
       handoffMs: 150,

@@ -46,6 +46,7 @@ export const StandaloneFileSchema = Type.Object(
         bind: Type.String(),
         peers: Type.Array(Peer, { minItems: 1 }),
         secretFile: Type.String({ minLength: 1 }),
+        previousSecretFiles: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
         membership: Type.Optional(Membership),
       },
       { additionalProperties: false },
@@ -81,6 +82,8 @@ export interface StandaloneConfig {
   readonly bind: string;
   readonly peers: readonly { readonly name: string; readonly address: string }[];
   readonly secretFile: string;
+  /** Secrets accepted from peers but never used to send: key rotation (docs/standalone.md). */
+  readonly previousSecretFiles: readonly string[];
   readonly membership: MembershipOptions;
   readonly interfaces: readonly string[] | undefined;
   readonly excludeInterfaces: readonly string[] | undefined;
@@ -227,6 +230,7 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
       bind: f.cluster.bind,
       peers: f.cluster.peers,
       secretFile: f.cluster.secretFile,
+      previousSecretFiles: f.cluster.previousSecretFiles ?? [],
       membership,
       interfaces: f.interfaces,
       excludeInterfaces: f.excludeInterfaces,
@@ -242,15 +246,18 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
 /** Minimum shared-secret length (bytes): HMAC-SHA256 keys shorter than the hash weaken it. */
 export const MIN_SECRET_BYTES = 32;
 
-/** Checks a secret read from secretFile; a single trailing newline (echo > file) is not part of it. */
-export function checkSecret(bytes: Uint8Array, file: string): { secret?: Uint8Array; problem?: ConfigProblem } {
+/**
+ * Checks a secret read from secretFile (or one of previousSecretFiles: pass its `path`); a
+ * single trailing newline (echo > file) is not part of it.
+ */
+export function checkSecret(bytes: Uint8Array, file: string, path = 'cluster.secretFile'): { secret?: Uint8Array; problem?: ConfigProblem } {
   let b = bytes;
   if (b.length > 0 && b[b.length - 1] === 0x0a) b = b.subarray(0, b.length - 1);
   if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1);
   if (b.length < MIN_SECRET_BYTES) {
     return {
       problem: {
-        path: 'cluster.secretFile',
+        path,
         message: `the secret in ${file} is ${b.length} bytes; at least ${MIN_SECRET_BYTES} are needed (e.g. head -c 48 /dev/urandom | base64 > ${file})`,
       },
     };

@@ -8,26 +8,50 @@ import type { Logger } from '../observability/logger.js';
 import { checkNamedInterfaces, SpeakerRuntime } from '../speaker/runtime.js';
 import { checkSecret, parseStandaloneConfig, standaloneConfigError, type StandaloneConfig } from './standalone-config.js';
 
+/** The membership secrets read from secretFile and previousSecretFiles. */
+export interface StandaloneSecrets {
+  readonly secret: Uint8Array;
+  readonly previousSecrets: readonly Uint8Array[];
+}
+
 /**
- * Reads and validates the config file and its secret; every problem in one ConfigError. A
- * relative secretFile is relative to the config file. `warnings` are worth logging, not fatal.
+ * Reads and validates the config file and its secrets; every problem in one ConfigError. A
+ * relative secretFile or previousSecretFiles entry is relative to the config file. `warnings`
+ * are worth logging, not fatal.
  */
-export async function loadStandaloneConfig(file: string): Promise<{ config: StandaloneConfig; secret: Uint8Array; warnings: string[] }> {
+export async function loadStandaloneConfig(file: string): Promise<{ config: StandaloneConfig; warnings: string[] } & StandaloneSecrets> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new FileError(`cannot read ${file}: ${err.code ?? err.message}`);
   });
   const parsed = parseStandaloneConfig(text);
   if (parsed.config === undefined) throw standaloneConfigError(file, parsed.problems);
-  const config = { ...parsed.config, secretFile: resolve(dirname(file), parsed.config.secretFile) };
+  const config = {
+    ...parsed.config,
+    secretFile: resolve(dirname(file), parsed.config.secretFile),
+    previousSecretFiles: parsed.config.previousSecretFiles.map((f) => resolve(dirname(file), f)),
+  };
   const warnings: string[] = [];
-  const mode = await stat(config.secretFile).then((s) => s.mode, () => 0);
-  if ((mode & 0o004) !== 0) warnings.push(`the secret ${config.secretFile} is readable by every user: chmod 600 it`);
-  const bytes = await readFile(config.secretFile).catch((err: NodeJS.ErrnoException) => {
-    throw standaloneConfigError(file, [{ path: 'cluster.secretFile', message: `cannot read ${config.secretFile}: ${err.code ?? err.message}` }]);
-  });
-  const { secret, problem } = checkSecret(bytes, config.secretFile);
-  if (secret === undefined) throw standaloneConfigError(file, [problem!]);
-  return { config, secret, warnings };
+  const problems: { path: string; message: string }[] = [];
+  const read = async (secretFile: string, path: string): Promise<Uint8Array | undefined> => {
+    const mode = await stat(secretFile).then((s) => s.mode, () => 0);
+    if ((mode & 0o004) !== 0) warnings.push(`the secret ${secretFile} is readable by every user: chmod 600 it`);
+    const bytes = await readFile(secretFile).catch((err: NodeJS.ErrnoException) => {
+      problems.push({ path, message: `cannot read ${secretFile}: ${err.code ?? err.message}` });
+      return undefined;
+    });
+    if (bytes === undefined) return undefined;
+    const { secret, problem } = checkSecret(bytes, secretFile, path);
+    if (problem !== undefined) problems.push(problem);
+    return secret;
+  };
+  const secret = await read(config.secretFile, 'cluster.secretFile');
+  const previousSecrets: Uint8Array[] = [];
+  for (const [i, f] of config.previousSecretFiles.entries()) {
+    const s = await read(f, `cluster.previousSecretFiles[${i}]`);
+    if (s !== undefined) previousSecrets.push(s);
+  }
+  if (secret === undefined || problems.length > 0) throw standaloneConfigError(file, problems);
+  return { config, secret, previousSecrets, warnings };
 }
 
 /** What can change on SIGHUP without a restart. */
@@ -41,21 +65,24 @@ function speakerDesired(c: StandaloneConfig) {
  */
 export class StandaloneSpeaker {
   private readonly runtime: SpeakerRuntime;
+  private readonly membership: Membership;
 
   constructor(
     private config: StandaloneConfig,
     secret: Uint8Array,
     private readonly log: Logger,
+    previousSecrets: readonly Uint8Array[] = [],
   ) {
-    const membership = new Membership({
+    const membership = (this.membership = new Membership({
       self: config.node,
       peers: config.peers.filter((p) => p.name !== config.node),
       secret,
+      previousSecrets,
       clock: systemClock,
       transport: new UdpTransport({ bind: config.bind, logger: log }),
       logger: log,
       options: config.membership,
-    });
+    }));
     this.runtime = new SpeakerRuntime({
       node: config.node,
       logger: log,
@@ -77,17 +104,28 @@ export class StandaloneSpeaker {
     return this.runtime.checkAddresses(speakerDesired(config));
   }
 
-  /** Applies a new config; what needs a restart (cluster, delivery) is kept, with a warning. */
-  reload(next: StandaloneConfig): void {
+  /**
+   * Applies a new config; what needs a restart (cluster but its secrets, delivery) is kept, with
+   * a warning. `secrets` (read anew from secretFile and previousSecretFiles) apply at once.
+   */
+  reload(next: StandaloneConfig, secrets?: StandaloneSecrets): void {
     const cur = this.config;
-    const restartOnly = JSON.stringify([cur.node, cur.bind, cur.peers, cur.secretFile, cur.membership, cur.localDelivery, cur.garp, cur.handoffMs, cur.metricsListen]);
-    const nextRestartOnly = JSON.stringify([next.node, next.bind, next.peers, next.secretFile, next.membership, next.localDelivery, next.garp, next.handoffMs, next.metricsListen]);
+    const restartOnly = JSON.stringify([cur.node, cur.bind, cur.peers, cur.membership, cur.localDelivery, cur.garp, cur.handoffMs, cur.metricsListen]);
+    const nextRestartOnly = JSON.stringify([next.node, next.bind, next.peers, next.membership, next.localDelivery, next.garp, next.handoffMs, next.metricsListen]);
     if (restartOnly !== nextRestartOnly) {
-      this.log.warn('node, cluster, localDelivery, garp, handoffMs and metrics changes take effect at the next restart; services and interfaces are applied now');
+      this.log.warn('node, cluster (but its secrets), localDelivery, garp, handoffMs and metrics changes take effect at the next restart; services, interfaces and secrets are applied now');
     }
-    const applied = { ...cur, services: next.services, interfaces: next.interfaces, excludeInterfaces: next.excludeInterfaces };
+    const applied = {
+      ...cur,
+      secretFile: next.secretFile,
+      previousSecretFiles: next.previousSecretFiles,
+      services: next.services,
+      interfaces: next.interfaces,
+      excludeInterfaces: next.excludeInterfaces,
+    };
     checkNamedInterfaces(this.runtime.links, speakerDesired(applied));
     this.runtime.setDesired(speakerDesired(applied));
+    if (secrets !== undefined) this.membership.setSecrets(secrets.secret, secrets.previousSecrets);
     this.config = applied;
     this.log.info({ services: next.services.length }, 'config reloaded');
   }

@@ -1,9 +1,9 @@
-import { VirtualClock } from '../clock/virtual-clock.js';
-import { silentLogger, type Logger } from '../observability/logger.js';
+import { VirtualClock } from '../../src/clock/virtual-clock.js';
+import { silentLogger, type Logger } from '../../src/observability/logger.js';
+import { Membership, type PeerConfig } from '../../src/membership/membership.js';
+import type { MembershipOptions } from '../../src/membership/membership-options.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { MemoryNetwork, type MemoryTransport } from './memory-transport.js';
-import { Membership, type PeerConfig } from './membership.js';
-import type { MembershipOptions } from './membership-options.js';
-import { seededRandom } from './seeded-random.js';
 
 /** Wall-clock epoch of simulations: virtual ms 0 is this Unix time. */
 export const SIM_EPOCH_MS = 1_700_000_000_000;
@@ -19,6 +19,8 @@ export interface SimClusterOptions {
   readonly logger?: Logger;
   /** Per-node secret (default SIM_SECRET for all): to simulate a node with the wrong key. */
   readonly secretFor?: (name: string) => string;
+  /** Per-node secrets accepted on receive only (key rotation). */
+  readonly previousSecretsFor?: (name: string) => readonly string[];
 }
 
 export interface SimNode {
@@ -103,6 +105,7 @@ export class SimCluster {
       self: name,
       peers: this.peers,
       secret: this.o.secretFor?.(name) ?? SIM_SECRET,
+      previousSecrets: this.o.previousSecretsFor?.(name),
       clock: this.clock,
       transport,
       logger: this.o.logger ?? silentLogger(),

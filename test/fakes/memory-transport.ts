@@ -1,6 +1,6 @@
-import type { Clock } from '../clock/clock.js';
-import type { PeerTransport } from './peer-transport.js';
-import { seededRandom } from './seeded-random.js';
+import type { Clock } from '../../src/clock/clock.js';
+import type { PeerTransport } from '../../src/membership/peer-transport.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 export interface MemoryNetworkOptions {
   /** Drives delivery: datagrams arrive through `clock.setTimeout`, never synchronously. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../clock/virtual-clock.js';
-import { MemoryNetwork } from './memory-transport.js';
-import { describePeerTransportCompliance } from './peer-transport.compliance.js';
+import { VirtualClock } from '../../../src/clock/virtual-clock.js';
+import { MemoryNetwork } from '../../fakes/memory-transport.js';
+import { describePeerTransportCompliance } from '../../compliance/peer-transport.js';
 
 describePeerTransportCompliance('MemoryNetwork', async () => {
   const clock = new VirtualClock();

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PeerTransport } from './peer-transport.js';
+import type { PeerTransport } from '../../src/membership/peer-transport.js';
 
 /** Two started transports that can reach each other, and how to let datagrams flow. */
 export interface TransportPair {

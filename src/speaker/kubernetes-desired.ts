@@ -34,7 +34,7 @@ import type { Config, L2Advertisement, Pool } from '../config/types.js';
 import { matchesAnySelector, matchesSelector, type Labels } from '../config/label-selector.js';
 import { poolForIps } from '../config/queries.js';
 import type { NodeWeights } from '../election/hash-ranking.js';
-import { canonicalIp } from '../ip/address.js';
+import { formatIp, parseIp, type Ip } from '../ip/address.js';
 import type { ServiceSpec } from './ownership.js';
 
 export interface ObjectMetaLike {
@@ -263,12 +263,16 @@ function decide(
   const skip = (reason: SkipReason, message: string): SkippedService => ({ service: name, reason, ips: written, message });
   if (ingress.length === 0) return skip(SKIP_REASONS.noIPAllocated, 'no IP in status.loadBalancer.ingress');
   const addresses: string[] = [];
+  const parsed: Ip[] = [];
   for (const text of written) {
-    const ip = canonicalIp(text);
+    const ip = parseIp(text);
     if (ip === undefined) return skip(SKIP_REASONS.invalidIP, `invalid LoadBalancer IP ${JSON.stringify(text)} in status.loadBalancer.ingress`);
-    if (!addresses.includes(ip)) addresses.push(ip);
+    const canonical = formatIp(ip);
+    if (addresses.includes(canonical)) continue;
+    addresses.push(canonical);
+    parsed.push(ip);
   }
-  const pool: Pool | undefined = poolForIps(config, addresses);
+  const pool: Pool | undefined = poolForIps(config, parsed);
   if (pool === undefined) {
     return skip(SKIP_REASONS.ipNotAllowed, `IP ${addresses.join(', ')} is not in any IPAddressPool of the configuration (all of a Service's IPs must be in one pool)`);
   }

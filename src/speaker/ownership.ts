@@ -1,4 +1,5 @@
 import { electAll, type Elector, type ElectionItem } from '../election/elect.js';
+import type { NodeWeights } from '../election/hash-ranking.js';
 
 /** One service to announce: its VIPs and the nodes allowed to announce them. */
 export interface ServiceSpec {
@@ -9,6 +10,18 @@ export interface ServiceSpec {
   readonly nodes: readonly string[];
   /** Interfaces to announce on; undefined: the node's default set. */
   readonly interfaces?: readonly string[] | undefined;
+  /**
+   * Preferred-node weights (MetalLB's `preferredNodeSelectors`): the primary election key,
+   * highest first; the hash breaks ties. Undefined: hash only.
+   */
+  readonly weights?: NodeWeights | undefined;
+  /**
+   * Interfaces of candidates whose set differs from `interfaces` (Kubernetes: advertisements
+   * with different `interfaces` selecting different nodes). A node listed here is judged by
+   * its own entry (undefined: its default set) when deciding whether it can carry the service,
+   * so every node judges every candidate alike. Nodes not listed use `interfaces`.
+   */
+  readonly nodeInterfaces?: ReadonlyMap<string, readonly string[] | undefined> | undefined;
 }
 
 /** What the cluster knows about one node (from membership). */
@@ -52,14 +65,14 @@ export function canCarry(status: NodeStatus, interfaces: readonly string[] | und
 
 /** The election input of each service: candidates that are allowed and can carry it. */
 export function electionItems(services: readonly ServiceSpec[], nodes: ReadonlyMap<string, NodeStatus>): ElectionItem[] {
-  return services.map((s) => ({
-    key: s.name,
-    ips: s.addresses,
-    candidates: s.nodes.filter((n) => {
+  return services.map((s) => {
+    const per = s.nodeInterfaces;
+    const candidates = s.nodes.filter((n) => {
       const st = nodes.get(n);
-      return st === undefined || canCarry(st, s.interfaces);
-    }),
-  }));
+      return st === undefined || canCarry(st, per !== undefined && per.has(n) ? per.get(n) : s.interfaces);
+    });
+    return s.weights === undefined ? { key: s.name, ips: s.addresses, candidates } : { key: s.name, ips: s.addresses, candidates, weights: s.weights };
+  });
 }
 
 /** The nodes that may win now: alive, not draining and, unless `settlingToo`, not settling. */

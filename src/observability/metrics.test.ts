@@ -1,6 +1,9 @@
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ResponderStats } from '../announcer/responder-stats.js';
-import { speakerRegistry } from './metrics.js';
+import { silentLogger } from './logger.js';
+import { speakerRegistry, startMetricsServer } from './metrics.js';
 
 describe('speaker metrics', () => {
   it('exposes MetalLB\'s layer 2 metric names per IP, and l2vip drops per reason', async () => {
@@ -31,5 +34,23 @@ describe('speaker metrics', () => {
     expect(text).toContain('l2vip_service_owned{service="off"} 0');
     // Scraping twice reports the same absolute values, not doubled ones.
     expect(await reg.metrics()).toBe(text);
+  });
+});
+
+describe('metrics server', () => {
+  it('listens on ":port" and answers /readyz from its callback', async () => {
+    let ready = false;
+    const server = await startMetricsServer(':0', new Registry(), silentLogger(), { ready: () => ready });
+    try {
+      const { port } = server.address() as AddressInfo;
+      const get = (path: string): Promise<number> => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status);
+      expect(await get('/healthz')).toBe(200);
+      expect(await get('/readyz')).toBe(503);
+      ready = true;
+      expect(await get('/readyz')).toBe(200);
+      expect(await get('/metrics')).toBe(200);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -1,8 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { OwnedSet } from '../announcer/announcer.js';
 import type { ResponderStats } from '../announcer/responder-stats.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
+import { ConfigError } from '../errors.js';
 import { parseHostPort } from '../membership/udp-transport.js';
 import type { Logger } from './logger.js';
 
@@ -113,9 +114,28 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
   return registry;
 }
 
-/** Serves /metrics (Prometheus text) and /healthz on `listen` (IP:port). */
-export async function startMetricsServer(listen: string, registry: Registry, log: Logger): Promise<Server> {
-  const { host, port } = parseHostPort(listen, 'metrics.listen');
+/** Health answers of the process serving metrics. */
+export interface HealthChecks {
+  /** /healthz: the process works. Default: always. */
+  readonly healthy?: () => boolean;
+  /** /readyz: ready for traffic (e.g. caches synced). Default: same as healthy. */
+  readonly ready?: () => boolean;
+}
+
+/**
+ * Serves /metrics (Prometheus text), /healthz and /readyz on `listen`: IP:port, or :port for
+ * every address (MetalLB's style, e.g. ":7472").
+ */
+export async function startMetricsServer(listen: string, registry: Registry, log: Logger, health: HealthChecks = {}): Promise<Server> {
+  const bare = /^:(\d{1,5})$/.exec(listen);
+  const { host, port } = bare ? { host: undefined, port: Number(bare[1]) } : parseHostPort(listen, 'metrics.listen');
+  if (port > 65535) throw new ConfigError(`metrics.listen: port ${port} is out of range`, [{ path: 'metrics.listen', message: 'port out of range' }]);
+  const healthy = health.healthy ?? (() => true);
+  const ready = health.ready ?? healthy;
+  const answer = (res: ServerResponse, ok: boolean): void => {
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+    res.end(ok ? 'ok\n' : 'not ready\n');
+  };
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
@@ -129,8 +149,9 @@ export async function startMetricsServer(listen: string, registry: Registry, log
         },
       );
     } else if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
+      answer(res, healthy());
+    } else if (req.url === '/readyz') {
+      answer(res, ready());
     } else {
       res.writeHead(404);
       res.end();

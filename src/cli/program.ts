@@ -5,6 +5,7 @@ import { registerStandalone } from './standalone.js';
 import { registerLab } from './lab.js';
 import { registerLabAgent } from './lab-agent.js';
 import { registerConfigCheck } from './config-check.js';
+import { registerController } from './controller.js';
 
 /**
  * The l2vip command line. Every command reports bad input as one line on stderr and exits 2;
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerLab(program);
   registerLabAgent(program);
   registerConfigCheck(program);
+  registerController(program);
   return program;
 }
 

@@ -283,7 +283,13 @@ export class Controller {
   private reloadConfig(): void {
     const objects = [...this.pools.list()].sort((a, b) => ((a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : 1));
     const signature = JSON.stringify(objects.map((o) => [o.metadata?.name, o.metadata?.labels, o.spec]));
-    if (this.configLoaded && signature === this.configSignature) return;
+    if (this.configLoaded && signature === this.configSignature) {
+      // Back to the configuration in force (the invalid change was undone).
+      if (this.configStale) this.log.info('configuration valid again');
+      this.configStale = false;
+      this.lastConfigErrors = '';
+      return;
+    }
     // The status we write ourselves must not look like configuration.
     const result = readPools(objects.map((o) => ({ apiVersion: o.apiVersion ?? METALLB_API_VERSION, kind: o.kind ?? 'IPAddressPool', metadata: o.metadata, spec: o.spec })));
     for (const w of result.warnings) {

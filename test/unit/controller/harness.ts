@@ -2,12 +2,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { startControllerProcess, type RunningController } from '../../../src/cli/controller.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { startFakeApiServer, type FakeApi, type KubeObject } from '../../fakes/api-server/index.js';
 
 export const NS = 'metallb-system';
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
 export interface Harness {
   readonly api: FakeApi;
@@ -43,10 +46,10 @@ export async function startHarness(): Promise<Harness> {
   };
 }
 
-export async function waitFor<T>(read: () => T | undefined | false, what: string, timeoutMs = 8000): Promise<T> {
+export async function waitFor<T>(read: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 8000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = read();
+    const v = await read();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -102,4 +105,22 @@ export async function scrape(c: RunningController, path = '/metrics'): Promise<{
   const { port } = c.server.address() as AddressInfo;
   const r = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: r.status, text: await r.text() };
+}
+
+/**
+ * `l2vip controller` as a child process (node --import tsx src/cli/main.ts), for what only a
+ * real process shows: SIGKILL leaves its Lease behind.
+ */
+export function spawnController(kubeconfig: string, identity: string, leaseDuration: number): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--kubeconfig', kubeconfig, '--namespace', NS, '--metrics-listen', '127.0.0.1:0', '--lease-duration', String(leaseDuration), '--log-level', 'warn'],
+    { cwd: REPO, env: { ...process.env, POD_NAME: identity, KUBECONFIG: '' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return child;
+}
+
+export function leaseHolder(api: FakeApi): string | undefined {
+  const lease = api.objects.get('coordination.k8s.io/v1', 'Lease', NS, 'l2vip-controller') as { spec?: { holderIdentity?: string } } | undefined;
+  return lease?.spec?.holderIdentity;
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { Controller } from '../controller/controller.js';
-import { UsageError } from '../errors.js';
+import { L2vipError, SocketError, UsageError } from '../errors.js';
 import { loadKubeconfig } from '../k8s/kubeconfig.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startMetricsServer } from '../observability/metrics.js';
@@ -47,7 +47,14 @@ export async function startControllerProcess(
     log,
     ...(opts.lbClass !== undefined ? { loadBalancerClass: opts.lbClass } : {}),
   });
-  const server = await startMetricsServer(opts.metricsListen, controller.metrics.registry, log, { ready: () => controller.ready });
+  let server: Server;
+  try {
+    server = await startMetricsServer(opts.metricsListen, controller.metrics.registry, log, { ready: () => controller.ready });
+  } catch (err) {
+    if (err instanceof L2vipError) throw err;
+    const errno = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    throw new SocketError(`--metrics-listen ${opts.metricsListen}: cannot listen (${errno}): choose another address or port`, errno, { cause: err });
+  }
   controller.start();
   return {
     controller,
@@ -73,7 +80,7 @@ export function registerController(program: Command): void {
     .option('--namespace <ns>', 'namespace of the IPAddressPools and the Lease (default: $POD_NAMESPACE, else metallb-system)')
     .option('--lb-class <name>', 'handle only Services with this spec.loadBalancerClass (default: only Services without one)')
     .option('--metrics-listen <addr:port>', 'address for /metrics, /healthz and /readyz (":7472": every address)', ':7472')
-    .option('--lease-duration <seconds>', 'leader Lease duration: a standby takes over within it', parseIntOption, 15)
+    .option('--lease-duration <seconds>', 'leader Lease duration: a standby takes over about this long after the leader dies', parseIntOption, 15)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (opts: ControllerCliOptions) => {
       const log = createLogger(opts.logLevel);

@@ -33,6 +33,8 @@ import { poolStatus, poolStatusEqual } from './pool-status.js';
 
 export const LEASE_NAME = 'l2vip-controller';
 export const COMPONENT = 'l2vip-controller';
+/** Service writes in flight at once (client-go's default QPS is 5-20; the API server copes). */
+const WRITE_CONCURRENCY = 8;
 
 export interface ControllerOptions {
   readonly kubeConfig: KubeConfig;
@@ -86,6 +88,8 @@ export class Controller {
   private readonly sharingKeys = new Map<string, string>();
   private readonly namespaceLabelSigs = new Map<string, string>();
   private readonly poolStatusWritten = new Map<string, string>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly deferred = new Set<string>();
   private reloadScheduled = false;
   private stopped = false;
 
@@ -224,6 +228,7 @@ export class Controller {
   private deactivate(): void {
     this.reconciler = undefined;
     this.dirty.clear();
+    this.deferred.clear();
     this.reprocessPending = false;
     for (const r of this.retries.values()) r.timer?.cancel();
     this.retries.clear();
@@ -349,9 +354,11 @@ export class Controller {
   }
 
   private async drain(): Promise<void> {
+    const tally = { allocated: 0, failed: 0, released: 0 };
+    const failures: string[] = [];
     for (;;) {
       const rec = this.reconciler;
-      if (!rec) return;
+      if (!rec) break;
       if (this.dirty.size === 0) {
         if (!this.reprocessPending) break;
         this.reprocessPending = false;
@@ -360,20 +367,48 @@ export class Controller {
       }
       const key = this.dirty.values().next().value as string;
       this.dirty.delete(key);
+      // One write at a time per Service, so an older decision never lands after a newer one.
+      if (this.inFlight.has(key)) {
+        this.deferred.add(key);
+        continue;
+      }
       const slash = key.indexOf('/');
       const svc = this.services.get(key.slice(slash + 1), key.slice(0, slash));
       this.metrics.updates.inc();
       if (!svc) {
         if (rec.forget(key)) {
-          this.log.info({ service: key }, 'service deleted; addresses released');
+          tally.released++;
+          this.log.debug({ service: key }, 'service deleted; addresses released');
           this.reprocessPending = true;
         }
         continue;
       }
       const decision = rec.reconcile(svc);
       if (decision.freed) this.reprocessPending = true;
-      await this.apply(svc, decision);
+      if (decision.outcome === 'failed' && decision.events.length > 0) {
+        tally.failed++;
+        if (failures.length < 5) failures.push(`${key}: ${decision.events[decision.events.length - 1]?.message ?? ''}`);
+      } else if (decision.ingress !== undefined) {
+        if (decision.outcome === 'allocated') tally.allocated++;
+        else tally.released++;
+      }
+      for (const e of decision.events) this.recorder.record(this.subject(svc), e);
+      if (decision.ingress === undefined && decision.poolAnnotation === undefined) {
+        this.retries.delete(key);
+        continue;
+      }
+      // Allocation is sequential (it is pure and fast); the writes run a few at a time.
+      while (this.inFlight.size >= WRITE_CONCURRENCY) await Promise.race(this.inFlight.values());
+      const write = this.apply(svc, decision).finally(() => {
+        this.inFlight.delete(key);
+        if (this.deferred.delete(key)) this.dirty.add(key);
+      });
+      this.inFlight.set(key, write);
     }
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+    // One summary per batch, not one line per Service (bulk creations, config changes).
+    if (tally.failed > 0) this.log.warn({ ...tally, reason: failures.join('; ') }, 'services updated; some allocations failed');
+    else if (tally.allocated + tally.released > 0) this.log.info(tally, 'services updated');
     await this.writePoolStatuses();
   }
 
@@ -388,13 +423,8 @@ export class Controller {
   }
 
   private async apply(svc: V1Service, d: ServiceDecision): Promise<void> {
-    for (const e of d.events) this.recorder.record(this.subject(svc), e);
-    if (d.outcome === 'allocated' && d.ingress) this.log.info({ service: d.key, ips: d.ingress }, 'assigned');
-    else if (d.outcome === 'failed' && d.events.length > 0) this.log.warn({ service: d.key, reason: d.events[d.events.length - 1]?.message }, 'allocation failed');
-    if (d.ingress === undefined && d.poolAnnotation === undefined) {
-      this.retries.delete(d.key);
-      return;
-    }
+    if (d.outcome === 'allocated') this.log.debug({ service: d.key, ips: d.ingress }, 'assigned');
+    else if (d.outcome === 'failed') this.log.debug({ service: d.key, reason: d.events[d.events.length - 1]?.message }, 'allocation failed');
     const ns = svc.metadata?.namespace ?? '';
     const name = svc.metadata?.name ?? '';
     try {

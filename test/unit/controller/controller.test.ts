@@ -1,5 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { annotationOf, eventsOf, ingressOf, leaseHolder, NS, pool, scrape, service, spawnController, startHarness, waitFor, type Harness } from './harness.js';
+import { startControllerProcess } from '../../../src/cli/controller.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { kubeconfigYaml } from '../../fakes/api-server/index.js';
+import { annotationOf, eventsOf, ingressOf, leaseHolder, NS, pool, scrape, service, spawnController, startFlakyProxy, startHarness, waitFor, type Harness } from './harness.js';
 
 const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';
 
@@ -173,6 +178,85 @@ describe('l2vip controller against the fake API server', () => {
     expect(ingressOf(h.api, 'theirs')).toBeUndefined();
     expect(eventsOf(h.api, 'theirs')).toEqual([]);
   });
+
+  it('moves a Service whose pool changed under it, with ClearAssignment', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/30']));
+    h.api.objects.create(service('web'));
+    await h.start();
+    expect(await waitFor(() => ingressOf(h.api, 'web'), 'web')).toEqual(['192.0.2.0']);
+    h.api.objects.patch('metallb.io/v1beta1', 'IPAddressPool', NS, 'main', { spec: { addresses: ['198.51.100.0/30'] } });
+    expect(await waitFor(() => ingressOf(h.api, 'web')?.[0] === '198.51.100.0' && ingressOf(h.api, 'web'), 're-IPed')).toEqual(['198.51.100.0']);
+    await waitFor(() => eventsOf(h.api, 'web').find((e) => e.reason === 'ClearAssignment'), 'ClearAssignment');
+    expect(eventsOf(h.api, 'web').find((e) => e.reason === 'ClearAssignment')?.message).toContain('"192.0.2.0"');
+  });
+
+  it('rides out an API server that answers 503 for a while, then catches up', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/28']));
+    h.api.objects.create(service('before'));
+    const c = await h.start();
+    await waitFor(() => ingressOf(h.api, 'before'), 'before');
+    h.api.faults.refuseConnections(1500, '503');
+    h.api.faults.dropAllWatches();
+    h.api.objects.create(service('during'));
+    h.api.objects.delete('v1', 'Service', 'default', 'before');
+    expect(await waitFor(() => ingressOf(h.api, 'during'), 'during, after the outage', 15_000)).toHaveLength(1);
+    // The deletion made during the outage was seen too: its address is free again.
+    h.api.objects.create(service('after'));
+    const taken = new Set([ingressOf(h.api, 'during')?.[0]]);
+    const after = await waitFor(() => ingressOf(h.api, 'after'), 'after');
+    expect(taken.has(after[0])).toBe(false);
+    expect(['192.0.2.0', '192.0.2.1']).toContain(after[0]);
+    expect((await scrape(c)).text).toMatch(/l2vip_k8s_watch_errors_total\{resource="services"\} [1-9]/);
+  }, 20_000);
+
+  it('retries a failed status write with back-off and counts the error', async () => {
+    const proxy = await startFlakyProxy(h.api.url);
+    try {
+      const kubeconfig = join(h.kubeconfig, '..', 'proxied');
+      writeFileSync(kubeconfig, kubeconfigYaml(proxy.url, 'x'));
+      h.api.objects.create(pool('main', ['192.0.2.0/30']));
+      const c = await startControllerProcess(
+        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration: 15 },
+        {},
+        { log: silentLogger(), identity: 'proxied' },
+      );
+      h.controllers.push(c);
+      await waitFor(() => c.controller.isLeader && c.controller.ready, 'leading');
+      proxy.failPatches = 2;
+      h.api.objects.create(service('web'));
+      expect(await waitFor(() => ingressOf(h.api, 'web'), 'web after retries', 10_000)).toEqual(['192.0.2.0']);
+      expect(proxy.failPatches).toBe(0);
+      expect((await scrape(c)).text).toMatch(/metallb_k8s_client_update_errors_total [1-9]/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('allocates to a few hundred Services created at once, each a distinct IP', async () => {
+    h.api.objects.create(pool('main', ['10.10.0.0/23']));
+    const n = 300;
+    for (let i = 0; i < n; i++) h.api.objects.create(service(`bulk-${i}`));
+    await h.start();
+    const ips = await waitFor(() => {
+      const all = Array.from({ length: n }, (_, i) => ingressOf(h.api, `bulk-${i}`)?.[0]);
+      return all.every((ip) => ip !== undefined) && all;
+    }, 'every bulk Service', 30_000);
+    expect(new Set(ips).size).toBe(n);
+  }, 40_000);
+
+  it('on SIGTERM the process releases the Lease and exits 0', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/28']));
+    const a = spawnController(h.kubeconfig, 'controller-a', 15);
+    try {
+      await waitFor(() => leaseHolder(h.api) === 'controller-a', 'a leads', 20_000);
+      const exited = new Promise<number | null>((resolve) => a.once('exit', (code) => resolve(code)));
+      a.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(leaseHolder(h.api)).toBeUndefined();
+    } finally {
+      a.kill('SIGKILL');
+    }
+  }, 30_000);
 
   it('runs one active replica; a standby takes over when the Lease expires', async () => {
     h.api.objects.create(pool('main', ['192.0.2.0/28']));

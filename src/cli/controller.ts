@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
@@ -37,7 +38,10 @@ export async function startControllerProcess(
   const log = deps.log ?? createLogger(opts.logLevel);
   const { kubeConfig, source, server: apiServer } = loadKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
   const namespace = opts.namespace ?? (env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : 'metallb-system');
-  const identity = deps.identity ?? (env.POD_NAME !== undefined && env.POD_NAME !== '' ? env.POD_NAME : hostname());
+  // Pods have unique names; host names are not unique per process (hostNetwork, two replicas
+  // on one machine), so like client-go add a random suffix to them.
+  const identity =
+    deps.identity ?? (env.POD_NAME !== undefined && env.POD_NAME !== '' ? env.POD_NAME : `${hostname()}_${randomBytes(4).toString('hex')}`);
   log.info({ kubeconfig: source, server: apiServer, namespace, identity, lbClass: opts.lbClass }, 'l2vip controller starting');
   const controller = new Controller({
     kubeConfig,

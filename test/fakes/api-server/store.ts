@@ -12,8 +12,9 @@ import {
   storageKey,
   type KindInfo,
 } from './kinds.js';
+import { Defaulter } from './defaults.js';
 import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
-import { isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
+import { canonicalJson, isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -72,13 +73,21 @@ function randomSuffix(): string {
 
 function withoutMetaAndStatus(obj: KubeObject): string {
   const { metadata: _m, status: _s, ...rest } = obj;
-  return JSON.stringify(rest);
+  return canonicalJson(rest);
 }
 
 function comparable(obj: KubeObject): string {
   const meta = { ...(obj.metadata ?? {}) };
   delete meta.resourceVersion;
-  return JSON.stringify({ ...obj, metadata: meta });
+  return canonicalJson({ ...obj, metadata: meta });
+}
+
+/** A PUT of a Service without its allocated ClusterIP keeps the old one (as a real server). */
+function keepAllocatedServiceFields(kind: KindInfo, old: KubeObject, next: KubeObject): void {
+  if (kind.group !== '' || kind.plural !== 'services' || !isRecord(old.spec) || !isRecord(next.spec)) return;
+  for (const f of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) {
+    if (next.spec[f] === undefined && old.spec[f] !== undefined) next.spec[f] = old.spec[f];
+  }
 }
 
 export class ObjectStore {
@@ -87,6 +96,7 @@ export class ObjectStore {
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private readonly historyLimit: number;
+  private readonly defaulter = new Defaulter();
   private rv: number;
   /** Watches may resume from any RV >= this; older ones are 410 Gone. */
   private oldestRv: number;
@@ -257,6 +267,7 @@ export class ObjectStore {
     meta.generation = 1;
     obj.apiVersion = apiVersionOf(kind);
     obj.kind = kind.kind;
+    this.defaulter.apply(kind, obj);
     this.decorate(kind, obj);
     if (opts.dryRun === true) return obj;
     this.rv++;
@@ -295,6 +306,7 @@ export class ObjectStore {
         else next.status = jsonClone(old.status);
       }
     }
+    keepAllocatedServiceFields(kind, old, next);
     const meta: ObjectMeta = next.metadata ?? {};
     next.metadata = meta;
     meta.name = name;

@@ -45,7 +45,7 @@ export interface ListResult {
 }
 
 export interface StoreOptions {
-  /** Events kept for watches resuming from an older RV (default 1000). */
+  /** Events kept for watches resuming from an older RV (default 10 000). */
   historyLimit?: number;
   /** First resourceVersion handed out (default 1000). */
   firstResourceVersion?: number;
@@ -102,7 +102,7 @@ export class ObjectStore {
   private oldestRv: number;
 
   constructor(opts: StoreOptions = {}) {
-    this.historyLimit = opts.historyLimit ?? 1000;
+    this.historyLimit = opts.historyLimit ?? 10_000;
     this.rv = opts.firstResourceVersion ?? 1000;
     this.oldestRv = this.rv;
     for (const k of BUILTIN_KINDS) this.registerKind(k);
@@ -287,6 +287,9 @@ export class ObjectStore {
     const bodyMeta: ObjectMeta = isRecord(body.metadata) ? body.metadata : {};
     if (bodyMeta.name !== undefined && bodyMeta.name !== name) {
       throw badRequest(`the name of the object (${bodyMeta.name}) does not match the name on the URL (${name})`);
+    }
+    if (kind.namespaced && bodyMeta.namespace !== undefined && bodyMeta.namespace !== '' && bodyMeta.namespace !== ns) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     const oldMeta = old.metadata ?? {};
     if (opts.http === true) {

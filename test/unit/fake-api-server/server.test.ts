@@ -289,6 +289,15 @@ describe('fake API server: writes', () => {
     expect(w.events.map((e) => e.type)).toEqual(['MODIFIED', 'DELETED']);
   });
 
+  it('deletes a collection by label selector and returns the deleted items', async () => {
+    api.objects.create(cm('a', 'default', { drop: 'yes' }));
+    api.objects.create(cm('b', 'default'));
+    const r = await call(api.url, 'DELETE', `${CM}?labelSelector=drop%3Dyes`);
+    expect(r.status).toBe(200);
+    expect(names(r.body)).toEqual(['a']);
+    expect(api.objects.list('v1', 'ConfigMap').map((o) => o.metadata?.name)).toEqual(['b']);
+  });
+
   it('rejects protobuf with 415 and unknown patch types with 415', async () => {
     const pb = await call(api.url, 'POST', CM, 'k8s\u0000', 'application/vnd.kubernetes.protobuf');
     expect(pb.status).toBe(415);

@@ -76,6 +76,13 @@ function onlyAggregatedDiscovery(accept: string | undefined): boolean {
   return ranges.every((r) => /as=APIGroupDiscoveryList/.test(r));
 }
 
+/** Items of a typed (built-in) list carry no apiVersion/kind on the wire; custom resources' do. */
+function listItem(kind: KindInfo, o: KubeObject): KubeObject {
+  if (!kind.builtIn) return o;
+  const { apiVersion: _a, kind: _k, ...rest } = o;
+  return rest;
+}
+
 function resourceNotFound(): ApiStatusError {
   return new ApiStatusError(404, 'NotFound', 'the server could not find the requested resource', {});
 }
@@ -345,7 +352,7 @@ export class FakeApiServer {
           kind: kind.listKind,
           apiVersion: apiVersionOf(kind),
           metadata: { resourceVersion: String(this.store.currentResourceVersion()) },
-          items: deleted,
+          items: deleted.map((o) => listItem(kind, o)),
         });
       }
       throw new ApiStatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -377,7 +384,14 @@ export class FakeApiServer {
         if (typeof pre.uid === 'string') preconditions.uid = pre.uid;
         if (typeof pre.resourceVersion === 'string') preconditions.resourceVersion = pre.resourceVersion;
         const deleted = this.store.delete(kind, namespace, name, { preconditions, dryRun: dryRun || bodyDryRun });
-        return this.send(res, 200, deleted);
+        if (kind.deleteReturnsObject || deleted.metadata?.deletionTimestamp !== undefined) return this.send(res, 200, deleted);
+        return this.send(res, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, group: kind.group, kind: kind.plural, uid: deleted.metadata?.uid ?? '' },
+        });
       }
       default:
         throw new ApiStatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -428,7 +442,7 @@ export class FakeApiServer {
     }
     const metadata: Record<string, unknown> = { ...meta };
     if (remaining !== undefined) metadata.remainingItemCount = remaining;
-    this.send(res, 200, { kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata, items });
+    this.send(res, 200, { kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata, items: items.map((o) => listItem(kind, o)) });
   }
 
   private watch(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, r: Route): void {

@@ -43,6 +43,8 @@ describe('fake API server: lists', () => {
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: { remainingItemCount: 3 } });
     expect(names(first.body)).toEqual(['a', 'b']);
+    // Typed lists carry no apiVersion/kind per item (custom resources' lists do).
+    expect((first.body.items as KubeObject[])[0]).not.toHaveProperty('kind');
     const meta = first.body.metadata as { continue: string; resourceVersion: string };
     expect(typeof meta.resourceVersion).toBe('string');
     const second = await call(api.url, 'GET', `${CM}?limit=2&continue=${meta.continue}`);
@@ -271,12 +273,16 @@ describe('fake API server: writes', () => {
     expect(dry.status).toBe(201);
     expect(api.objects.get('v1', 'ConfigMap', 'default', 'dry')).toBeUndefined();
 
-    const rvBefore = Number(api.objects.resourceVersion());
+    // ConfigMaps answer DELETE with a Status, Services with the deleted object (as a real server).
     const del = await call(api.url, 'DELETE', `${CM}/${name}`);
     expect(del.status).toBe(200);
-    expect(del.body).toMatchObject({ kind: 'ConfigMap', metadata: { name } });
-    expect(Number((del.body as KubeObject).metadata?.resourceVersion)).toBe(rvBefore + 1);
+    expect(del.body).toMatchObject({ kind: 'Status', status: 'Success', details: { name, kind: 'configmaps' } });
     expect((await call(api.url, 'DELETE', `${CM}/${name}`)).status).toBe(404);
+    api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { ports: [{ port: 1 }] } });
+    const rvBefore = Number(api.objects.resourceVersion());
+    const svcDel = await call(api.url, 'DELETE', '/api/v1/namespaces/default/services/s');
+    expect(svcDel.body).toMatchObject({ kind: 'Service', metadata: { name: 's' } });
+    expect(Number((svcDel.body as KubeObject).metadata?.resourceVersion)).toBe(rvBefore + 1);
 
     api.objects.create({ ...cm('fin'), metadata: { name: 'fin', namespace: 'default', finalizers: ['l2vip.io/test'] } });
     const w = await openWatch(`${CM}?watch=true&resourceVersion=${api.objects.resourceVersion()}`);
@@ -388,6 +394,8 @@ describe('fake API server: custom resources and discovery', () => {
     const st = await call(api.url, 'PATCH', '/apis/example.com/v1/widgets/w1/status', { status: { ok: true } }, 'application/merge-patch+json');
     expect(st.body).toMatchObject({ status: { ok: true } });
     expect((await call(api.url, 'GET', '/apis/example.com/v1/namespaces/default/widgets')).status).toBe(404);
+    const listed = await call(api.url, 'GET', '/apis/example.com/v1/widgets');
+    expect(listed.body).toMatchObject({ kind: 'WidgetList', apiVersion: 'example.com/v1', items: [{ apiVersion: 'example.com/v1', kind: 'Widget' }] });
 
     const disc = await call(api.url, 'GET', '/apis/example.com/v1');
     expect(disc.body).toMatchObject({

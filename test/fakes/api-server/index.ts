@@ -8,6 +8,7 @@
  *   api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'ns' }, ... });
  *   api.objects.patchStatus('v1', 'Service', 'ns', 's', { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] } });
  *   api.faults.dropAllWatches();                            // abrupt socket close on every watch
+ *   api.faults.injectFailure({ method: 'PUT', path: '/apis/coordination.k8s.io', code: 409 });
  *   await api.close();                                      // ends watches, frees the port
  *
  * Served: core v1 Namespaces, Nodes, Pods, Services, Secrets, ConfigMaps, Events; events.k8s.io/v1
@@ -37,13 +38,13 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { METALLB_KINDS, kindInfo, type KindInfo, type KindSpec } from './kinds.js';
-import { FakeApiServer, type FakeApiServerOptions, type RequestRecord } from './server.js';
+import { FakeApiServer, type FakeApiServerOptions, type InjectedFailure, type RequestRecord, type WatchInfo } from './server.js';
 import type { DeleteOptions, ObjectStore, StoreEvent } from './store.js';
 import { mergePatch } from './patches.js';
 import type { KubeObject } from './types.js';
 
 export type { KindInfo, KindSpec } from './kinds.js';
-export type { FakeApiServerOptions, RequestRecord } from './server.js';
+export type { FakeApiServerOptions, InjectedFailure, RequestRecord, WatchInfo } from './server.js';
 export type { StoreEvent } from './store.js';
 export type { KubeObject, ObjectMeta, JsonObject, JsonValue } from './types.js';
 export { ApiStatusError } from './status-error.js';
@@ -88,6 +89,11 @@ export interface Faults {
   compact(): void;
   /** BOOKMARK now on every watch that allows bookmarks. */
   sendBookmarks(): void;
+  /** Delay every later request by `ms` (0 to stop). */
+  setLatency(ms: number): void;
+  /** Answer matching requests (method/path/watch) with a Status of `code`, `times` times (default 1). */
+  injectFailure(f: InjectedFailure): void;
+  clearFailures(): void;
 }
 
 export interface FakeApi {
@@ -100,6 +106,8 @@ export interface FakeApi {
   /** Every request so far (method, path, query, content type, final status). */
   requests: RequestRecord[];
   activeWatchCount(): number;
+  /** The open watches (resource, namespace, query): wait on this for a client's informers. */
+  activeWatches(): WatchInfo[];
   /** Writes a kubeconfig (into `dir/kubeconfig` when given a directory) and returns its path. */
   writeKubeconfig(dirOrFile: string): string;
   registerKind(spec: KindSpec): KindInfo;
@@ -194,9 +202,13 @@ export async function startFakeApiServer(opts: StartOptions = {}): Promise<FakeA
       refuseConnections: (ms, mode) => server.refuseConnections(ms, mode),
       compact: () => server.compact(),
       sendBookmarks: () => server.sendBookmarks(),
+      setLatency: (ms) => server.setLatency(ms),
+      injectFailure: (f) => server.injectFailure(f),
+      clearFailures: () => server.clearFailures(),
     },
     requests: server.requests,
     activeWatchCount: () => server.activeWatchCount(),
+    activeWatches: () => server.activeWatches(),
     writeKubeconfig: (dirOrFile) => {
       let isDir = false;
       try {

@@ -8,7 +8,7 @@ import { coreVersions, groupList, resourceList, versionInfo } from './discovery.
 import { apiVersionOf, type KindInfo } from './kinds.js';
 import { jsonPatch, mergePatch, patchTypeOf, strategicMerge, type PatchType } from './patches.js';
 import { parseFieldSelector, parseLabelSelector, type Predicate } from './selectors.js';
-import { ApiStatusError, badRequest, expired, invalid, notFound } from './status-error.js';
+import { ApiStatusError, badRequest, expired, invalid, notFound, type StatusReason } from './status-error.js';
 import { ObjectStore, type StoreOptions } from './store.js';
 import { includeObjectParam, toTable, wantsTable } from './table.js';
 import { isRecord, type KubeObject } from './types.js';
@@ -31,6 +31,30 @@ export interface RequestRecord {
   contentType: string | undefined;
   accept: string | undefined;
   status?: number;
+}
+
+/** A failure the server answers instead of serving matching requests (see `injectFailure`). */
+export interface InjectedFailure {
+  /** HTTP method to match (any when omitted). */
+  method?: string;
+  /** Matches the URL path: a prefix string or a RegExp (any when omitted). */
+  path?: string | RegExp;
+  /** Matches watch requests only (true) or non-watch requests only (false). */
+  watch?: boolean;
+  code: number;
+  reason?: StatusReason;
+  message?: string;
+  /** How many matching requests fail (default 1; Infinity for all until cleared). */
+  times?: number;
+}
+
+/** One open watch, for tests that wait for a client's informers to be established. */
+export interface WatchInfo {
+  group: string;
+  version: string;
+  plural: string;
+  namespace: string | undefined;
+  query: string;
 }
 
 interface Route {
@@ -83,6 +107,27 @@ function listItem(kind: KindInfo, o: KubeObject): KubeObject {
   return rest;
 }
 
+function defaultReason(code: number): StatusReason {
+  switch (code) {
+    case 400:
+      return 'BadRequest';
+    case 401:
+      return 'Unauthorized';
+    case 404:
+      return 'NotFound';
+    case 409:
+      return 'Conflict';
+    case 410:
+      return 'Expired';
+    case 422:
+      return 'Invalid';
+    case 503:
+      return 'ServiceUnavailable';
+    default:
+      return 'InternalError';
+  }
+}
+
 function resourceNotFound(): ApiStatusError {
   return new ApiStatusError(404, 'NotFound', 'the server could not find the requested resource', {});
 }
@@ -95,6 +140,9 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private refuseUntil = 0;
   private refuseMode: 'close' | '503' = 'close';
+  private latencyMs = 0;
+  private failures: (InjectedFailure & { left: number })[] = [];
+  private readonly watchInfo = new Map<WatchStream, WatchInfo>();
   private listening: AddressInfo | undefined;
 
   constructor(private readonly opts: FakeApiServerOptions = {}) {
@@ -150,6 +198,40 @@ export class FakeApiServer {
   /** Number of watch streams open now. */
   activeWatchCount(): number {
     return this.watches.size;
+  }
+
+  /** The watch streams open now (resource, namespace, raw query). */
+  activeWatches(): WatchInfo[] {
+    return [...this.watchInfo.values()];
+  }
+
+  /** Delay every later request by `ms` before it is served (0 to stop). */
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
+  }
+
+  /** Answer matching requests with a Status failure instead of serving them. */
+  injectFailure(f: InjectedFailure): void {
+    this.failures.push({ ...f, left: f.times ?? 1 });
+  }
+
+  clearFailures(): void {
+    this.failures = [];
+  }
+
+  private injected(method: string, url: URL): ApiStatusError | undefined {
+    const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    const f = this.failures.find(
+      (x) =>
+        x.left > 0 &&
+        (x.method === undefined || x.method.toUpperCase() === method) &&
+        (x.watch === undefined || x.watch === isWatch) &&
+        (x.path === undefined || (typeof x.path === 'string' ? url.pathname.startsWith(x.path) : x.path.test(url.pathname))),
+    );
+    if (f === undefined) return undefined;
+    f.left--;
+    this.failures = this.failures.filter((x) => x.left > 0);
+    return new ApiStatusError(f.code, f.reason ?? defaultReason(f.code), f.message ?? `injected failure (${f.code})`);
   }
 
   /** Destroy every watch socket mid-stream (client-node's informer reports 'error' and stops). */
@@ -238,6 +320,12 @@ export class FakeApiServer {
       return;
     }
     this.record(req, url, res);
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    const failure = this.injected(req.method ?? 'GET', url);
+    if (failure !== undefined) {
+      this.send(res, failure.code, failure.toStatus());
+      return;
+    }
     if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
       this.send(res, 401, new ApiStatusError(401, 'Unauthorized', 'Unauthorized').toStatus());
       return;
@@ -451,7 +539,11 @@ export class FakeApiServer {
     const table = wantsTable(req.headers.accept) ? includeObjectParam(q.get('includeObject')) : undefined;
     const w = new WatchStream(res, { kind, namespace, matches, bookmarks: q.get('allowWatchBookmarks') === 'true', table });
     this.watches.add(w);
-    w.whenEnded(() => this.watches.delete(w));
+    this.watchInfo.set(w, { group: kind.group, version: kind.version, plural: kind.plural, namespace, query: q.toString() });
+    w.whenEnded(() => {
+      this.watches.delete(w);
+      this.watchInfo.delete(w);
+    });
 
     const rvParam = q.get('resourceVersion') ?? '';
     const sendInitial = q.get('sendInitialEvents') === 'true';

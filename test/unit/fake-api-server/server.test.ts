@@ -458,6 +458,39 @@ describe('fake API server: faults and lifecycle', () => {
     expect(r.body).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable', code: 503 });
   });
 
+  it('injects failures by method/path/watch a given number of times, and adds latency', async () => {
+    api.faults.injectFailure({ method: 'GET', path: '/api/v1/namespaces/default/configmaps', watch: false, code: 500, times: 2 });
+    expect((await call(api.url, 'GET', CM)).body).toMatchObject({ kind: 'Status', code: 500, reason: 'InternalError' });
+    expect((await call(api.url, 'POST', CM, cm('a'))).status).toBe(201);
+    const w = await openWatch(`${CM}?watch=true`);
+    expect(w.status).toBe(200);
+    expect((await call(api.url, 'GET', CM)).status).toBe(500);
+    expect((await call(api.url, 'GET', CM)).status).toBe(200);
+
+    api.faults.injectFailure({ path: /\/leases\//, code: 409, times: Infinity });
+    expect((await call(api.url, 'GET', '/apis/coordination.k8s.io/v1/namespaces/x/leases/l')).body).toMatchObject({ reason: 'Conflict', code: 409 });
+    api.faults.clearFailures();
+    expect((await call(api.url, 'GET', '/apis/coordination.k8s.io/v1/namespaces/x/leases/l')).status).toBe(404);
+
+    api.faults.setLatency(100);
+    const t0 = Date.now();
+    await call(api.url, 'GET', '/version');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(90);
+    api.faults.setLatency(0);
+  });
+
+  it('lists the open watches by resource, namespace and query', async () => {
+    await openWatch(`${CM}?watch=true&labelSelector=app%3Dx`);
+    await openWatch('/api/v1/services?watch=true');
+    await waitFor(() => api.activeWatchCount() === 2, 'two watches');
+    expect(api.activeWatches()).toEqual(
+      expect.arrayContaining([
+        { group: '', version: 'v1', plural: 'configmaps', namespace: 'default', query: 'watch=true&labelSelector=app%3Dx' },
+        { group: '', version: 'v1', plural: 'services', namespace: undefined, query: 'watch=true' },
+      ]),
+    );
+  });
+
   it('close() ends open watches and frees the port', async () => {
     const w = await openWatch(`${CM}?watch=true`);
     await waitFor(() => api.activeWatchCount() === 1, 'the watch');

@@ -21,15 +21,19 @@
  * - store.ts: one global resourceVersion; uid, creationTimestamp, generation (bumped when anything
  *   but metadata/status changes), generateName; no-op writes keep the RV and emit nothing; 409 on
  *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name; finalizers
- *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist and
- *   deleting one does not cascade. Direct writes through `objects` replace the whole object, status
+ *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
+ *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a ClusterIP,
+ *   ipFamilies and NodePorts (defaults.ts). Direct writes through `objects` replace the whole object, status
  *   included, and emit watch events like any write.
  * - server.ts: list with labelSelector, fieldSelector (equality on any dotted path), limit/continue
  *   (continue tokens from before a compaction are 410), resourceVersionMatch=Exact below the history
  *   is 410; watch with resourceVersion replay from a bounded history (older → ERROR 410 Expired in a
  *   200 stream), "" / "0" start with synthetic ADDED, allowWatchBookmarks, timeoutSeconds,
  *   sendInitialEvents; status subresources; PATCH merge/json/strategic/apply (patches.ts documents
- *   the strategic and server-side-apply approximations); DELETE returns the object; dryRun=All.
+ *   the strategic and server-side-apply approximations); DELETE returns the object for Services,
+ *   Pods, Namespaces, CRDs and custom resources and a Success Status for the others (as the real
+ *   stores); typed lists carry no per-item apiVersion/kind; dryRun=All; MicroTime fields must have
+ *   six fractional digits (wire-formats.ts, 400 otherwise).
  *   Protobuf bodies get 415. `kubectl get` gets meta.k8s.io/v1 Tables (table.ts).
  * - discovery.ts: /version, /api, /apis, /api/v1, /apis/<g>/<v>; aggregated discovery and
  *   /openapi/* are not served (kubectl falls back; use `kubectl apply --validate=false`).

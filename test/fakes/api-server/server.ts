@@ -22,6 +22,11 @@ export interface FakeApiServerOptions extends StoreOptions {
   bookmarkIntervalMs?: number;
   /** Server-side end of every watch without its own timeoutSeconds (default: never). */
   defaultWatchTimeoutSeconds?: number;
+  /**
+   * Creating a namespaced object over HTTP needs its Namespace object, else 404 as a real server
+   * (default false: any namespace is accepted). Direct store writes are never checked.
+   */
+  requireNamespaces?: boolean;
 }
 
 export interface RequestRecord {
@@ -429,6 +434,7 @@ export class FakeApiServer {
         const body = await this.bodyObject(req);
         this.checkTypeMeta(kind, body);
         checkWireFormats(kind, body);
+        this.checkNamespaceExists(kind, namespace);
         const created = this.store.create(kind, namespace, body, { http: true, dryRun });
         return this.send(res, 201, created);
       }
@@ -484,6 +490,12 @@ export class FakeApiServer {
       default:
         throw new ApiStatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     }
+  }
+
+  private checkNamespaceExists(kind: KindInfo, namespace: string | undefined): void {
+    if (this.opts.requireNamespaces !== true || !kind.namespaced || namespace === undefined) return;
+    const nsKind = this.store.findKind('', 'v1', 'namespaces');
+    if (nsKind !== undefined && this.store.tryGet(nsKind, undefined, namespace) === undefined) throw notFound('', 'namespaces', namespace);
   }
 
   private checkTypeMeta(kind: KindInfo, body: KubeObject): void {
@@ -608,6 +620,7 @@ export class FakeApiServer {
         if (meta.name !== undefined && meta.name !== name) {
           throw badRequest(`the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${name})`);
         }
+        this.checkNamespaceExists(kind, namespace);
         const toCreate: KubeObject = { ...patchBody, metadata: { ...meta, name } };
         checkWireFormats(kind, toCreate);
         const created = this.store.create(kind, namespace, toCreate, { http: true, dryRun });

@@ -388,10 +388,12 @@ export class ObjectStore {
     const spec = isRecord(obj.spec) ? obj.spec : {};
     const names = isRecord(spec.names) ? spec.names : {};
     const now = nowTimestamp();
-    const cond = (type: string, reason: string, message: string): Record<string, string> => ({
+    const previous = isRecord(obj.status) && Array.isArray(obj.status.conditions) ? obj.status.conditions.filter(isRecord) : [];
+    // Keep the first transition time so that rewriting an unchanged CRD stays a no-op.
+    const cond = (type: string, reason: string, message: string): Record<string, unknown> => ({
       type,
       status: 'True',
-      lastTransitionTime: now,
+      lastTransitionTime: previous.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime ?? now,
       reason,
       message,
     });

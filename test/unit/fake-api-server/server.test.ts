@@ -304,6 +304,24 @@ describe('fake API server: writes', () => {
     expect(api.objects.list('v1', 'ConfigMap').map((o) => o.metadata?.name)).toEqual(['b']);
   });
 
+  it('requires the Namespace object when requireNamespaces is set', async () => {
+    await api.close();
+    api = await startFakeApiServer({ requireNamespaces: true });
+    const r = await call(api.url, 'POST', '/api/v1/namespaces/missing/configmaps', cm('a', 'missing'));
+    expect(r.status).toBe(404);
+    expect(r.body).toMatchObject({ reason: 'NotFound', message: 'namespaces "missing" not found' });
+    expect((await call(api.url, 'POST', '/api/v1/namespaces', { metadata: { name: 'missing' } })).body).toMatchObject({ status: { phase: 'Active' } });
+    expect((await call(api.url, 'POST', '/api/v1/namespaces/missing/configmaps', cm('a', 'missing'))).status).toBe(201);
+  });
+
+  it('keeps an unchanged CRD unchanged when it is written again', async () => {
+    const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.example.com' }, spec: { group: 'example.com', scope: 'Namespaced', names: { plural: 'gadgets', kind: 'Gadget' }, versions: [{ name: 'v1', served: true, storage: true }] } };
+    const made = (await call(api.url, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).body as KubeObject;
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = (await call(api.url, 'PUT', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.com', made)).body as KubeObject;
+    expect(again.metadata?.resourceVersion).toBe(made.metadata?.resourceVersion);
+  });
+
   it('rejects protobuf with 415 and unknown patch types with 415', async () => {
     const pb = await call(api.url, 'POST', CM, 'k8s\u0000', 'application/vnd.kubernetes.protobuf');
     expect(pb.status).toBe(415);

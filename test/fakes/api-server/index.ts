@@ -37,6 +37,13 @@
  *   Protobuf bodies get 415. `kubectl get` gets meta.k8s.io/v1 Tables (table.ts).
  * - discovery.ts: /version, /api, /apis, /api/v1, /apis/<g>/<v>; aggregated discovery and
  *   /openapi/* are not served (kubectl falls back; use `kubectl apply --validate=false`).
+ *
+ * Faults (api.faults): dropAllWatches, expireWatches, endWatches, refuseConnections(ms, 'close'|'503'),
+ * compact, sendBookmarks, setLatency, injectFailure/clearFailures. Remember the client-node traps
+ * (/work/shared/reference/kubernetes-notes.md): after an abrupt close, a 503 or a failed list its
+ * informer reports 'error' and stops until start() is called again; a clean end or a 410 is handled
+ * by the informer itself. With kubectl pass `--cache-dir <tmp>` so discovery is not cached across
+ * servers on reused ports.
  */
 
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -78,6 +85,18 @@ export interface ObjectAccess {
   onEvent(listener: (e: StoreEvent) => void): () => void;
   /** The store's current resourceVersion. */
   resourceVersion(): string;
+  /**
+   * Resolves with the object once `predicate` holds for it (checked now and after every change);
+   * `undefined` as the object means it does not exist. Rejects after `timeoutMs` (default 5000).
+   */
+  waitFor(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    predicate: (obj: KubeObject | undefined) => boolean,
+    timeoutMs?: number,
+  ): Promise<KubeObject | undefined>;
 }
 
 export interface Faults {
@@ -179,6 +198,27 @@ function objectAccess(store: ObjectStore): ObjectAccess {
     delete: (apiVersion, kind, namespace, name, opts) => store.delete(kindOf(apiVersion, kind), namespace, name, opts),
     onEvent: (listener) => store.subscribe(listener),
     resourceVersion: () => String(store.currentResourceVersion()),
+    waitFor: (apiVersion, kind, namespace, name, predicate, timeoutMs = 5000) => {
+      const k = kindOf(apiVersion, kind);
+      const current = (): KubeObject | undefined => store.tryGet(k, namespace, name);
+      const now = current();
+      if (predicate(now)) return Promise.resolve(now);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          unsubscribe();
+          const ns = namespace === undefined ? '' : `${namespace}/`;
+          reject(new Error(`fake API server: timed out after ${timeoutMs} ms waiting for ${kind} ${ns}${name}; it is now ${JSON.stringify(current())}`));
+        }, timeoutMs);
+        const unsubscribe = store.subscribe((e) => {
+          if (e.kind.group !== k.group || e.kind.plural !== k.plural || e.object.metadata?.name !== name) return;
+          const obj = current();
+          if (!predicate(obj)) return;
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(obj);
+        });
+      });
+    },
   };
   return access;
 }

@@ -509,6 +509,17 @@ describe('fake API server: faults and lifecycle', () => {
     );
   });
 
+  it('objects.waitFor resolves on the change that satisfies the predicate, and times out with the current object', async () => {
+    const ready = api.objects.waitFor('v1', 'ConfigMap', 'default', 'a', (o) => o?.data !== undefined && (o.data as Record<string, string>).k === 'ready');
+    api.objects.create(cm('a'));
+    api.objects.patch('v1', 'ConfigMap', 'default', 'a', { data: { k: 'ready' } });
+    expect((await ready)?.data).toEqual({ k: 'ready' });
+    const gone = api.objects.waitFor('v1', 'ConfigMap', 'default', 'a', (o) => o === undefined);
+    api.objects.delete('v1', 'ConfigMap', 'default', 'a');
+    expect(await gone).toBeUndefined();
+    await expect(api.objects.waitFor('v1', 'ConfigMap', 'default', 'b', (o) => o !== undefined, 50)).rejects.toThrow(/timed out after 50 ms waiting for ConfigMap default\/b/);
+  });
+
   it('close() ends open watches and frees the port', async () => {
     const w = await openWatch(`${CM}?watch=true`);
     await waitFor(() => api.activeWatchCount() === 1, 'the watch');

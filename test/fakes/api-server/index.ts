@@ -8,6 +8,7 @@
  *   api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'ns' }, ... });
  *   api.objects.patchStatus('v1', 'Service', 'ns', 's', { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] } });
  *   api.faults.dropAllWatches();                            // abrupt socket close on every watch
+ *   api.faults.injectFailure({ method: 'PUT', path: '/apis/coordination.k8s.io', code: 409 });
  *   await api.close();                                      // ends watches, frees the port
  *
  * Served: core v1 Namespaces, Nodes, Pods, Services, Secrets, ConfigMaps, Events; events.k8s.io/v1
@@ -20,30 +21,41 @@
  * - store.ts: one global resourceVersion; uid, creationTimestamp, generation (bumped when anything
  *   but metadata/status changes), generateName; no-op writes keep the RV and emit nothing; 409 on
  *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name; finalizers
- *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist and
- *   deleting one does not cascade. Direct writes through `objects` replace the whole object, status
+ *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
+ *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a ClusterIP,
+ *   ipFamilies and NodePorts (defaults.ts). Direct writes through `objects` replace the whole object, status
  *   included, and emit watch events like any write.
  * - server.ts: list with labelSelector, fieldSelector (equality on any dotted path), limit/continue
  *   (continue tokens from before a compaction are 410), resourceVersionMatch=Exact below the history
  *   is 410; watch with resourceVersion replay from a bounded history (older → ERROR 410 Expired in a
  *   200 stream), "" / "0" start with synthetic ADDED, allowWatchBookmarks, timeoutSeconds,
  *   sendInitialEvents; status subresources; PATCH merge/json/strategic/apply (patches.ts documents
- *   the strategic and server-side-apply approximations); DELETE returns the object; dryRun=All.
+ *   the strategic and server-side-apply approximations); DELETE returns the object for Services,
+ *   Pods, Namespaces, CRDs and custom resources and a Success Status for the others (as the real
+ *   stores); typed lists carry no per-item apiVersion/kind; dryRun=All; MicroTime fields must have
+ *   six fractional digits (wire-formats.ts, 400 otherwise).
  *   Protobuf bodies get 415. `kubectl get` gets meta.k8s.io/v1 Tables (table.ts).
  * - discovery.ts: /version, /api, /apis, /api/v1, /apis/<g>/<v>; aggregated discovery and
  *   /openapi/* are not served (kubectl falls back; use `kubectl apply --validate=false`).
+ *
+ * Faults (api.faults): dropAllWatches, expireWatches, endWatches, refuseConnections(ms, 'close'|'503'),
+ * compact, sendBookmarks, setLatency, injectFailure/clearFailures. Remember the client-node traps
+ * (/work/shared/reference/kubernetes-notes.md): after an abrupt close, a 503 or a failed list its
+ * informer reports 'error' and stops until start() is called again; a clean end or a 410 is handled
+ * by the informer itself. With kubectl pass `--cache-dir <tmp>` so discovery is not cached across
+ * servers on reused ports.
  */
 
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { METALLB_KINDS, kindInfo, type KindInfo, type KindSpec } from './kinds.js';
-import { FakeApiServer, type FakeApiServerOptions, type RequestRecord } from './server.js';
+import { FakeApiServer, type FakeApiServerOptions, type InjectedFailure, type RequestRecord, type WatchInfo } from './server.js';
 import type { DeleteOptions, ObjectStore, StoreEvent } from './store.js';
 import { mergePatch } from './patches.js';
 import type { KubeObject } from './types.js';
 
 export type { KindInfo, KindSpec } from './kinds.js';
-export type { FakeApiServerOptions, RequestRecord } from './server.js';
+export type { FakeApiServerOptions, InjectedFailure, RequestRecord, WatchInfo } from './server.js';
 export type { StoreEvent } from './store.js';
 export type { KubeObject, ObjectMeta, JsonObject, JsonValue } from './types.js';
 export { ApiStatusError } from './status-error.js';
@@ -73,6 +85,18 @@ export interface ObjectAccess {
   onEvent(listener: (e: StoreEvent) => void): () => void;
   /** The store's current resourceVersion. */
   resourceVersion(): string;
+  /**
+   * Resolves with the object once `predicate` holds for it (checked now and after every change);
+   * `undefined` as the object means it does not exist. Rejects after `timeoutMs` (default 5000).
+   */
+  waitFor(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    predicate: (obj: KubeObject | undefined) => boolean,
+    timeoutMs?: number,
+  ): Promise<KubeObject | undefined>;
 }
 
 export interface Faults {
@@ -88,6 +112,11 @@ export interface Faults {
   compact(): void;
   /** BOOKMARK now on every watch that allows bookmarks. */
   sendBookmarks(): void;
+  /** Delay every later request by `ms` (0 to stop). */
+  setLatency(ms: number): void;
+  /** Answer matching requests (method/path/watch) with a Status of `code`, `times` times (default 1). */
+  injectFailure(f: InjectedFailure): void;
+  clearFailures(): void;
 }
 
 export interface FakeApi {
@@ -100,6 +129,8 @@ export interface FakeApi {
   /** Every request so far (method, path, query, content type, final status). */
   requests: RequestRecord[];
   activeWatchCount(): number;
+  /** The open watches (resource, namespace, query): wait on this for a client's informers. */
+  activeWatches(): WatchInfo[];
   /** Writes a kubeconfig (into `dir/kubeconfig` when given a directory) and returns its path. */
   writeKubeconfig(dirOrFile: string): string;
   registerKind(spec: KindSpec): KindInfo;
@@ -167,6 +198,27 @@ function objectAccess(store: ObjectStore): ObjectAccess {
     delete: (apiVersion, kind, namespace, name, opts) => store.delete(kindOf(apiVersion, kind), namespace, name, opts),
     onEvent: (listener) => store.subscribe(listener),
     resourceVersion: () => String(store.currentResourceVersion()),
+    waitFor: (apiVersion, kind, namespace, name, predicate, timeoutMs = 5000) => {
+      const k = kindOf(apiVersion, kind);
+      const current = (): KubeObject | undefined => store.tryGet(k, namespace, name);
+      const now = current();
+      if (predicate(now)) return Promise.resolve(now);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          unsubscribe();
+          const ns = namespace === undefined ? '' : `${namespace}/`;
+          reject(new Error(`fake API server: timed out after ${timeoutMs} ms waiting for ${kind} ${ns}${name}; it is now ${JSON.stringify(current())}`));
+        }, timeoutMs);
+        const unsubscribe = store.subscribe((e) => {
+          if (e.kind.group !== k.group || e.kind.plural !== k.plural || e.object.metadata?.name !== name) return;
+          const obj = current();
+          if (!predicate(obj)) return;
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(obj);
+        });
+      });
+    },
   };
   return access;
 }
@@ -194,9 +246,13 @@ export async function startFakeApiServer(opts: StartOptions = {}): Promise<FakeA
       refuseConnections: (ms, mode) => server.refuseConnections(ms, mode),
       compact: () => server.compact(),
       sendBookmarks: () => server.sendBookmarks(),
+      setLatency: (ms) => server.setLatency(ms),
+      injectFailure: (f) => server.injectFailure(f),
+      clearFailures: () => server.clearFailures(),
     },
     requests: server.requests,
     activeWatchCount: () => server.activeWatchCount(),
+    activeWatches: () => server.activeWatches(),
     writeKubeconfig: (dirOrFile) => {
       let isDir = false;
       try {

@@ -15,6 +15,13 @@ export interface KindInfo {
   /** Only `get`-style verbs for read-only kinds; everything for the rest. */
   verbs: string[];
   categories?: string[];
+  /**
+   * A compiled-in kind: list items carry no apiVersion/kind (as a real server writes typed lists;
+   * custom resources' items do carry them).
+   */
+  builtIn: boolean;
+  /** DELETE answers with the deleted object; otherwise with a `Status` of Success. */
+  deleteReturnsObject: boolean;
 }
 
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -31,6 +38,8 @@ export interface KindSpec {
   shortNames?: string[];
   verbs?: string[];
   categories?: string[];
+  builtIn?: boolean;
+  deleteReturnsObject?: boolean;
 }
 
 export function kindInfo(spec: KindSpec): KindInfo {
@@ -45,6 +54,8 @@ export function kindInfo(spec: KindSpec): KindInfo {
     hasStatus: spec.hasStatus ?? false,
     shortNames: spec.shortNames ?? [],
     verbs: spec.verbs ?? ALL_VERBS,
+    builtIn: spec.builtIn ?? false,
+    deleteReturnsObject: spec.deleteReturnsObject ?? true,
   };
   if (spec.categories !== undefined) info.categories = spec.categories;
   return info;
@@ -64,16 +75,16 @@ export function servingKey(group: string, version: string, plural: string): stri
 }
 
 export const BUILTIN_KINDS: readonly KindInfo[] = [
-  kindInfo({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, hasStatus: true, shortNames: ['ns'] }),
-  kindInfo({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, hasStatus: true, shortNames: ['no'] }),
-  kindInfo({ group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true, hasStatus: true, shortNames: ['po'], categories: ['all'] }),
-  kindInfo({ group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, hasStatus: true, shortNames: ['svc'], categories: ['all'] }),
-  kindInfo({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true }),
-  kindInfo({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] }),
-  kindInfo({ group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'] }),
-  kindInfo({ group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'] }),
-  kindInfo({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true }),
-  kindInfo({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true }),
+  kindInfo({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, hasStatus: true, shortNames: ['ns'], builtIn: true, deleteReturnsObject: true }),
+  kindInfo({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, hasStatus: true, shortNames: ['no'], builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true, hasStatus: true, shortNames: ['po'], categories: ['all'], builtIn: true, deleteReturnsObject: true }),
+  kindInfo({ group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, hasStatus: true, shortNames: ['svc'], categories: ['all'], builtIn: true, deleteReturnsObject: true }),
+  kindInfo({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'], builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, builtIn: true, deleteReturnsObject: false }),
   kindInfo({
     group: 'apiextensions.k8s.io',
     version: 'v1',
@@ -82,6 +93,8 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
     namespaced: false,
     hasStatus: true,
     shortNames: ['crd', 'crds'],
+    builtIn: true,
+    deleteReturnsObject: true,
   }),
 ];
 

@@ -12,7 +12,7 @@
 //   from the object, and there are never apply conflicts (`force` is accepted and ignored).
 
 import { ApiStatusError } from './status-error.js';
-import { isRecord, jsonClone } from './types.js';
+import { canonicalJson, isRecord, jsonClone } from './types.js';
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 
@@ -113,7 +113,7 @@ function removeAt(doc: unknown, pointer: string): unknown {
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 export function jsonPatch(target: unknown, ops: unknown): unknown {

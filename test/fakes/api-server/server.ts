@@ -8,7 +8,7 @@ import { coreVersions, groupList, resourceList, versionInfo } from './discovery.
 import { apiVersionOf, type KindInfo } from './kinds.js';
 import { jsonPatch, mergePatch, patchTypeOf, strategicMerge, type PatchType } from './patches.js';
 import { parseFieldSelector, parseLabelSelector, type Predicate } from './selectors.js';
-import { ApiStatusError, badRequest, expired, invalid, notFound } from './status-error.js';
+import { ApiStatusError, badRequest, expired, invalid, notFound, type StatusReason } from './status-error.js';
 import { ObjectStore, type StoreOptions } from './store.js';
 import { includeObjectParam, toTable, wantsTable } from './table.js';
 import { isRecord, type KubeObject } from './types.js';
@@ -22,6 +22,11 @@ export interface FakeApiServerOptions extends StoreOptions {
   bookmarkIntervalMs?: number;
   /** Server-side end of every watch without its own timeoutSeconds (default: never). */
   defaultWatchTimeoutSeconds?: number;
+  /**
+   * Creating a namespaced object over HTTP needs its Namespace object, else 404 as a real server
+   * (default false: any namespace is accepted). Direct store writes are never checked.
+   */
+  requireNamespaces?: boolean;
 }
 
 export interface RequestRecord {
@@ -31,6 +36,30 @@ export interface RequestRecord {
   contentType: string | undefined;
   accept: string | undefined;
   status?: number;
+}
+
+/** A failure the server answers instead of serving matching requests (see `injectFailure`). */
+export interface InjectedFailure {
+  /** HTTP method to match (any when omitted). */
+  method?: string;
+  /** Matches the URL path: a prefix string or a RegExp (any when omitted). */
+  path?: string | RegExp;
+  /** Matches watch requests only (true) or non-watch requests only (false). */
+  watch?: boolean;
+  code: number;
+  reason?: StatusReason;
+  message?: string;
+  /** How many matching requests fail (default 1; Infinity for all until cleared). */
+  times?: number;
+}
+
+/** One open watch, for tests that wait for a client's informers to be established. */
+export interface WatchInfo {
+  group: string;
+  version: string;
+  plural: string;
+  namespace: string | undefined;
+  query: string;
 }
 
 interface Route {
@@ -76,6 +105,34 @@ function onlyAggregatedDiscovery(accept: string | undefined): boolean {
   return ranges.every((r) => /as=APIGroupDiscoveryList/.test(r));
 }
 
+/** Items of a typed (built-in) list carry no apiVersion/kind on the wire; custom resources' do. */
+function listItem(kind: KindInfo, o: KubeObject): KubeObject {
+  if (!kind.builtIn) return o;
+  const { apiVersion: _a, kind: _k, ...rest } = o;
+  return rest;
+}
+
+function defaultReason(code: number): StatusReason {
+  switch (code) {
+    case 400:
+      return 'BadRequest';
+    case 401:
+      return 'Unauthorized';
+    case 404:
+      return 'NotFound';
+    case 409:
+      return 'Conflict';
+    case 410:
+      return 'Expired';
+    case 422:
+      return 'Invalid';
+    case 503:
+      return 'ServiceUnavailable';
+    default:
+      return 'InternalError';
+  }
+}
+
 function resourceNotFound(): ApiStatusError {
   return new ApiStatusError(404, 'NotFound', 'the server could not find the requested resource', {});
 }
@@ -88,6 +145,9 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private refuseUntil = 0;
   private refuseMode: 'close' | '503' = 'close';
+  private latencyMs = 0;
+  private failures: (InjectedFailure & { left: number })[] = [];
+  private readonly watchInfo = new Map<WatchStream, WatchInfo>();
   private listening: AddressInfo | undefined;
 
   constructor(private readonly opts: FakeApiServerOptions = {}) {
@@ -143,6 +203,40 @@ export class FakeApiServer {
   /** Number of watch streams open now. */
   activeWatchCount(): number {
     return this.watches.size;
+  }
+
+  /** The watch streams open now (resource, namespace, raw query). */
+  activeWatches(): WatchInfo[] {
+    return [...this.watchInfo.values()];
+  }
+
+  /** Delay every later request by `ms` before it is served (0 to stop). */
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
+  }
+
+  /** Answer matching requests with a Status failure instead of serving them. */
+  injectFailure(f: InjectedFailure): void {
+    this.failures.push({ ...f, left: f.times ?? 1 });
+  }
+
+  clearFailures(): void {
+    this.failures = [];
+  }
+
+  private injected(method: string, url: URL): ApiStatusError | undefined {
+    const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    const f = this.failures.find(
+      (x) =>
+        x.left > 0 &&
+        (x.method === undefined || x.method.toUpperCase() === method) &&
+        (x.watch === undefined || x.watch === isWatch) &&
+        (x.path === undefined || (typeof x.path === 'string' ? url.pathname.startsWith(x.path) : x.path.test(url.pathname))),
+    );
+    if (f === undefined) return undefined;
+    f.left--;
+    this.failures = this.failures.filter((x) => x.left > 0);
+    return new ApiStatusError(f.code, f.reason ?? defaultReason(f.code), f.message ?? `injected failure (${f.code})`);
   }
 
   /** Destroy every watch socket mid-stream (client-node's informer reports 'error' and stops). */
@@ -231,6 +325,12 @@ export class FakeApiServer {
       return;
     }
     this.record(req, url, res);
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    const failure = this.injected(req.method ?? 'GET', url);
+    if (failure !== undefined) {
+      this.send(res, failure.code, failure.toStatus());
+      return;
+    }
     if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
       this.send(res, 401, new ApiStatusError(401, 'Unauthorized', 'Unauthorized').toStatus());
       return;
@@ -334,6 +434,7 @@ export class FakeApiServer {
         const body = await this.bodyObject(req);
         this.checkTypeMeta(kind, body);
         checkWireFormats(kind, body);
+        this.checkNamespaceExists(kind, namespace);
         const created = this.store.create(kind, namespace, body, { http: true, dryRun });
         return this.send(res, 201, created);
       }
@@ -345,7 +446,7 @@ export class FakeApiServer {
           kind: kind.listKind,
           apiVersion: apiVersionOf(kind),
           metadata: { resourceVersion: String(this.store.currentResourceVersion()) },
-          items: deleted,
+          items: deleted.map((o) => listItem(kind, o)),
         });
       }
       throw new ApiStatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -377,11 +478,24 @@ export class FakeApiServer {
         if (typeof pre.uid === 'string') preconditions.uid = pre.uid;
         if (typeof pre.resourceVersion === 'string') preconditions.resourceVersion = pre.resourceVersion;
         const deleted = this.store.delete(kind, namespace, name, { preconditions, dryRun: dryRun || bodyDryRun });
-        return this.send(res, 200, deleted);
+        if (kind.deleteReturnsObject || deleted.metadata?.deletionTimestamp !== undefined) return this.send(res, 200, deleted);
+        return this.send(res, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, group: kind.group, kind: kind.plural, uid: deleted.metadata?.uid ?? '' },
+        });
       }
       default:
         throw new ApiStatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     }
+  }
+
+  private checkNamespaceExists(kind: KindInfo, namespace: string | undefined): void {
+    if (this.opts.requireNamespaces !== true || !kind.namespaced || namespace === undefined) return;
+    const nsKind = this.store.findKind('', 'v1', 'namespaces');
+    if (nsKind !== undefined && this.store.tryGet(nsKind, undefined, namespace) === undefined) throw notFound('', 'namespaces', namespace);
   }
 
   private checkTypeMeta(kind: KindInfo, body: KubeObject): void {
@@ -428,7 +542,7 @@ export class FakeApiServer {
     }
     const metadata: Record<string, unknown> = { ...meta };
     if (remaining !== undefined) metadata.remainingItemCount = remaining;
-    this.send(res, 200, { kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata, items });
+    this.send(res, 200, { kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata, items: items.map((o) => listItem(kind, o)) });
   }
 
   private watch(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, r: Route): void {
@@ -437,7 +551,11 @@ export class FakeApiServer {
     const table = wantsTable(req.headers.accept) ? includeObjectParam(q.get('includeObject')) : undefined;
     const w = new WatchStream(res, { kind, namespace, matches, bookmarks: q.get('allowWatchBookmarks') === 'true', table });
     this.watches.add(w);
-    w.whenEnded(() => this.watches.delete(w));
+    this.watchInfo.set(w, { group: kind.group, version: kind.version, plural: kind.plural, namespace, query: q.toString() });
+    w.whenEnded(() => {
+      this.watches.delete(w);
+      this.watchInfo.delete(w);
+    });
 
     const rvParam = q.get('resourceVersion') ?? '';
     const sendInitial = q.get('sendInitialEvents') === 'true';
@@ -502,6 +620,7 @@ export class FakeApiServer {
         if (meta.name !== undefined && meta.name !== name) {
           throw badRequest(`the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${name})`);
         }
+        this.checkNamespaceExists(kind, namespace);
         const toCreate: KubeObject = { ...patchBody, metadata: { ...meta, name } };
         checkWireFormats(kind, toCreate);
         const created = this.store.create(kind, namespace, toCreate, { http: true, dryRun });

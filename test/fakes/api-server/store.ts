@@ -12,8 +12,9 @@ import {
   storageKey,
   type KindInfo,
 } from './kinds.js';
+import { Defaulter } from './defaults.js';
 import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
-import { isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
+import { canonicalJson, isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -44,7 +45,7 @@ export interface ListResult {
 }
 
 export interface StoreOptions {
-  /** Events kept for watches resuming from an older RV (default 1000). */
+  /** Events kept for watches resuming from an older RV (default 10 000). */
   historyLimit?: number;
   /** First resourceVersion handed out (default 1000). */
   firstResourceVersion?: number;
@@ -72,13 +73,21 @@ function randomSuffix(): string {
 
 function withoutMetaAndStatus(obj: KubeObject): string {
   const { metadata: _m, status: _s, ...rest } = obj;
-  return JSON.stringify(rest);
+  return canonicalJson(rest);
 }
 
 function comparable(obj: KubeObject): string {
   const meta = { ...(obj.metadata ?? {}) };
   delete meta.resourceVersion;
-  return JSON.stringify({ ...obj, metadata: meta });
+  return canonicalJson({ ...obj, metadata: meta });
+}
+
+/** A PUT of a Service without its allocated ClusterIP keeps the old one (as a real server). */
+function keepAllocatedServiceFields(kind: KindInfo, old: KubeObject, next: KubeObject): void {
+  if (kind.group !== '' || kind.plural !== 'services' || !isRecord(old.spec) || !isRecord(next.spec)) return;
+  for (const f of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) {
+    if (next.spec[f] === undefined && old.spec[f] !== undefined) next.spec[f] = old.spec[f];
+  }
 }
 
 export class ObjectStore {
@@ -87,12 +96,13 @@ export class ObjectStore {
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private readonly historyLimit: number;
+  private readonly defaulter = new Defaulter();
   private rv: number;
   /** Watches may resume from any RV >= this; older ones are 410 Gone. */
   private oldestRv: number;
 
   constructor(opts: StoreOptions = {}) {
-    this.historyLimit = opts.historyLimit ?? 1000;
+    this.historyLimit = opts.historyLimit ?? 10_000;
     this.rv = opts.firstResourceVersion ?? 1000;
     this.oldestRv = this.rv;
     for (const k of BUILTIN_KINDS) this.registerKind(k);
@@ -257,6 +267,7 @@ export class ObjectStore {
     meta.generation = 1;
     obj.apiVersion = apiVersionOf(kind);
     obj.kind = kind.kind;
+    this.defaulter.apply(kind, obj);
     this.decorate(kind, obj);
     if (opts.dryRun === true) return obj;
     this.rv++;
@@ -277,6 +288,9 @@ export class ObjectStore {
     if (bodyMeta.name !== undefined && bodyMeta.name !== name) {
       throw badRequest(`the name of the object (${bodyMeta.name}) does not match the name on the URL (${name})`);
     }
+    if (kind.namespaced && bodyMeta.namespace !== undefined && bodyMeta.namespace !== '' && bodyMeta.namespace !== ns) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
     const oldMeta = old.metadata ?? {};
     if (opts.http === true) {
       const rv = bodyMeta.resourceVersion;
@@ -295,6 +309,7 @@ export class ObjectStore {
         else next.status = jsonClone(old.status);
       }
     }
+    keepAllocatedServiceFields(kind, old, next);
     const meta: ObjectMeta = next.metadata ?? {};
     next.metadata = meta;
     meta.name = name;
@@ -373,10 +388,12 @@ export class ObjectStore {
     const spec = isRecord(obj.spec) ? obj.spec : {};
     const names = isRecord(spec.names) ? spec.names : {};
     const now = nowTimestamp();
-    const cond = (type: string, reason: string, message: string): Record<string, string> => ({
+    const previous = isRecord(obj.status) && Array.isArray(obj.status.conditions) ? obj.status.conditions.filter(isRecord) : [];
+    // Keep the first transition time so that rewriting an unchanged CRD stays a no-op.
+    const cond = (type: string, reason: string, message: string): Record<string, unknown> => ({
       type,
       status: 'True',
-      lastTransitionTime: now,
+      lastTransitionTime: previous.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime ?? now,
       reason,
       message,
     });

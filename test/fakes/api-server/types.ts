@@ -41,3 +41,13 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 export function jsonClone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
+
+/** JSON with object keys sorted, for comparing objects regardless of key order. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_key, value: unknown) => {
+    if (!isRecord(value)) return value;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) sorted[k] = value[k];
+    return sorted;
+  });
+}

@@ -205,6 +205,20 @@ describe('fake API server with @kubernetes/client-node', () => {
     api.faults.dropAllWatches();
     await waitFor(() => errors.length > 0, 'an informer error');
     expect(api.activeWatchCount()).toBe(0);
+
+    // Restarting while the server answers 503 fails again (the error callback, not a rejection).
+    const seen: string[] = [];
+    inf.on('add', (s) => seen.push(s.metadata?.name ?? ''));
+    api.faults.refuseConnections(300, '503');
+    api.objects.create(service('while-down'));
+    await inf.start();
+    await waitFor(() => errors.length > 1, 'a second informer error');
+
+    // Once the server is back, start() re-watches from the last RV and replays what it missed.
+    await new Promise((r) => setTimeout(r, 350));
+    await inf.start();
+    await waitFor(() => seen.includes('while-down'), 'the missed Service');
+    expect(api.activeWatchCount()).toBe(1);
   });
 
   it('round-trips Lease MicroTime with six fractional digits and rejects a plain Date (400)', async () => {

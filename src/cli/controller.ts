@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { Controller } from '../controller/controller.js';
 import { L2vipError, SocketError, UsageError } from '../errors.js';
-import { loadKubeconfig } from '../k8s/kubeconfig.js';
+import { componentNamespace, loadKubeconfig } from '../k8s/kubeconfig.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startMetricsServer } from '../observability/metrics.js';
 import { Signals } from './lifecycle.js';
@@ -37,7 +37,7 @@ export async function startControllerProcess(
   if (opts.leaseDuration < 1) throw new UsageError('--lease-duration must be at least 1 second');
   const log = deps.log ?? createLogger(opts.logLevel);
   const { kubeConfig, source, server: apiServer } = loadKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
-  const namespace = opts.namespace ?? (env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : 'metallb-system');
+  const namespace = componentNamespace(opts.namespace, env);
   // Pods have unique names; host names are not unique per process (hostNetwork, two replicas
   // on one machine), so like client-go add a random suffix to them.
   const identity =

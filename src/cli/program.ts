@@ -7,6 +7,7 @@ import { registerLabAgent } from './lab-agent.js';
 import { registerConfigCheck } from './config-check.js';
 import { registerCleanup } from './cleanup.js';
 import { registerController } from './controller.js';
+import { registerSpeaker } from './speaker.js';
 
 /**
  * The l2vip command line. Every command reports bad input as one line on stderr and exits 2;
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerConfigCheck(program);
   registerCleanup(program);
   registerController(program);
+  registerSpeaker(program);
   return program;
 }
 

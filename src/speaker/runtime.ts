@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import { Announcer } from '../announcer/announcer.js';
 import { DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
 import { toOwnedIp } from '../announcer/owned-ips.js';
@@ -39,8 +40,14 @@ export interface SpeakerRuntimeOptions {
   readonly localDelivery: boolean;
   /** How long a graceful stop keeps answering after publishing `draining` (see Speaker). */
   readonly handoffMs?: number;
-  /** Serve /metrics and /healthz here (IP:port). */
+  /** Serve /metrics, /healthz and /readyz here (IP:port, or :port). */
   readonly metricsListen?: string | undefined;
+  /** Flap damping (see Speaker); undefined: the default. */
+  readonly holdDownMs?: number | undefined;
+  /** Metrics of the mode (e.g. the Kubernetes client's), added to the speaker's registry. */
+  readonly extraMetrics?: ((registry: Registry) => void) | undefined;
+  /** Why the mode is not ready yet (e.g. caches not synced), on top of the runtime's own reasons. */
+  readonly notReady?: (() => readonly string[]) | undefined;
 }
 
 /**
@@ -94,6 +101,7 @@ export class SpeakerRuntime {
       announcer: this.announcer,
       delivery: this.delivery,
       handoffMs: o.handoffMs ?? (o.membership === undefined ? 0 : undefined),
+      holdDownMs: o.holdDownMs,
     });
   }
 
@@ -122,6 +130,7 @@ export class SpeakerRuntime {
           delivery: this.delivery === undefined ? undefined : () => this.delivery!.stats,
           droppedLogBytes: droppedLogBytesTotal,
         });
+        this.o.extraMetrics?.(registry);
         this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() });
       }
       this.stalls.start();
@@ -180,7 +189,8 @@ export class SpeakerRuntime {
 
   /** Why this node does not serve yet: the failure detector has not started or no desired state is loaded. */
   notReady(): string[] {
-    return this.started ? [] : ['starting: membership not joined or desired state not loaded yet'];
+    const own = this.started ? [] : ['starting: membership not joined or desired state not loaded yet'];
+    return [...own, ...(this.o.notReady?.() ?? [])];
   }
 
   get running(): boolean {

@@ -1,10 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startControllerProcess } from '../../../src/cli/controller.js';
-import { silentLogger } from '../../../src/observability/logger.js';
-import { kubeconfigYaml } from '../../fakes/api-server/index.js';
-import { annotationOf, eventsOf, ingressOf, leaseHolder, NS, pool, scrape, service, spawnController, startFlakyProxy, startHarness, waitFor, type Harness } from './harness.js';
+import { annotationOf, eventsOf, ingressOf, leaseHolder, NS, pool, scrape, service, spawnController, startHarness, waitFor, type Harness } from './harness.js';
 
 const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';
 
@@ -60,8 +55,7 @@ describe('l2vip controller against the fake API server', () => {
     h.api.objects.create(pool('v4only', ['192.0.2.0/30']));
     h.api.objects.create(pool('dual', ['198.51.100.8/30', '2001:db8::/126']));
     h.api.objects.create(service('ds', { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6', 'IPv4'] } }));
-    // No spec.ipFamilies: read from spec.clusterIPs.
-    h.api.objects.create(service('v6', { spec: { clusterIPs: ['fd00::10'] } }));
+    h.api.objects.create(service('v6', { spec: { ipFamilies: ['IPv6'] } }));
     await h.start();
     expect(await waitFor(() => ingressOf(h.api, 'ds'), 'dual-stack IPs')).toEqual(['198.51.100.8', '2001:db8::']);
     expect(annotationOf(h.api, 'ds', POOL_ANNOTATION)).toBe('dual');
@@ -210,26 +204,15 @@ describe('l2vip controller against the fake API server', () => {
   }, 20_000);
 
   it('retries a failed status write with back-off and counts the error', async () => {
-    const proxy = await startFlakyProxy(h.api.url);
-    try {
-      const kubeconfig = join(h.kubeconfig, '..', 'proxied');
-      writeFileSync(kubeconfig, kubeconfigYaml(proxy.url, 'x'));
-      h.api.objects.create(pool('main', ['192.0.2.0/30']));
-      const c = await startControllerProcess(
-        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration: 15 },
-        {},
-        { log: silentLogger(), identity: 'proxied' },
-      );
-      h.controllers.push(c);
-      await waitFor(() => c.controller.isLeader && c.controller.ready, 'leading');
-      proxy.failPatches = 2;
-      h.api.objects.create(service('web'));
-      expect(await waitFor(() => ingressOf(h.api, 'web'), 'web after retries', 10_000)).toEqual(['192.0.2.0']);
-      expect(proxy.failPatches).toBe(0);
-      expect((await scrape(c)).text).toMatch(/metallb_k8s_client_update_errors_total [1-9]/);
-    } finally {
-      await proxy.close();
-    }
+    h.api.objects.create(pool('main', ['192.0.2.0/30']));
+    const c = await h.start();
+    await waitFor(() => c.controller.isLeader && c.controller.ready, 'leading');
+    h.api.faults.injectFailure({ method: 'PATCH', path: '/api/v1/namespaces/default/services/web/status', code: 500, times: 2 });
+    h.api.objects.create(service('web'));
+    expect(await waitFor(() => ingressOf(h.api, 'web'), 'web after retries', 10_000)).toEqual(['192.0.2.0']);
+    const failed = h.api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/services/web/status') && r.status === 500);
+    expect(failed).toHaveLength(2);
+    expect((await scrape(c)).text).toContain('metallb_k8s_client_update_errors_total 2');
   });
 
   it('allocates to a few hundred Services created at once, each a distinct IP', async () => {

@@ -97,6 +97,28 @@ describe('l2vip controller against the fake API server', () => {
     expect(await waitFor(() => ingressOf(h.api, 'second'), 'second gets the freed IP')).toEqual(['192.0.2.7']);
   });
 
+  it('reprocesses waiting Services when a sharing key changes', async () => {
+    h.api.objects.create(pool('one', ['192.0.2.9/32']));
+    h.api.objects.create(service('a', { annotations: { 'metallb.io/allow-shared-ip': 'x' }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } }));
+    await h.start();
+    expect(await waitFor(() => ingressOf(h.api, 'a'), 'a')).toEqual(['192.0.2.9']);
+    h.api.objects.create(service('b', { annotations: { 'metallb.io/allow-shared-ip': 'y' }, spec: { ports: [{ port: 443, protocol: 'TCP' }] } }));
+    await waitFor(() => eventsOf(h.api, 'b').find((e) => e.reason === 'AllocationFailed'), 'b fails');
+    // a now shares under b's key: b, untouched itself, gets the address too.
+    h.api.objects.patch('v1', 'Service', 'default', 'a', { metadata: { annotations: { 'metallb.io/allow-shared-ip': 'y' } } });
+    expect(await waitFor(() => ingressOf(h.api, 'b'), 'b shares')).toEqual(['192.0.2.9']);
+  });
+
+  it('reprocesses waiting Services when namespace labels change', async () => {
+    h.api.objects.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } });
+    h.api.objects.create(pool('team-only', ['192.0.2.64/30'], { serviceAllocation: { namespaceSelectors: [{ matchLabels: { team: 'b' } }] } }));
+    h.api.objects.create(service('svc', { namespace: 'team-b' }));
+    await h.start();
+    await waitFor(() => eventsOf(h.api, 'svc', 'team-b').find((e) => e.reason === 'AllocationFailed'), 'no pool for the namespace yet');
+    h.api.objects.patch('v1', 'Namespace', undefined, 'team-b', { metadata: { labels: { team: 'b' } } });
+    expect(await waitFor(() => ingressOf(h.api, 'svc', 'team-b'), 'allocated after relabelling')).toEqual(['192.0.2.64']);
+  });
+
   it('clears the status when a Service stops being a LoadBalancer', async () => {
     h.api.objects.create(pool('main', ['192.0.2.0/30']));
     h.api.objects.create(service('web'));

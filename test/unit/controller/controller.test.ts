@@ -129,6 +129,20 @@ describe('l2vip controller against the fake API server', () => {
     expect(annotationOf(h.api, 'web', POOL_ANNOTATION)).toBeUndefined();
   });
 
+  it('allocates despite an invalid L2Advertisement and a pool field it does not know', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/30'], { aFieldFromTheFuture: { x: 1 } }));
+    h.api.objects.create({
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'L2Advertisement',
+      metadata: { name: 'broken', namespace: NS },
+      spec: { nodeSelectors: [{ matchExpressions: [{ key: 'k', operator: 'Bogus' }] }] },
+    });
+    h.api.objects.create(service('web'));
+    const c = await h.start();
+    expect(await waitFor(() => ingressOf(h.api, 'web'), 'web')).toEqual(['192.0.2.0']);
+    expect((await scrape(c)).text).toContain('metallb_k8s_client_config_stale_bool 0');
+  });
+
   it('keeps the last valid configuration when a pool becomes invalid, and says so', async () => {
     h.api.objects.create(pool('good', ['192.0.2.0/30']));
     h.api.objects.create(service('web'));

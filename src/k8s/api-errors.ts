@@ -6,7 +6,9 @@ export function describeError(err: unknown): string {
     const e = err as { code?: unknown; statusCode?: unknown; message?: unknown; body?: unknown };
     const status = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
     let msg = typeof e.message === 'string' ? e.message : JSON.stringify(err);
-    if (typeof e.body === 'string' && e.body.startsWith('{')) {
+    if (e.body !== null && typeof e.body === 'object' && typeof (e.body as { message?: unknown }).message === 'string') {
+      msg = (e.body as { message: string }).message;
+    } else if (typeof e.body === 'string' && e.body.startsWith('{')) {
       try {
         const parsed = JSON.parse(e.body) as { message?: unknown };
         if (typeof parsed.message === 'string') msg = parsed.message;

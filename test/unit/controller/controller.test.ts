@@ -209,6 +209,18 @@ describe('l2vip controller against the fake API server', () => {
     expect(eventsOf(h.api, 'theirs')).toEqual([]);
   });
 
+  it('with --lb-class, handles only Services of that class', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/30']));
+    h.api.objects.create(service('classless'));
+    h.api.objects.create(service('other', { spec: { loadBalancerClass: 'example.com/other' } }));
+    h.api.objects.create(service('mine', { spec: { loadBalancerClass: 'l2vip.io/lb' } }));
+    await h.start('controller-a', 15, 'l2vip.io/lb');
+    expect(await waitFor(() => ingressOf(h.api, 'mine'), 'mine')).toEqual(['192.0.2.0']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ingressOf(h.api, 'classless')).toBeUndefined();
+    expect(ingressOf(h.api, 'other')).toBeUndefined();
+  });
+
   it('moves a Service whose pool changed under it, with ClearAssignment', async () => {
     h.api.objects.create(pool('main', ['192.0.2.0/30']));
     h.api.objects.create(service('web'));

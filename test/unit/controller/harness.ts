@@ -16,7 +16,7 @@ export interface Harness {
   readonly api: FakeApi;
   readonly kubeconfig: string;
   readonly controllers: RunningController[];
-  start(identity?: string, leaseDuration?: number): Promise<RunningController>;
+  start(identity?: string, leaseDuration?: number, lbClass?: string): Promise<RunningController>;
   close(): Promise<void>;
 }
 
@@ -29,9 +29,9 @@ export async function startHarness(): Promise<Harness> {
     api,
     kubeconfig,
     controllers,
-    async start(identity = 'controller-a', leaseDuration = 15) {
+    async start(identity = 'controller-a', leaseDuration = 15, lbClass?: string) {
       const c = await startControllerProcess(
-        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration },
+        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration, ...(lbClass !== undefined ? { lbClass } : {}) },
         {},
         { log: silentLogger(), identity },
       );

@@ -1,6 +1,6 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
-import { describeError, errorStatus } from './informer.js';
+import { describeError, errorStatus } from './api-errors.js';
 
 /** The object an Event is about. */
 export interface EventSubject {

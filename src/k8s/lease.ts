@@ -1,7 +1,7 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Clock, Timer } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { describeError, errorStatus } from './informer.js';
+import { describeError, errorStatus } from './api-errors.js';
 
 /** The Lease calls the elector makes: CoordinationV1Api in production, a fake in tests. */
 export type LeaseApi = Pick<CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;

@@ -1,10 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startControllerProcess } from '../../../src/cli/controller.js';
-import { silentLogger } from '../../../src/observability/logger.js';
-import { kubeconfigYaml } from '../../fakes/api-server/index.js';
-import { annotationOf, eventsOf, ingressOf, leaseHolder, NS, pool, scrape, service, spawnController, startFlakyProxy, startHarness, waitFor, type Harness } from './harness.js';
+import { annotationOf, eventsOf, ingressOf, leaseHolder, NS, pool, scrape, service, spawnController, startHarness, waitFor, type Harness } from './harness.js';
 
 const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';
 
@@ -60,8 +55,7 @@ describe('l2vip controller against the fake API server', () => {
     h.api.objects.create(pool('v4only', ['192.0.2.0/30']));
     h.api.objects.create(pool('dual', ['198.51.100.8/30', '2001:db8::/126']));
     h.api.objects.create(service('ds', { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6', 'IPv4'] } }));
-    // No spec.ipFamilies: read from spec.clusterIPs.
-    h.api.objects.create(service('v6', { spec: { clusterIPs: ['fd00::10'] } }));
+    h.api.objects.create(service('v6', { spec: { ipFamilies: ['IPv6'] } }));
     await h.start();
     expect(await waitFor(() => ingressOf(h.api, 'ds'), 'dual-stack IPs')).toEqual(['198.51.100.8', '2001:db8::']);
     expect(annotationOf(h.api, 'ds', POOL_ANNOTATION)).toBe('dual');
@@ -103,6 +97,28 @@ describe('l2vip controller against the fake API server', () => {
     expect(await waitFor(() => ingressOf(h.api, 'second'), 'second gets the freed IP')).toEqual(['192.0.2.7']);
   });
 
+  it('reprocesses waiting Services when a sharing key changes', async () => {
+    h.api.objects.create(pool('one', ['192.0.2.9/32']));
+    h.api.objects.create(service('a', { annotations: { 'metallb.io/allow-shared-ip': 'x' }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } }));
+    await h.start();
+    expect(await waitFor(() => ingressOf(h.api, 'a'), 'a')).toEqual(['192.0.2.9']);
+    h.api.objects.create(service('b', { annotations: { 'metallb.io/allow-shared-ip': 'y' }, spec: { ports: [{ port: 443, protocol: 'TCP' }] } }));
+    await waitFor(() => eventsOf(h.api, 'b').find((e) => e.reason === 'AllocationFailed'), 'b fails');
+    // a now shares under b's key: b, untouched itself, gets the address too.
+    h.api.objects.patch('v1', 'Service', 'default', 'a', { metadata: { annotations: { 'metallb.io/allow-shared-ip': 'y' } } });
+    expect(await waitFor(() => ingressOf(h.api, 'b'), 'b shares')).toEqual(['192.0.2.9']);
+  });
+
+  it('reprocesses waiting Services when namespace labels change', async () => {
+    h.api.objects.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } });
+    h.api.objects.create(pool('team-only', ['192.0.2.64/30'], { serviceAllocation: { namespaceSelectors: [{ matchLabels: { team: 'b' } }] } }));
+    h.api.objects.create(service('svc', { namespace: 'team-b' }));
+    await h.start();
+    await waitFor(() => eventsOf(h.api, 'svc', 'team-b').find((e) => e.reason === 'AllocationFailed'), 'no pool for the namespace yet');
+    h.api.objects.patch('v1', 'Namespace', undefined, 'team-b', { metadata: { labels: { team: 'b' } } });
+    expect(await waitFor(() => ingressOf(h.api, 'svc', 'team-b'), 'allocated after relabelling')).toEqual(['192.0.2.64']);
+  });
+
   it('clears the status when a Service stops being a LoadBalancer', async () => {
     h.api.objects.create(pool('main', ['192.0.2.0/30']));
     h.api.objects.create(service('web'));
@@ -111,6 +127,20 @@ describe('l2vip controller against the fake API server', () => {
     h.api.objects.patch('v1', 'Service', 'default', 'web', { spec: { type: 'ClusterIP' } });
     await waitFor(() => ingressOf(h.api, 'web') === undefined, 'status cleared');
     expect(annotationOf(h.api, 'web', POOL_ANNOTATION)).toBeUndefined();
+  });
+
+  it('allocates despite an invalid L2Advertisement and a pool field it does not know', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/30'], { aFieldFromTheFuture: { x: 1 } }));
+    h.api.objects.create({
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'L2Advertisement',
+      metadata: { name: 'broken', namespace: NS },
+      spec: { nodeSelectors: [{ matchExpressions: [{ key: 'k', operator: 'Bogus' }] }] },
+    });
+    h.api.objects.create(service('web'));
+    const c = await h.start();
+    expect(await waitFor(() => ingressOf(h.api, 'web'), 'web')).toEqual(['192.0.2.0']);
+    expect((await scrape(c)).text).toContain('metallb_k8s_client_config_stale_bool 0');
   });
 
   it('keeps the last valid configuration when a pool becomes invalid, and says so', async () => {
@@ -179,6 +209,18 @@ describe('l2vip controller against the fake API server', () => {
     expect(eventsOf(h.api, 'theirs')).toEqual([]);
   });
 
+  it('with --lb-class, handles only Services of that class', async () => {
+    h.api.objects.create(pool('main', ['192.0.2.0/30']));
+    h.api.objects.create(service('classless'));
+    h.api.objects.create(service('other', { spec: { loadBalancerClass: 'example.com/other' } }));
+    h.api.objects.create(service('mine', { spec: { loadBalancerClass: 'l2vip.io/lb' } }));
+    await h.start('controller-a', 15, 'l2vip.io/lb');
+    expect(await waitFor(() => ingressOf(h.api, 'mine'), 'mine')).toEqual(['192.0.2.0']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ingressOf(h.api, 'classless')).toBeUndefined();
+    expect(ingressOf(h.api, 'other')).toBeUndefined();
+  });
+
   it('moves a Service whose pool changed under it, with ClearAssignment', async () => {
     h.api.objects.create(pool('main', ['192.0.2.0/30']));
     h.api.objects.create(service('web'));
@@ -210,26 +252,15 @@ describe('l2vip controller against the fake API server', () => {
   }, 20_000);
 
   it('retries a failed status write with back-off and counts the error', async () => {
-    const proxy = await startFlakyProxy(h.api.url);
-    try {
-      const kubeconfig = join(h.kubeconfig, '..', 'proxied');
-      writeFileSync(kubeconfig, kubeconfigYaml(proxy.url, 'x'));
-      h.api.objects.create(pool('main', ['192.0.2.0/30']));
-      const c = await startControllerProcess(
-        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration: 15 },
-        {},
-        { log: silentLogger(), identity: 'proxied' },
-      );
-      h.controllers.push(c);
-      await waitFor(() => c.controller.isLeader && c.controller.ready, 'leading');
-      proxy.failPatches = 2;
-      h.api.objects.create(service('web'));
-      expect(await waitFor(() => ingressOf(h.api, 'web'), 'web after retries', 10_000)).toEqual(['192.0.2.0']);
-      expect(proxy.failPatches).toBe(0);
-      expect((await scrape(c)).text).toMatch(/metallb_k8s_client_update_errors_total [1-9]/);
-    } finally {
-      await proxy.close();
-    }
+    h.api.objects.create(pool('main', ['192.0.2.0/30']));
+    const c = await h.start();
+    await waitFor(() => c.controller.isLeader && c.controller.ready, 'leading');
+    h.api.faults.injectFailure({ method: 'PATCH', path: '/api/v1/namespaces/default/services/web/status', code: 500, times: 2 });
+    h.api.objects.create(service('web'));
+    expect(await waitFor(() => ingressOf(h.api, 'web'), 'web after retries', 10_000)).toEqual(['192.0.2.0']);
+    const failed = h.api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/services/web/status') && r.status === 500);
+    expect(failed).toHaveLength(2);
+    expect((await scrape(c)).text).toContain('metallb_k8s_client_update_errors_total 2');
   });
 
   it('allocates to a few hundred Services created at once, each a distinct IP', async () => {

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { startControllerProcess, type RunningController } from '../../../src/cli/controller.js';
@@ -17,7 +16,7 @@ export interface Harness {
   readonly api: FakeApi;
   readonly kubeconfig: string;
   readonly controllers: RunningController[];
-  start(identity?: string, leaseDuration?: number): Promise<RunningController>;
+  start(identity?: string, leaseDuration?: number, lbClass?: string): Promise<RunningController>;
   close(): Promise<void>;
 }
 
@@ -30,9 +29,9 @@ export async function startHarness(): Promise<Harness> {
     api,
     kubeconfig,
     controllers,
-    async start(identity = 'controller-a', leaseDuration = 15) {
+    async start(identity = 'controller-a', leaseDuration = 15, lbClass?: string) {
       const c = await startControllerProcess(
-        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration },
+        { kubeconfig, namespace: NS, metricsListen: '127.0.0.1:0', logLevel: 'silent', leaseDuration, ...(lbClass !== undefined ? { lbClass } : {}) },
         {},
         { log: silentLogger(), identity },
       );
@@ -126,38 +125,3 @@ export function leaseHolder(api: FakeApi): string | undefined {
   return lease?.spec?.holderIdentity;
 }
 
-/**
- * A pass-through HTTP proxy in front of the fake that fails the next `failPatches` PATCH
- * requests with 500: for testing the controller's write retries.
- */
-export async function startFlakyProxy(target: string): Promise<{ url: string; failPatches: number; close(): Promise<void> }> {
-  const t = new URL(target);
-  const state = {
-    url: '',
-    failPatches: 0,
-    close: (): Promise<void> =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  const server = createServer((req, res) => {
-    if (req.method === 'PATCH' && state.failPatches > 0) {
-      state.failPatches--;
-      req.resume();
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'injected failure', code: 500 }));
-      return;
-    }
-    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return state;
-}

@@ -5,6 +5,7 @@ import { ApiException, type CoreV1Event, type Informer, type KubernetesListObjec
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/clock/virtual-clock.js';
 import { KubeconfigError } from '../../../src/errors.js';
+import { describeError } from '../../../src/k8s/api-errors.js';
 import { EventRecorder, type EventApi } from '../../../src/k8s/events.js';
 import { ResilientInformer } from '../../../src/k8s/informer.js';
 import { loadKubeconfig } from '../../../src/k8s/kubeconfig.js';
@@ -271,5 +272,14 @@ describe('loadKubeconfig', () => {
     expect(() => loadKubeconfig({ file: '/nonexistent/kubeconfig', env: {} })).toThrow(/no such file/);
     const plain = write('plain', 'http://127.0.0.1:3', false);
     expect(() => loadKubeconfig({ file: plain, env: {} })).toThrow(/insecure-skip-tls-verify/);
+  });
+});
+
+describe('describeError', () => {
+  it('gives the HTTP status and the API server\'s message on one line', () => {
+    const body = JSON.stringify({ kind: 'Status', message: 'services "web" is forbidden', code: 403 });
+    expect(describeError(new ApiException(403, `HTTP-Code: 403\nMessage: x\nBody: ${body}`, body, {}))).toBe('HTTP 403: services "web" is forbidden');
+    expect(describeError(Object.assign(new Error('Gone'), { statusCode: 410 }))).toBe('HTTP 410: Gone');
+    expect(describeError(new Error('connect ECONNREFUSED 127.0.0.1:1'))).toBe('connect ECONNREFUSED 127.0.0.1:1');
   });
 });

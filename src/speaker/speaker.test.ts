@@ -3,6 +3,8 @@ import type { OwnedSet } from '../announcer/announcer.js';
 import { SimCluster } from '../../test/fakes/sim-cluster.js';
 import { silentLogger } from '../observability/logger.js';
 import { FakeLinks } from '../../test/fakes/fake-links.js';
+import { VirtualClock } from '../clock/virtual-clock.js';
+import type { MembershipView } from '../membership/membership.js';
 import { Speaker, type AnnouncerPort } from './speaker.js';
 import type { ServiceSpec } from './ownership.js';
 
@@ -237,5 +239,32 @@ describe('speaker under faults', () => {
     for (const o of nodes) if (o !== deaf) sim.network.unblock(sim.node(o.name).address, deafAddr);
     sim.advance(4000);
     expect(owners()).toHaveLength(1);
+  });
+});
+
+describe('speaker metadata', () => {
+  it('publishes once when the membership notifies its handlers synchronously from setMetadata', async () => {
+    const handlers = new Set<(v: MembershipView) => void>();
+    let published = 0;
+    const view = (): MembershipView => ({ alive: new Set(['a']), members: new Map() });
+    const membership = {
+      view,
+      onChange: (h: (v: MembershipView) => void) => {
+        handlers.add(h);
+        return () => void handlers.delete(h);
+      },
+      setMetadata: () => {
+        published++;
+        for (const h of handlers) h(view());
+      },
+      start: () => Promise.resolve(),
+      leave: () => Promise.resolve(),
+    };
+    const clock = new VirtualClock();
+    const speaker = new Speaker({ self: 'a', clock, logger: silentLogger(), membership, links: new FakeLinks(['eth0']), announcer: new RecordingAnnouncer(() => clock.now()) });
+    speaker.setDesired({ services: [WEB] });
+    await speaker.start();
+    expect(published).toBeGreaterThan(0);
+    expect(published).toBeLessThan(5);
   });
 });

@@ -515,10 +515,14 @@ export class Speaker {
     };
     const text = JSON.stringify(meta);
     if (text === this.lastMeta) return;
+    // Before the call: setMetadata notifies onChange handlers at once, which reconcile and
+    // publish again; that call must find it already published.
+    const before = this.lastMeta;
+    this.lastMeta = text;
     try {
       this.c.membership.setMetadata(meta);
-      this.lastMeta = text;
     } catch (err) {
+      this.lastMeta = before;
       // Too large (hundreds of interfaces without carrier): peers keep the last version.
       this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
     }

@@ -155,6 +155,10 @@ export class FakeApiServer {
     this.http = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, err));
     });
+    // Node closes idle kept-alive sockets after 5 s by default; a client reusing one at that moment
+    // sees ECONNRESET, which a client-node informer treats as fatal. A real API server keeps idle
+    // connections much longer, so the fake does too (close() still drops them all).
+    this.http.keepAliveTimeout = 120_000;
     this.http.on('connection', (socket: Socket) => {
       if (this.refusing() && this.refuseMode === 'close') {
         socket.destroy();

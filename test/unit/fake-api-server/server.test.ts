@@ -386,6 +386,20 @@ describe('fake API server: patches', () => {
   });
 });
 
+describe('fake API server: server-side apply on a status subresource', () => {
+  it('merges only status, and is 404 when the object does not exist', async () => {
+    await api.close();
+    api = await startFakeApiServer({ metallb: true });
+    const path = '/apis/metallb.io/v1beta1/namespaces/metallb-system/servicel2statuses/s1/status?fieldManager=speaker';
+    const body = { apiVersion: 'metallb.io/v1beta1', kind: 'ServiceL2Status', metadata: { name: 's1' }, status: { node: 'n1' } };
+    expect((await call(api.url, 'PATCH', path, body, 'application/apply-patch+yaml')).status).toBe(404);
+    api.objects.create({ apiVersion: 'metallb.io/v1beta1', kind: 'ServiceL2Status', metadata: { name: 's1', namespace: 'metallb-system', labels: { a: 'b' } } });
+    const r = await call(api.url, 'PATCH', path, { ...body, metadata: { name: 's1', labels: { a: 'changed' } } }, 'application/apply-patch+yaml');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ metadata: { labels: { a: 'b' } }, status: { node: 'n1' } });
+  });
+});
+
 describe('fake API server: custom resources and discovery', () => {
   const crd = (scope: 'Namespaced' | 'Cluster', status: boolean): unknown => ({
     apiVersion: 'apiextensions.k8s.io/v1',

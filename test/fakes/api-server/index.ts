@@ -18,8 +18,10 @@
  * metallb.io/v1beta1 IPAddressPool, L2Advertisement and ServiceL2Status without a CRD.
  *
  * Semantics (see the files for detail):
- * - store.ts: one global resourceVersion; uid, creationTimestamp, generation (bumped when anything
- *   but metadata/status changes), generateName; no-op writes keep the RV and emit nothing; 409 on
+ * - store.ts: one global resourceVersion; uid, creationTimestamp, generateName; generation only
+ *   for custom resources and CRDs (bumped when anything but metadata, and status if it is a
+ *   subresource, changes) and EndpointSlices; the other served built-in kinds have none on a real
+ *   server; no managedFields; no-op writes keep the RV and emit nothing; 409 on
  *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name; finalizers
  *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
  *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a ClusterIP,

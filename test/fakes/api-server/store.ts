@@ -76,6 +76,11 @@ function withoutMetaAndStatus(obj: KubeObject): string {
   return canonicalJson(rest);
 }
 
+function withoutMeta(obj: KubeObject): string {
+  const { metadata: _m, ...rest } = obj;
+  return canonicalJson(rest);
+}
+
 function comparable(obj: KubeObject): string {
   const meta = { ...(obj.metadata ?? {}) };
   delete meta.resourceVersion;
@@ -264,7 +269,8 @@ export class ObjectStore {
     }
     meta.uid = randomUUID();
     meta.creationTimestamp = nowTimestamp();
-    meta.generation = 1;
+    if (kind.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
     obj.apiVersion = apiVersionOf(kind);
     obj.kind = kind.kind;
     this.defaulter.apply(kind, obj);
@@ -319,9 +325,13 @@ export class ObjectStore {
     meta.creationTimestamp = oldMeta.creationTimestamp;
     if (oldMeta.deletionTimestamp !== undefined) meta.deletionTimestamp = oldMeta.deletionTimestamp;
     else delete meta.deletionTimestamp;
-    meta.generation = oldMeta.generation ?? 1;
-    if (withoutMetaAndStatus(next) !== withoutMetaAndStatus({ ...old, apiVersion: next.apiVersion, kind: next.kind })) {
-      meta.generation = (oldMeta.generation ?? 1) + 1;
+    if (kind.tracksGeneration) {
+      // Custom resources: status changes count only when status is not a subresource.
+      const spec = kind.hasStatus ? withoutMetaAndStatus : withoutMeta;
+      meta.generation = oldMeta.generation ?? 1;
+      if (spec(next) !== spec({ ...old, apiVersion: next.apiVersion, kind: next.kind })) meta.generation = (oldMeta.generation ?? 1) + 1;
+    } else {
+      delete meta.generation;
     }
     delete meta.generateName;
     if (oldMeta.generateName !== undefined) meta.generateName = oldMeta.generateName;

@@ -4,6 +4,9 @@
 // targetPort, and NodePorts (30000-32767) for NodePort/LoadBalancer Services unless
 // spec.allocateLoadBalancerNodePorts is false. Namespaces start with status.phase Active.
 // Dual-stack RequireDualStack/PreferDualStack get one ClusterIP per family.
+// On every write (defaulting happens on decode): a LoadBalancer Service's status ingress entries
+// with an `ip` and no `ipMode` get `ipMode: VIP` (LoadBalancerIPMode, default on since 1.30, GA in
+// 1.32). A controller that compares the status it wants with the status it reads must expect it.
 
 import type { KindInfo } from './kinds.js';
 import { isRecord, type KubeObject } from './types.js';
@@ -21,6 +24,17 @@ export class Defaulter {
       obj.status = status;
     }
     if (kind.plural === 'services') this.service(obj);
+  }
+
+  /** Defaults applied to every write, create or update. */
+  onWrite(kind: KindInfo, obj: KubeObject): void {
+    if (kind.group !== '' || kind.plural !== 'services') return;
+    if (!isRecord(obj.spec) || obj.spec.type !== 'LoadBalancer') return;
+    const status = isRecord(obj.status) ? obj.status : {};
+    const lb = isRecord(status.loadBalancer) ? status.loadBalancer : {};
+    for (const ing of Array.isArray(lb.ingress) ? lb.ingress.filter(isRecord) : []) {
+      if (typeof ing.ip === 'string' && ing.ip !== '' && ing.ipMode === undefined) ing.ipMode = 'VIP';
+    }
   }
 
   private allocate(family: 'IPv4' | 'IPv6'): string {

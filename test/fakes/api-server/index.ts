@@ -24,9 +24,10 @@
  *   server; no managedFields; no-op writes keep the RV and emit nothing; 409 on
  *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name; finalizers
  *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
- *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a ClusterIP,
- *   ipFamilies and NodePorts (defaults.ts). Direct writes through `objects` replace the whole object, status
- *   included, and emit watch events like any write.
+ *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a
+ *   ClusterIP, ipFamilies and NodePorts, and `ipMode: VIP` on LoadBalancer status ingress entries
+ *   (defaults.ts). Direct writes through `objects` replace the whole object, status included, and
+ *   emit watch events like any write.
  * - server.ts: list with labelSelector, fieldSelector (equality on any dotted path), limit/continue
  *   (continue tokens from before a compaction are 410), resourceVersionMatch=Exact below the history
  *   is 410; watch with resourceVersion replay from a bounded history (older → ERROR 410 Expired in a

@@ -274,6 +274,7 @@ export class ObjectStore {
     obj.apiVersion = apiVersionOf(kind);
     obj.kind = kind.kind;
     this.defaulter.apply(kind, obj);
+    this.defaulter.onWrite(kind, obj);
     this.decorate(kind, obj);
     if (opts.dryRun === true) return obj;
     this.rv++;
@@ -338,6 +339,7 @@ export class ObjectStore {
     next.apiVersion = apiVersionOf(kind);
     next.kind = kind.kind;
     meta.resourceVersion = oldMeta.resourceVersion;
+    this.defaulter.onWrite(kind, next);
     this.decorate(kind, next);
     // A write that changes nothing is not a write: no new RV, no event (as a real server).
     if (comparable(next) === comparable({ ...old, apiVersion: next.apiVersion, kind: next.kind })) {

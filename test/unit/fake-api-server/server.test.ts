@@ -230,7 +230,8 @@ describe('fake API server: writes', () => {
 
     const st = await call(api.url, 'PUT', `${SVC}/web/status`, { ...body, spec: { type: 'ClusterIP' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } });
     expect(st.status).toBe(200);
-    expect(st.body).toMatchObject({ spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } });
+    // Like a 1.32 server, ingress entries of LoadBalancer Services get ipMode VIP.
+    expect(st.body).toMatchObject({ spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2', ipMode: 'VIP' }] } } });
 
     const main = await call(api.url, 'PUT', `${SVC}/web`, { ...(st.body as KubeObject), spec: { ...(body.spec as object), sessionAffinity: 'ClientIP' }, status: {} });
     expect(main.body).toMatchObject({ spec: { sessionAffinity: 'ClientIP' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } });

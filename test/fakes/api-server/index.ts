@@ -22,7 +22,8 @@
  *   for custom resources and CRDs (bumped when anything but metadata, and status if it is a
  *   subresource, changes) and EndpointSlices; the other served built-in kinds have none on a real
  *   server; no managedFields; no-op writes keep the RV and emit nothing; 409 on
- *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name; finalizers
+ *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name and the
+ *   few field rules in validation.ts (labels, annotation keys, Service status IPs); finalizers
  *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
  *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a
  *   ClusterIP, ipFamilies and NodePorts, and `ipMode: VIP` on LoadBalancer status ingress entries

@@ -13,6 +13,7 @@ import {
   type KindInfo,
 } from './kinds.js';
 import { Defaulter } from './defaults.js';
+import { validate } from './validation.js';
 import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
 import { canonicalJson, isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
 
@@ -243,6 +244,11 @@ export class ObjectStore {
     return [];
   }
 
+  private check(kind: KindInfo, obj: KubeObject): void {
+    const causes = validate(kind, obj);
+    if (causes.length > 0) throw invalid(kind.group, kind.kind, obj.metadata?.name ?? '', causes);
+  }
+
   create(kind: KindInfo, namespace: string | undefined, input: KubeObject, opts: WriteOptions = {}): KubeObject {
     const obj = jsonClone(input);
     const meta: ObjectMeta = isRecord(obj.metadata) ? obj.metadata : {};
@@ -276,6 +282,7 @@ export class ObjectStore {
     this.defaulter.apply(kind, obj);
     this.defaulter.onWrite(kind, obj);
     this.decorate(kind, obj);
+    if (opts.http === true) this.check(kind, obj);
     if (opts.dryRun === true) return obj;
     this.rv++;
     meta.resourceVersion = String(this.rv);
@@ -341,6 +348,7 @@ export class ObjectStore {
     meta.resourceVersion = oldMeta.resourceVersion;
     this.defaulter.onWrite(kind, next);
     this.decorate(kind, next);
+    if (opts.http === true) this.check(kind, next);
     // A write that changes nothing is not a write: no new RV, no event (as a real server).
     if (comparable(next) === comparable({ ...old, apiVersion: next.apiVersion, kind: next.kind })) {
       return this.present(kind, old);

@@ -264,6 +264,18 @@ describe('fake API server: writes', () => {
     expect(ns.body).toMatchObject({ reason: 'BadRequest' });
   });
 
+  it('answers 422 for invalid label values, annotation keys and Service status IPs, with the field path', async () => {
+    const bad = await call(api.url, 'POST', CM, { metadata: { name: 'x', labels: { ip: 'fd00::1' } } });
+    expect(bad.status).toBe(422);
+    expect(bad.body).toMatchObject({ reason: 'Invalid', details: { causes: [{ field: 'metadata.labels' }] } });
+    expect((await call(api.url, 'POST', CM, { metadata: { name: 'x', annotations: { 'Bad Key': 'v' } } })).status).toBe(422);
+    expect((await call(api.url, 'POST', CM, { metadata: { name: 'x', labels: { 'metallb.io/pool': 'a_b.c' }, annotations: { 'metallb.io/ip': 'fd00::1' } } })).status).toBe(201);
+    api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } });
+    const st = await call(api.url, 'PATCH', '/api/v1/namespaces/default/services/s/status', { status: { loadBalancer: { ingress: [{ ip: '10.0.0.1/32' }] } } }, 'application/merge-patch+json');
+    expect(st.status).toBe(422);
+    expect(st.body).toMatchObject({ details: { causes: [{ field: 'status.loadBalancer.ingress[0].ip' }] } });
+  });
+
   it('generates names, returns the deleted object, honours dryRun, and delays deletion while finalizers remain', async () => {
     const gen = await call(api.url, 'POST', CM, { metadata: { generateName: 'job-' }, data: {} });
     const name = (gen.body as KubeObject).metadata?.name ?? '';

@@ -4,6 +4,7 @@
 // targetPort, and NodePorts (30000-32767) for NodePort/LoadBalancer Services unless
 // spec.allocateLoadBalancerNodePorts is false. Namespaces start with status.phase Active.
 // Dual-stack RequireDualStack/PreferDualStack get one ClusterIP per family.
+// A main-resource update to a type other than LoadBalancer clears status.loadBalancer.
 // On every write (defaulting happens on decode): a LoadBalancer Service's status ingress entries
 // with an `ip` and no `ipMode` get `ipMode: VIP` (LoadBalancerIPMode, default on since 1.30, GA in
 // 1.32). A controller that compares the status it wants with the status it reads must expect it.
@@ -35,6 +36,17 @@ export class Defaulter {
     for (const ing of Array.isArray(lb.ingress) ? lb.ingress.filter(isRecord) : []) {
       if (typeof ing.ip === 'string' && ing.ip !== '' && ing.ipMode === undefined) ing.ipMode = 'VIP';
     }
+  }
+
+  /**
+   * A Service update that leaves it with a type other than LoadBalancer clears
+   * status.loadBalancer (the real Service storage does this on main-resource updates only).
+   */
+  onSpecUpdate(kind: KindInfo, obj: KubeObject): void {
+    if (kind.group !== '' || kind.plural !== 'services') return;
+    const type = isRecord(obj.spec) ? obj.spec.type : undefined;
+    if (type === 'LoadBalancer' || !isRecord(obj.status) || obj.status.loadBalancer === undefined) return;
+    obj.status.loadBalancer = {};
   }
 
   private allocate(family: 'IPv4' | 'IPv6'): string {

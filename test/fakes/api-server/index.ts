@@ -26,8 +26,8 @@
  *   few field rules in validation.ts (labels, annotation keys, Service status IPs); finalizers
  *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
  *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a
- *   ClusterIP, ipFamilies and NodePorts, and `ipMode: VIP` on LoadBalancer status ingress entries
- *   (defaults.ts). Direct writes through `objects` replace the whole object, status included, and
+ *   ClusterIP, ipFamilies and NodePorts, `ipMode: VIP` on LoadBalancer status ingress entries,
+ *   and lose status.loadBalancer when updated to another type (defaults.ts). Direct writes through `objects` replace the whole object, status included, and
  *   emit watch events like any write.
  * - server.ts: list with labelSelector, fieldSelector (equality on any dotted path), limit/continue
  *   (continue tokens from before a compaction are 410), resourceVersionMatch=Exact below the history

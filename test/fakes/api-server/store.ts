@@ -346,6 +346,7 @@ export class ObjectStore {
     next.apiVersion = apiVersionOf(kind);
     next.kind = kind.kind;
     meta.resourceVersion = oldMeta.resourceVersion;
+    if (opts.subresource !== 'status') this.defaulter.onSpecUpdate(kind, next);
     this.defaulter.onWrite(kind, next);
     this.decorate(kind, next);
     if (opts.http === true) this.check(kind, next);

@@ -1,6 +1,7 @@
 // The subset of API-server validation (422 Invalid) that our clients could plausibly trip:
 // label keys and values, annotation keys (apimachinery's qualified-name rules), Service status
-// ingress IPs and port numbers, Lease duration. Anything else is accepted as is.
+// ingress (only on LoadBalancer Services, valid IPs, ipMode VIP or Proxy), port numbers, Lease
+// duration. Anything else is accepted as is.
 
 import { isIP } from 'node:net';
 import type { KindInfo } from './kinds.js';
@@ -53,10 +54,17 @@ export function validate(kind: KindInfo, obj: KubeObject): StatusCause[] {
     });
     const status = isRecord(obj.status) ? obj.status : {};
     const lb = isRecord(status.loadBalancer) ? status.loadBalancer : {};
-    (Array.isArray(lb.ingress) ? lb.ingress : []).forEach((ing, i) => {
-      if (!isRecord(ing) || ing.ip === undefined) return;
-      if (typeof ing.ip !== 'string' || isIP(ing.ip) === 0) {
+    const ingress = Array.isArray(lb.ingress) ? lb.ingress : [];
+    if (spec.type !== 'LoadBalancer' && ingress.length > 0) {
+      causes.push({ reason: 'FieldValueForbidden', message: "Forbidden: may only be used when `spec.type` is 'LoadBalancer'", field: 'status.loadBalancer.ingress' });
+    }
+    ingress.forEach((ing, i) => {
+      if (!isRecord(ing)) return;
+      if (ing.ip !== undefined && (typeof ing.ip !== 'string' || isIP(ing.ip) === 0)) {
         causes.push(invalidValue(`status.loadBalancer.ingress[${i}].ip`, ing.ip, 'must be a valid IP address'));
+      }
+      if (ing.ipMode !== undefined && ing.ipMode !== 'VIP' && ing.ipMode !== 'Proxy') {
+        causes.push({ reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(ing.ipMode)}: supported values: "Proxy", "VIP"`, field: `status.loadBalancer.ingress[${i}].ipMode` });
       }
     });
   }

@@ -276,6 +276,18 @@ describe('fake API server: writes', () => {
     expect(st.body).toMatchObject({ details: { causes: [{ field: 'status.loadBalancer.ingress[0].ip' }] } });
   });
 
+  it('clears status.loadBalancer when a Service stops being a LoadBalancer, and forbids ingress on other types', async () => {
+    const path = '/api/v1/namespaces/default/services/s';
+    api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } });
+    await call(api.url, 'PATCH', `${path}/status`, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } } }, 'application/merge-patch+json');
+    const toClusterIP = await call(api.url, 'PATCH', path, { spec: { type: 'ClusterIP' } }, 'application/merge-patch+json');
+    expect(toClusterIP.status).toBe(200);
+    expect(toClusterIP.body.status).toEqual({ loadBalancer: {} });
+    const forbidden = await call(api.url, 'PATCH', `${path}/status`, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } } }, 'application/merge-patch+json');
+    expect(forbidden.status).toBe(422);
+    expect(forbidden.body).toMatchObject({ details: { causes: [{ reason: 'FieldValueForbidden', field: 'status.loadBalancer.ingress' }] } });
+  });
+
   it('generates names, returns the deleted object, honours dryRun, and delays deletion while finalizers remain', async () => {
     const gen = await call(api.url, 'POST', CM, { metadata: { generateName: 'job-' }, data: {} });
     const name = (gen.body as KubeObject).metadata?.name ?? '';

@@ -287,6 +287,7 @@ export class ObjectStore {
     this.rv++;
     meta.resourceVersion = String(this.rv);
     bucket.set(objKey(ns, name), obj);
+    this.defaulter.committed(kind, objKey(ns, name), obj);
     this.afterWrite(kind, obj);
     this.emit('ADDED', kind, obj);
     return this.present(kind, obj);
@@ -346,7 +347,10 @@ export class ObjectStore {
     next.apiVersion = apiVersionOf(kind);
     next.kind = kind.kind;
     meta.resourceVersion = oldMeta.resourceVersion;
-    if (opts.subresource !== 'status') this.defaulter.onSpecUpdate(kind, next);
+    if (opts.subresource !== 'status') {
+      this.defaulter.onSpecUpdate(kind, next);
+      this.defaulter.onUpdate(kind, old, next);
+    }
     this.defaulter.onWrite(kind, next);
     this.decorate(kind, next);
     if (opts.http === true) this.check(kind, next);
@@ -359,11 +363,13 @@ export class ObjectStore {
     meta.resourceVersion = String(this.rv);
     if (meta.deletionTimestamp !== undefined && (meta.finalizers === undefined || meta.finalizers.length === 0)) {
       bucket.delete(objKey(ns, name));
+      this.defaulter.committed(kind, objKey(ns, name), undefined);
       this.afterDelete(kind, next);
       this.emit('DELETED', kind, next);
       return this.present(kind, next);
     }
     bucket.set(objKey(ns, name), next);
+    this.defaulter.committed(kind, objKey(ns, name), next);
     this.afterWrite(kind, next);
     this.emit('MODIFIED', kind, next, old);
     return this.present(kind, next);
@@ -396,6 +402,7 @@ export class ObjectStore {
     this.rv++;
     meta.resourceVersion = String(this.rv);
     bucket.delete(objKey(ns, name));
+    this.defaulter.committed(kind, objKey(ns, name), undefined);
     this.afterDelete(kind, next);
     this.emit('DELETED', kind, next);
     return this.present(kind, next);

@@ -363,6 +363,34 @@ describe('fake API server: writes', () => {
   });
 });
 
+describe('fake API server: NodePorts', () => {
+  const svc = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec });
+  const nodePorts = (o: KubeObject | undefined): unknown[] => ((o?.spec as { ports: { nodePort?: number }[] }).ports ?? []).map((p) => p.nodePort);
+
+  it('allocates, keeps, frees and refuses NodePorts like a real server (the range holds 2 768)', async () => {
+    const a = api.objects.create(svc('a', { type: 'LoadBalancer', ports: [{ port: 80 }, { port: 443 }] }));
+    expect(nodePorts(a)).toEqual([30000, 30001]);
+    expect(nodePorts(api.objects.create(svc('b', { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ port: 80 }] })))).toEqual([undefined]);
+    const taken = await call(api.url, 'POST', '/api/v1/namespaces/default/services', svc('c', { type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] }));
+    expect(taken.status).toBe(422);
+    expect(taken.body).toMatchObject({ details: { causes: [{ field: 'spec.ports[0].nodePort' }] } });
+
+    // A PUT without the allocated NodePorts keeps them; a switch to ClusterIP frees them.
+    const put = await call(api.url, 'PUT', '/api/v1/namespaces/default/services/a', svc('a', { type: 'LoadBalancer', ports: [{ port: 80 }, { port: 443 }] }));
+    expect(nodePorts(put.body as KubeObject)).toEqual([30000, 30001]);
+    const toClusterIP = await call(api.url, 'PATCH', '/api/v1/namespaces/default/services/a', { spec: { type: 'ClusterIP' } }, 'application/merge-patch+json');
+    expect(nodePorts(toClusterIP.body as KubeObject)).toEqual([undefined, undefined]);
+    expect(nodePorts(api.objects.create(svc('d', { type: 'NodePort', ports: [{ port: 80 }] })))).toEqual([30000]);
+
+    for (let i = 0; i < 2767; i++) api.objects.create(svc(`fill-${i}`, { type: 'NodePort', ports: [{ port: 80 }] }));
+    const full = await call(api.url, 'POST', '/api/v1/namespaces/default/services', svc('full', { type: 'LoadBalancer', ports: [{ port: 80 }] }));
+    expect(full.status).toBe(500);
+    expect(full.body).toMatchObject({ reason: 'InternalError', message: 'Internal error occurred: failed to allocate a nodePort: range is full' });
+    api.objects.delete('v1', 'Service', 'default', 'd');
+    expect((await call(api.url, 'POST', '/api/v1/namespaces/default/services', svc('full', { type: 'LoadBalancer', ports: [{ port: 80 }] }))).status).toBe(201);
+  });
+});
+
 describe('fake API server: patches', () => {
   const POD = '/api/v1/namespaces/default/pods';
   const pod = {

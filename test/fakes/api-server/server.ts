@@ -578,6 +578,10 @@ export class FakeApiServer {
     }
     const unsubscribe = this.store.subscribe((e) => {
       if (e.kind.group === kind.group && e.kind.plural === kind.plural) w.deliver(e);
+      // The CRD serving this kind is gone: end the watch, as a real server does.
+      else if (e.type === 'DELETED' && e.kind.plural === 'customresourcedefinitions' && this.store.findKind(kind.group, kind.version, kind.plural) === undefined) {
+        w.end();
+      }
     });
     w.whenEnded(unsubscribe);
 

@@ -359,12 +359,13 @@ export class ObjectStore {
       return this.present(kind, old);
     }
     if (opts.dryRun === true) return this.present(kind, next);
+    const removing = meta.deletionTimestamp !== undefined && (meta.finalizers === undefined || meta.finalizers.length === 0);
+    if (removing) this.beforeDelete(kind, next);
     this.rv++;
     meta.resourceVersion = String(this.rv);
-    if (meta.deletionTimestamp !== undefined && (meta.finalizers === undefined || meta.finalizers.length === 0)) {
+    if (removing) {
       bucket.delete(objKey(ns, name));
       this.defaulter.committed(kind, objKey(ns, name), undefined);
-      this.afterDelete(kind, next);
       this.emit('DELETED', kind, next);
       return this.present(kind, next);
     }
@@ -399,11 +400,11 @@ export class ObjectStore {
       this.emit('MODIFIED', kind, next, old);
       return this.present(kind, next);
     }
+    this.beforeDelete(kind, next);
     this.rv++;
     meta.resourceVersion = String(this.rv);
     bucket.delete(objKey(ns, name));
     this.defaulter.committed(kind, objKey(ns, name), undefined);
-    this.afterDelete(kind, next);
     this.emit('DELETED', kind, next);
     return this.present(kind, next);
   }
@@ -478,13 +479,13 @@ export class ObjectStore {
     for (const k of this.crdKinds(obj)) this.registerKind(k);
   }
 
-  private afterDelete(kind: KindInfo, obj: KubeObject): void {
+  /** Deleting a CRD first deletes all its custom resources (as a real server) and stops serving them. */
+  private beforeDelete(kind: KindInfo, obj: KubeObject): void {
     if (storageKey(kind) !== CRD_KEY) return;
     const crKinds = this.crdKinds(obj);
     const first = crKinds[0];
     if (first === undefined) return;
     for (const k of crKinds) this.unregisterKind(k.group, k.version, k.plural);
-    // A real server deletes all custom resources of a deleted CRD.
     const bucket = this.bucket(first);
     for (const o of [...bucket.values()]) {
       const name = o.metadata?.name ?? '';

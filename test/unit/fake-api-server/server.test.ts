@@ -493,8 +493,9 @@ describe('fake API server: custom resources and discovery', () => {
 
     const watchW = await openWatch(`/apis/example.com/v1/widgets?watch=true&resourceVersion=${api.objects.resourceVersion()}`);
     expect((await call(api.url, 'DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com')).status).toBe(200);
-    await waitFor(() => watchW.events.length === 1, 'the DELETED event');
-    expect(watchW.events[0]?.type).toBe('DELETED');
+    expect(await watchW.done).toBe('end');
+    expect(watchW.events.map((e) => e.type)).toEqual(['DELETED']);
+    expect(Number(watchW.events[0]?.object.metadata?.resourceVersion)).toBeLessThan(Number(api.objects.resourceVersion()));
     expect((await call(api.url, 'GET', '/apis/example.com/v1/widgets')).status).toBe(404);
   });
 

@@ -21,7 +21,8 @@
  * - store.ts: one global resourceVersion; uid, creationTimestamp, generateName; generation only
  *   for custom resources and CRDs (bumped when anything but metadata, and status if it is a
  *   subresource, changes) and EndpointSlices; the other served built-in kinds have none on a real
- *   server; no managedFields; no-op writes keep the RV and emit nothing; 409 on
+ *   server; no managedFields; no-op writes keep the RV and emit nothing; a create that carries a
+ *   resourceVersion is a 500 (as etcd3 storage answers); 409 on
  *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name and the
  *   few field rules in validation.ts (labels, annotation keys, Service status IPs); finalizers
  *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist

@@ -14,7 +14,7 @@ import {
 } from './kinds.js';
 import { Defaulter } from './defaults.js';
 import { validate } from './validation.js';
-import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
+import { ApiStatusError, alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
 import { canonicalJson, isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -270,6 +270,10 @@ export class ObjectStore {
     if (kind.namespaced) meta.namespace = ns;
     else delete meta.namespace;
     if (opts.http === true) {
+      if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') {
+        // What etcd3 storage answers (as an internal error) for a create that carries an RV.
+        throw new ApiStatusError(500, 'InternalError', 'Internal error occurred: resourceVersion should not be set on objects to be created');
+      }
       if (kind.hasStatus) delete obj.status;
       delete meta.deletionTimestamp;
     }

@@ -259,6 +259,9 @@ describe('fake API server: writes', () => {
     const upper = await call(api.url, 'POST', CM, cm('Bad_Name'));
     expect(upper.status).toBe(422);
     expect(upper.body).toMatchObject({ kind: 'Status', reason: 'Invalid', code: 422, details: { name: 'Bad_Name', kind: 'ConfigMap' } });
+    const withRv = await call(api.url, 'POST', CM, { ...cm('y'), metadata: { name: 'y', resourceVersion: '5' } });
+    expect(withRv.status).toBe(500);
+    expect(withRv.body).toMatchObject({ message: 'Internal error occurred: resourceVersion should not be set on objects to be created' });
     const ns = await call(api.url, 'POST', CM, cm('x', 'other'));
     expect(ns.status).toBe(400);
     expect(ns.body).toMatchObject({ reason: 'BadRequest' });

@@ -18,13 +18,18 @@
  * metallb.io/v1beta1 IPAddressPool, L2Advertisement and ServiceL2Status without a CRD.
  *
  * Semantics (see the files for detail):
- * - store.ts: one global resourceVersion; uid, creationTimestamp, generation (bumped when anything
- *   but metadata/status changes), generateName; no-op writes keep the RV and emit nothing; 409 on
- *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name; finalizers
+ * - store.ts: one global resourceVersion; uid, creationTimestamp, generateName; generation only
+ *   for custom resources and CRDs (bumped when anything but metadata, and status if it is a
+ *   subresource, changes) and EndpointSlices; the other served built-in kinds have none on a real
+ *   server; no managedFields; no-op writes keep the RV and emit nothing; a create that carries a
+ *   resourceVersion is a 500 (as etcd3 storage answers); 409 on
+ *   create of an existing name or a PUT with a stale RV; 422 for a missing/invalid name and the
+ *   few field rules in validation.ts (labels, annotation keys, Service status IPs); finalizers
  *   delay deletion (deletionTimestamp) until emptied. Namespaces are not required to exist
- *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a ClusterIP,
- *   ipFamilies and NodePorts (defaults.ts). Direct writes through `objects` replace the whole object, status
- *   included, and emit watch events like any write.
+ *   (unless `requireNamespaces: true`) and deleting one does not cascade. Services get a
+ *   ClusterIP, ipFamilies and NodePorts, `ipMode: VIP` on LoadBalancer status ingress entries,
+ *   and lose status.loadBalancer when updated to another type (defaults.ts). Direct writes through `objects` replace the whole object, status included, and
+ *   emit watch events like any write.
  * - server.ts: list with labelSelector, fieldSelector (equality on any dotted path), limit/continue
  *   (continue tokens from before a compaction are 410), resourceVersionMatch=Exact below the history
  *   is 410; watch with resourceVersion replay from a bounded history (older → ERROR 410 Expired in a

@@ -22,6 +22,11 @@ export interface KindInfo {
   builtIn: boolean;
   /** DELETE answers with the deleted object; otherwise with a `Status` of Success. */
   deleteReturnsObject: boolean;
+  /**
+   * metadata.generation is set and bumped on spec changes (custom resources and CRDs; none of the
+   * served core kinds has it on a real server).
+   */
+  tracksGeneration: boolean;
 }
 
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -40,6 +45,7 @@ export interface KindSpec {
   categories?: string[];
   builtIn?: boolean;
   deleteReturnsObject?: boolean;
+  tracksGeneration?: boolean;
 }
 
 export function kindInfo(spec: KindSpec): KindInfo {
@@ -56,6 +62,7 @@ export function kindInfo(spec: KindSpec): KindInfo {
     verbs: spec.verbs ?? ALL_VERBS,
     builtIn: spec.builtIn ?? false,
     deleteReturnsObject: spec.deleteReturnsObject ?? true,
+    tracksGeneration: spec.tracksGeneration ?? !(spec.builtIn ?? false),
   };
   if (spec.categories !== undefined) info.categories = spec.categories;
   return info;
@@ -83,7 +90,7 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   kindInfo({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'], builtIn: true, deleteReturnsObject: false }),
   kindInfo({ group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], builtIn: true, deleteReturnsObject: false }),
   kindInfo({ group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], builtIn: true, deleteReturnsObject: false }),
-  kindInfo({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, builtIn: true, deleteReturnsObject: false }),
+  kindInfo({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, builtIn: true, deleteReturnsObject: false, tracksGeneration: true }),
   kindInfo({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, builtIn: true, deleteReturnsObject: false }),
   kindInfo({
     group: 'apiextensions.k8s.io',
@@ -95,6 +102,7 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
     shortNames: ['crd', 'crds'],
     builtIn: true,
     deleteReturnsObject: true,
+    tracksGeneration: true,
   }),
 ];
 

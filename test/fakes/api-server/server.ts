@@ -3,12 +3,22 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { decodeContinue, encodeContinue, sortKey } from './continue-token.js';
 import { coreVersions, groupList, resourceList, versionInfo } from './discovery.js';
+import { bodyObject, failWith, onlyAggregatedDiscovery, parseObject, readBody, send } from './http-io.js';
 import { apiVersionOf, type KindInfo } from './kinds.js';
 import { jsonPatch, mergePatch, patchTypeOf, strategicMerge, type PatchType } from './patches.js';
 import { parseFieldSelector, parseLabelSelector, type Predicate } from './selectors.js';
-import { ApiStatusError, badRequest, expired, invalid, notFound, type StatusReason } from './status-error.js';
+import {
+  ApiStatusError,
+  badRequest,
+  expired,
+  invalid,
+  notFound,
+  reasonForCode,
+  resourceNotFound,
+  type StatusReason,
+} from './status-error.js';
 import { ObjectStore, type StoreOptions } from './store.js';
 import { includeObjectParam, toTable, wantsTable } from './table.js';
 import { isRecord, type KubeObject } from './types.js';
@@ -69,40 +79,10 @@ interface Route {
   subresource: string | undefined;
 }
 
-interface ContinueToken {
-  rv: number;
-  after: string;
-}
-
 const REQUEST_LOG_LIMIT = 10_000;
-
-function encodeContinue(t: ContinueToken): string {
-  return Buffer.from(JSON.stringify(t)).toString('base64url');
-}
-
-function decodeContinue(s: string): ContinueToken {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    if (isRecord(v) && typeof v.rv === 'number' && typeof v.after === 'string') return { rv: v.rv, after: v.after };
-  } catch {
-    // fall through
-  }
-  throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
-}
-
-function sortKey(o: KubeObject): string {
-  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-}
 
 function and(a: Predicate, b: Predicate): Predicate {
   return (o) => a(o) && b(o);
-}
-
-/** True when every media range in Accept asks for aggregated discovery (nothing plain is acceptable). */
-function onlyAggregatedDiscovery(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
-  const ranges = accept.split(',').map((r) => r.trim());
-  return ranges.every((r) => /as=APIGroupDiscoveryList/.test(r));
 }
 
 /** Items of a typed (built-in) list carry no apiVersion/kind on the wire; custom resources' do. */
@@ -110,31 +90,6 @@ function listItem(kind: KindInfo, o: KubeObject): KubeObject {
   if (!kind.builtIn) return o;
   const { apiVersion: _a, kind: _k, ...rest } = o;
   return rest;
-}
-
-function defaultReason(code: number): StatusReason {
-  switch (code) {
-    case 400:
-      return 'BadRequest';
-    case 401:
-      return 'Unauthorized';
-    case 404:
-      return 'NotFound';
-    case 409:
-      return 'Conflict';
-    case 410:
-      return 'Expired';
-    case 422:
-      return 'Invalid';
-    case 503:
-      return 'ServiceUnavailable';
-    default:
-      return 'InternalError';
-  }
-}
-
-function resourceNotFound(): ApiStatusError {
-  return new ApiStatusError(404, 'NotFound', 'the server could not find the requested resource', {});
 }
 
 export class FakeApiServer {
@@ -153,8 +108,12 @@ export class FakeApiServer {
   constructor(private readonly opts: FakeApiServerOptions = {}) {
     this.store = new ObjectStore(opts);
     this.http = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+      this.handle(req, res).catch((err: unknown) => failWith(res, err));
     });
+    // Node closes idle kept-alive sockets after 5 s by default; a client reusing one at that moment
+    // sees ECONNRESET, which a client-node informer treats as fatal. A real API server keeps idle
+    // connections much longer, so the fake does too (close() still drops them all).
+    this.http.keepAliveTimeout = 120_000;
     this.http.on('connection', (socket: Socket) => {
       if (this.refusing() && this.refuseMode === 'close') {
         socket.destroy();
@@ -236,7 +195,7 @@ export class FakeApiServer {
     if (f === undefined) return undefined;
     f.left--;
     this.failures = this.failures.filter((x) => x.left > 0);
-    return new ApiStatusError(f.code, f.reason ?? defaultReason(f.code), f.message ?? `injected failure (${f.code})`);
+    return new ApiStatusError(f.code, f.reason ?? reasonForCode(f.code), f.message ?? `injected failure (${f.code})`);
   }
 
   /** Destroy every watch socket mid-stream (client-node's informer reports 'error' and stops). */
@@ -284,21 +243,6 @@ export class FakeApiServer {
 
   // ---- request handling --------------------------------------------------------------------
 
-  private send(res: ServerResponse, code: number, body: unknown): void {
-    if (res.headersSent || res.destroyed) return;
-    const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
-  }
-
-  private fail(res: ServerResponse, err: unknown): void {
-    const e =
-      err instanceof ApiStatusError
-        ? err
-        : new ApiStatusError(500, 'InternalError', `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`);
-    this.send(res, e.code, e.toStatus());
-  }
-
   private record(req: IncomingMessage, url: URL, res: ServerResponse): void {
     const rec: RequestRecord = {
       method: req.method ?? 'GET',
@@ -321,25 +265,25 @@ export class FakeApiServer {
         req.socket.destroy();
         return;
       }
-      this.send(res, 503, new ApiStatusError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request').toStatus());
+      send(res, 503, new ApiStatusError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request').toStatus());
       return;
     }
     this.record(req, url, res);
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const failure = this.injected(req.method ?? 'GET', url);
     if (failure !== undefined) {
-      this.send(res, failure.code, failure.toStatus());
+      send(res, failure.code, failure.toStatus());
       return;
     }
     if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
-      this.send(res, 401, new ApiStatusError(401, 'Unauthorized', 'Unauthorized').toStatus());
+      send(res, 401, new ApiStatusError(401, 'Unauthorized', 'Unauthorized').toStatus());
       return;
     }
     const path = url.pathname.replace(/\/+$/, '');
     const segs = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
     const method = req.method ?? 'GET';
 
-    if (path === '/version') return this.send(res, 200, versionInfo());
+    if (path === '/version') return send(res, 200, versionInfo());
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok');
@@ -351,22 +295,22 @@ export class FakeApiServer {
       // Only aggregated discovery is acceptable to this client: say so, it will retry legacy.
       throw new ApiStatusError(406, 'NotAcceptable', 'only legacy discovery is served');
     }
-    if (path === '/api') return this.send(res, 200, coreVersions(`127.0.0.1:${this.port}`));
-    if (path === '/apis') return this.send(res, 200, groupList(this.store.kinds()));
+    if (path === '/api') return send(res, 200, coreVersions(`127.0.0.1:${this.port}`));
+    if (path === '/apis') return send(res, 200, groupList(this.store.kinds()));
 
     const [group, version, rest] = segs[0] === 'api' ? ['', segs[1], segs.slice(2)] : [segs[1] ?? '', segs[2], segs.slice(3)];
     if (version === undefined) {
       if (segs[0] === 'apis' && group !== '') {
         const g = groupList(this.store.kinds());
         const found = (g.groups as { name: string }[]).find((x) => x.name === group);
-        if (found !== undefined) return this.send(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...found });
+        if (found !== undefined) return send(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...found });
       }
       throw resourceNotFound();
     }
     if (rest.length === 0) {
       const list = resourceList(group, version, this.store.kinds());
       if (list === undefined) throw resourceNotFound();
-      return this.send(res, 200, list);
+      return send(res, 200, list);
     }
     const route = this.route(group, version, rest);
     await this.serveResource(req, res, url, method, route);
@@ -387,39 +331,6 @@ export class FakeApiServer {
     return { kind, namespace, name, subresource };
   }
 
-  private async readBody(req: IncomingMessage): Promise<string> {
-    const ct = req.headers['content-type'] ?? '';
-    if (ct.includes('protobuf')) {
-      // Drain, then refuse: kubectl create sends protobuf for built-in kinds.
-      for await (const _chunk of req) {
-        // discard
-      }
-      throw new ApiStatusError(
-        415,
-        'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the fake API server does not speak protobuf: got ${ct})`,
-      );
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  private parseObject(text: string, yaml: boolean): unknown {
-    try {
-      return yaml ? (parseYaml(text) as unknown) : (JSON.parse(text) as unknown);
-    } catch (err) {
-      throw badRequest(`the body of the request could not be decoded: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-
-  private async bodyObject(req: IncomingMessage): Promise<KubeObject> {
-    const ct = req.headers['content-type'] ?? '';
-    const v = this.parseObject(await this.readBody(req), /yaml/.test(ct));
-    if (!isRecord(v)) throw badRequest('the body of the request must be an object');
-    return v;
-  }
-
   private async serveResource(req: IncomingMessage, res: ServerResponse, url: URL, method: string, r: Route): Promise<void> {
     const q = url.searchParams;
     const dryRun = q.get('dryRun') === 'All';
@@ -431,18 +342,18 @@ export class FakeApiServer {
       }
       if (method === 'POST') {
         if (kind.namespaced && namespace === undefined) throw new ApiStatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-        const body = await this.bodyObject(req);
+        const body = await bodyObject(req);
         this.checkTypeMeta(kind, body);
         checkWireFormats(kind, body);
         this.checkNamespaceExists(kind, namespace);
         const created = this.store.create(kind, namespace, body, { http: true, dryRun });
-        return this.send(res, 201, created);
+        return send(res, 201, created);
       }
       if (method === 'DELETE') {
         const matches = and(parseLabelSelector(q.get('labelSelector')), parseFieldSelector(q.get('fieldSelector')));
         const items = this.store.list(kind, namespace, matches).items;
         const deleted = items.map((o) => this.store.delete(kind, o.metadata?.namespace, o.metadata?.name ?? '', { dryRun }));
-        return this.send(res, 200, {
+        return send(res, 200, {
           kind: kind.listKind,
           apiVersion: apiVersionOf(kind),
           metadata: { resourceVersion: String(this.store.currentResourceVersion()) },
@@ -456,30 +367,30 @@ export class FakeApiServer {
       case 'GET': {
         const obj = this.store.get(kind, namespace, name);
         if (wantsTable(req.headers.accept)) {
-          return this.send(res, 200, toTable(kind, [obj], includeObjectParam(q.get('includeObject')), { resourceVersion: obj.metadata?.resourceVersion ?? '' }));
+          return send(res, 200, toTable(kind, [obj], includeObjectParam(q.get('includeObject')), { resourceVersion: obj.metadata?.resourceVersion ?? '' }));
         }
-        return this.send(res, 200, obj);
+        return send(res, 200, obj);
       }
       case 'PUT': {
-        const body = await this.bodyObject(req);
+        const body = await bodyObject(req);
         this.checkTypeMeta(kind, body);
         checkWireFormats(kind, body);
         const updated = this.store.update(kind, namespace, name, body, subresource === 'status' ? { http: true, subresource: 'status', dryRun } : { http: true, dryRun });
-        return this.send(res, 200, updated);
+        return send(res, 200, updated);
       }
       case 'PATCH':
         return this.patch(req, res, q, r, name);
       case 'DELETE': {
-        const text = await this.readBody(req);
-        const opts = text.trim() === '' ? {} : this.parseObject(text, false);
+        const text = await readBody(req);
+        const opts = text.trim() === '' ? {} : parseObject(text, false);
         const pre = isRecord(opts) && isRecord(opts.preconditions) ? opts.preconditions : {};
         const bodyDryRun = isRecord(opts) && Array.isArray(opts.dryRun) && opts.dryRun.includes('All');
         const preconditions: { uid?: string; resourceVersion?: string } = {};
         if (typeof pre.uid === 'string') preconditions.uid = pre.uid;
         if (typeof pre.resourceVersion === 'string') preconditions.resourceVersion = pre.resourceVersion;
         const deleted = this.store.delete(kind, namespace, name, { preconditions, dryRun: dryRun || bodyDryRun });
-        if (kind.deleteReturnsObject || deleted.metadata?.deletionTimestamp !== undefined) return this.send(res, 200, deleted);
-        return this.send(res, 200, {
+        if (kind.deleteReturnsObject || deleted.metadata?.deletionTimestamp !== undefined) return send(res, 200, deleted);
+        return send(res, 200, {
           kind: 'Status',
           apiVersion: 'v1',
           metadata: {},
@@ -538,11 +449,11 @@ export class FakeApiServer {
       if (last !== undefined) meta.continue = encodeContinue({ rv: Number(listRv), after: sortKey(last) });
     }
     if (wantsTable(req.headers.accept)) {
-      return this.send(res, 200, toTable(kind, items, includeObjectParam(q.get('includeObject')), meta));
+      return send(res, 200, toTable(kind, items, includeObjectParam(q.get('includeObject')), meta));
     }
     const metadata: Record<string, unknown> = { ...meta };
     if (remaining !== undefined) metadata.remainingItemCount = remaining;
-    this.send(res, 200, { kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata, items: items.map((o) => listItem(kind, o)) });
+    send(res, 200, { kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata, items: items.map((o) => listItem(kind, o)) });
   }
 
   private watch(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, r: Route): void {
@@ -574,6 +485,10 @@ export class FakeApiServer {
     }
     const unsubscribe = this.store.subscribe((e) => {
       if (e.kind.group === kind.group && e.kind.plural === kind.plural) w.deliver(e);
+      // The CRD serving this kind is gone: end the watch, as a real server does.
+      else if (e.type === 'DELETED' && e.kind.plural === 'customresourcedefinitions' && this.store.findKind(kind.group, kind.version, kind.plural) === undefined) {
+        w.end();
+      }
     });
     w.whenEnded(unsubscribe);
 
@@ -600,10 +515,10 @@ export class FakeApiServer {
     const { kind, namespace, subresource } = r;
     const type: PatchType | undefined = patchTypeOf(req.headers['content-type']);
     if (type === undefined) {
-      await this.readBody(req);
+      await readBody(req);
       throw new ApiStatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
     }
-    const patchBody = this.parseObject(await this.readBody(req), type === 'apply');
+    const patchBody = parseObject(await readBody(req), type === 'apply');
     const dryRun = q.get('dryRun') === 'All';
     const writeOpts = subresource === 'status' ? { http: true, subresource: 'status' as const, dryRun } : { http: true, dryRun };
     if (type === 'apply') {
@@ -624,12 +539,12 @@ export class FakeApiServer {
         const toCreate: KubeObject = { ...patchBody, metadata: { ...meta, name } };
         checkWireFormats(kind, toCreate);
         const created = this.store.create(kind, namespace, toCreate, { http: true, dryRun });
-        return this.send(res, 201, created);
+        return send(res, 201, created);
       }
       const merged = strategicMerge(existing, patchBody);
       if (!isRecord(merged)) throw badRequest('apply patch: the result is not an object');
       checkWireFormats(kind, merged);
-      return this.send(res, 200, this.store.update(kind, namespace, name, merged, writeOpts));
+      return send(res, 200, this.store.update(kind, namespace, name, merged, writeOpts));
     }
     const existing = this.store.get(kind, namespace, name);
     let patched: unknown;
@@ -638,6 +553,6 @@ export class FakeApiServer {
     else patched = strategicMerge(existing, patchBody);
     if (!isRecord(patched)) throw new ApiStatusError(422, 'Invalid', 'the patch result is not an object');
     checkWireFormats(kind, patched);
-    this.send(res, 200, this.store.update(kind, namespace, name, patched, writeOpts));
+    send(res, 200, this.store.update(kind, namespace, name, patched, writeOpts));
   }
 }

@@ -101,3 +101,30 @@ export function badRequest(message: string): ApiStatusError {
 export function expired(message: string): ApiStatusError {
   return new ApiStatusError(410, 'Expired', message);
 }
+
+/** The reason a real server pairs with an HTTP code (for injected failures). */
+export function reasonForCode(code: number): StatusReason {
+  switch (code) {
+    case 400:
+      return 'BadRequest';
+    case 401:
+      return 'Unauthorized';
+    case 404:
+      return 'NotFound';
+    case 409:
+      return 'Conflict';
+    case 410:
+      return 'Expired';
+    case 422:
+      return 'Invalid';
+    case 503:
+      return 'ServiceUnavailable';
+    default:
+      return 'InternalError';
+  }
+}
+
+/** What a real server answers for a path it does not serve. */
+export function resourceNotFound(): ApiStatusError {
+  return new ApiStatusError(404, 'NotFound', 'the server could not find the requested resource', {});
+}

@@ -13,7 +13,8 @@ import {
   type KindInfo,
 } from './kinds.js';
 import { Defaulter } from './defaults.js';
-import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
+import { validate } from './validation.js';
+import { ApiStatusError, alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './status-error.js';
 import { canonicalJson, isRecord, jsonClone, type KubeObject, type ObjectMeta } from './types.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -73,6 +74,11 @@ function randomSuffix(): string {
 
 function withoutMetaAndStatus(obj: KubeObject): string {
   const { metadata: _m, status: _s, ...rest } = obj;
+  return canonicalJson(rest);
+}
+
+function withoutMeta(obj: KubeObject): string {
+  const { metadata: _m, ...rest } = obj;
   return canonicalJson(rest);
 }
 
@@ -238,6 +244,11 @@ export class ObjectStore {
     return [];
   }
 
+  private check(kind: KindInfo, obj: KubeObject): void {
+    const causes = validate(kind, obj);
+    if (causes.length > 0) throw invalid(kind.group, kind.kind, obj.metadata?.name ?? '', causes);
+  }
+
   create(kind: KindInfo, namespace: string | undefined, input: KubeObject, opts: WriteOptions = {}): KubeObject {
     const obj = jsonClone(input);
     const meta: ObjectMeta = isRecord(obj.metadata) ? obj.metadata : {};
@@ -259,20 +270,28 @@ export class ObjectStore {
     if (kind.namespaced) meta.namespace = ns;
     else delete meta.namespace;
     if (opts.http === true) {
+      if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') {
+        // What etcd3 storage answers (as an internal error) for a create that carries an RV.
+        throw new ApiStatusError(500, 'InternalError', 'Internal error occurred: resourceVersion should not be set on objects to be created');
+      }
       if (kind.hasStatus) delete obj.status;
       delete meta.deletionTimestamp;
     }
     meta.uid = randomUUID();
     meta.creationTimestamp = nowTimestamp();
-    meta.generation = 1;
+    if (kind.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
     obj.apiVersion = apiVersionOf(kind);
     obj.kind = kind.kind;
     this.defaulter.apply(kind, obj);
+    this.defaulter.onWrite(kind, obj);
     this.decorate(kind, obj);
+    if (opts.http === true) this.check(kind, obj);
     if (opts.dryRun === true) return obj;
     this.rv++;
     meta.resourceVersion = String(this.rv);
     bucket.set(objKey(ns, name), obj);
+    this.defaulter.committed(kind, objKey(ns, name), obj);
     this.afterWrite(kind, obj);
     this.emit('ADDED', kind, obj);
     return this.present(kind, obj);
@@ -319,30 +338,43 @@ export class ObjectStore {
     meta.creationTimestamp = oldMeta.creationTimestamp;
     if (oldMeta.deletionTimestamp !== undefined) meta.deletionTimestamp = oldMeta.deletionTimestamp;
     else delete meta.deletionTimestamp;
-    meta.generation = oldMeta.generation ?? 1;
-    if (withoutMetaAndStatus(next) !== withoutMetaAndStatus({ ...old, apiVersion: next.apiVersion, kind: next.kind })) {
-      meta.generation = (oldMeta.generation ?? 1) + 1;
+    if (kind.tracksGeneration) {
+      // Custom resources: status changes count only when status is not a subresource.
+      const spec = kind.hasStatus ? withoutMetaAndStatus : withoutMeta;
+      meta.generation = oldMeta.generation ?? 1;
+      if (spec(next) !== spec({ ...old, apiVersion: next.apiVersion, kind: next.kind })) meta.generation = (oldMeta.generation ?? 1) + 1;
+    } else {
+      delete meta.generation;
     }
     delete meta.generateName;
     if (oldMeta.generateName !== undefined) meta.generateName = oldMeta.generateName;
     next.apiVersion = apiVersionOf(kind);
     next.kind = kind.kind;
     meta.resourceVersion = oldMeta.resourceVersion;
+    if (opts.subresource !== 'status') {
+      this.defaulter.onSpecUpdate(kind, next);
+      this.defaulter.onUpdate(kind, old, next);
+    }
+    this.defaulter.onWrite(kind, next);
     this.decorate(kind, next);
+    if (opts.http === true) this.check(kind, next);
     // A write that changes nothing is not a write: no new RV, no event (as a real server).
     if (comparable(next) === comparable({ ...old, apiVersion: next.apiVersion, kind: next.kind })) {
       return this.present(kind, old);
     }
     if (opts.dryRun === true) return this.present(kind, next);
+    const removing = meta.deletionTimestamp !== undefined && (meta.finalizers === undefined || meta.finalizers.length === 0);
+    if (removing) this.beforeDelete(kind, next);
     this.rv++;
     meta.resourceVersion = String(this.rv);
-    if (meta.deletionTimestamp !== undefined && (meta.finalizers === undefined || meta.finalizers.length === 0)) {
+    if (removing) {
       bucket.delete(objKey(ns, name));
-      this.afterDelete(kind, next);
+      this.defaulter.committed(kind, objKey(ns, name), undefined);
       this.emit('DELETED', kind, next);
       return this.present(kind, next);
     }
     bucket.set(objKey(ns, name), next);
+    this.defaulter.committed(kind, objKey(ns, name), next);
     this.afterWrite(kind, next);
     this.emit('MODIFIED', kind, next, old);
     return this.present(kind, next);
@@ -372,10 +404,11 @@ export class ObjectStore {
       this.emit('MODIFIED', kind, next, old);
       return this.present(kind, next);
     }
+    this.beforeDelete(kind, next);
     this.rv++;
     meta.resourceVersion = String(this.rv);
     bucket.delete(objKey(ns, name));
-    this.afterDelete(kind, next);
+    this.defaulter.committed(kind, objKey(ns, name), undefined);
     this.emit('DELETED', kind, next);
     return this.present(kind, next);
   }
@@ -450,13 +483,13 @@ export class ObjectStore {
     for (const k of this.crdKinds(obj)) this.registerKind(k);
   }
 
-  private afterDelete(kind: KindInfo, obj: KubeObject): void {
+  /** Deleting a CRD first deletes all its custom resources (as a real server) and stops serving them. */
+  private beforeDelete(kind: KindInfo, obj: KubeObject): void {
     if (storageKey(kind) !== CRD_KEY) return;
     const crKinds = this.crdKinds(obj);
     const first = crKinds[0];
     if (first === undefined) return;
     for (const k of crKinds) this.unregisterKind(k.group, k.version, k.plural);
-    // A real server deletes all custom resources of a deleted CRD.
     const bucket = this.bucket(first);
     for (const o of [...bucket.values()]) {
       const name = o.metadata?.name ?? '';

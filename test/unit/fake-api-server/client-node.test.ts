@@ -7,12 +7,15 @@ import {
   ApiException,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
+  KubernetesObjectApi,
   PatchStrategy,
   V1MicroTime,
   makeInformer,
   setHeaderOptions,
   type Informer,
+  type KubernetesObject,
   type ObjectCache,
   type V1Service,
 } from '@kubernetes/client-node';
@@ -100,7 +103,7 @@ describe('fake API server with @kubernetes/client-node', () => {
     const created = await core.createNamespacedService({ namespace: 'ns1', body: service('web', 'ns1') as V1Service });
     expect(created.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(typeof created.metadata?.resourceVersion).toBe('string');
-    expect(created.metadata?.generation).toBe(1);
+    expect(created.metadata?.generation).toBeUndefined();
     expect(created.metadata?.creationTimestamp).toBeInstanceOf(Date);
 
     const patched = await core.patchNamespacedServiceStatus(
@@ -110,7 +113,6 @@ describe('fake API server with @kubernetes/client-node', () => {
     expect(patched.status?.loadBalancer?.ingress?.[0]?.ip).toBe('192.0.2.7');
     expect(patched.spec?.type).toBe('LoadBalancer');
     expect(Number(patched.metadata?.resourceVersion)).toBeGreaterThan(Number(created.metadata?.resourceVersion));
-    expect(patched.metadata?.generation).toBe(1);
 
     const fresh = await core.readNamespacedService({ name: 'web', namespace: 'ns1' });
     fresh.spec = { ...fresh.spec, ports: [{ port: 443, protocol: 'TCP' }] };
@@ -118,7 +120,6 @@ describe('fake API server with @kubernetes/client-node', () => {
     const replaced = await core.replaceNamespacedService({ name: 'web', namespace: 'ns1', body: fresh });
     expect(replaced.spec?.ports?.[0]?.port).toBe(443);
     expect(replaced.status?.loadBalancer?.ingress?.[0]?.ip).toBe('192.0.2.7');
-    expect(replaced.metadata?.generation).toBe(2);
 
     const jsonPatched = await core.patchNamespacedService({
       name: 'web',
@@ -219,6 +220,34 @@ describe('fake API server with @kubernetes/client-node', () => {
     await inf.start();
     await waitFor(() => seen.includes('while-down'), 'the missed Service');
     expect(api.activeWatchCount()).toBe(1);
+  });
+
+  it('serves MetalLB custom resources to KubernetesObjectApi (discovery-driven) and CustomObjectsApi', async () => {
+    api.registerMetallbKinds();
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const pool = {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'IPAddressPool',
+      metadata: { name: 'pool', namespace: 'metallb-system' },
+      spec: { addresses: ['192.0.2.0/28'] },
+    };
+    const created = await objects.create<KubernetesObject & { spec?: unknown }>(pool);
+    expect(created.metadata?.uid).toBeDefined();
+    const read = await objects.read<KubernetesObject & { spec?: unknown }>({ apiVersion: pool.apiVersion, kind: pool.kind, metadata: { name: 'pool', namespace: 'metallb-system' } });
+    expect(read.spec).toEqual({ addresses: ['192.0.2.0/28'] });
+    const listed = await objects.list('metallb.io/v1beta1', 'IPAddressPool', 'metallb-system');
+    expect(listed.items.map((i) => i.metadata?.name)).toEqual(['pool']);
+    await objects.patch({ ...pool, spec: { addresses: ['192.0.2.0/27'] } }, undefined, undefined, 'l2vip', undefined, PatchStrategy.MergePatch);
+    expect(api.objects.get('metallb.io/v1beta1', 'IPAddressPool', 'metallb-system', 'pool')?.spec).toEqual({ addresses: ['192.0.2.0/27'] });
+
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.patchNamespacedCustomObjectStatus(
+      { group: 'metallb.io', version: 'v1beta1', namespace: 'metallb-system', plural: 'ipaddresspools', name: 'pool', body: { status: { assignedIPv4: 1 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const got = (await custom.getNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: 'metallb-system', plural: 'ipaddresspools', name: 'pool' })) as KubeObject;
+    expect(got.status).toEqual({ assignedIPv4: 1 });
+    expect(got.spec).toEqual({ addresses: ['192.0.2.0/27'] });
   });
 
   it('round-trips Lease MicroTime with six fractional digits and rejects a plain Date (400)', async () => {

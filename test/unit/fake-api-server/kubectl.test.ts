@@ -187,6 +187,18 @@ describe.skipIf(kubectlPath === undefined)('fake API server with kubectl', () =>
     watcher.kill('SIGKILL');
   });
 
+  it('kubectl apply of a changed Service sends a strategic merge patch that replaces the port by its merge key', async () => {
+    await ok(['apply', '--validate=false', '-f', file('svc.yaml', SERVICE)]);
+    const before = api.objects.get('v1', 'Service', 'default', 'web');
+    const out = await ok(['apply', '--validate=false', '-f', file('svc2.yaml', SERVICE.replace('port: 80,', 'port: 81,'))]);
+    expect(out).toContain('service/web configured');
+    expect(api.requests.some((r) => r.method === 'PATCH' && r.contentType === 'application/strategic-merge-patch+json')).toBe(true);
+    const after = api.objects.get('v1', 'Service', 'default', 'web');
+    const spec = after?.spec as { ports: { port: number; targetPort: number }[]; clusterIP: string };
+    expect(spec.ports.map((p) => [p.port, p.targetPort])).toEqual([[81, 8080]]);
+    expect(spec.clusterIP).toBe((before?.spec as { clusterIP: string }).clusterIP);
+  });
+
   it('kubectl delete removes objects; a later get is NotFound', async () => {
     await ok(['apply', '--validate=false', '-f', file('svc.yaml', SERVICE)]);
     expect(api.objects.get('v1', 'Service', 'default', 'web')).toBeDefined();

@@ -230,12 +230,12 @@ describe('fake API server: writes', () => {
 
     const st = await call(api.url, 'PUT', `${SVC}/web/status`, { ...body, spec: { type: 'ClusterIP' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } });
     expect(st.status).toBe(200);
-    expect(st.body).toMatchObject({ spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } });
-    expect((st.body as KubeObject).metadata?.generation).toBe(1);
+    // Like a 1.32 server, ingress entries of LoadBalancer Services get ipMode VIP.
+    expect(st.body).toMatchObject({ spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2', ipMode: 'VIP' }] } } });
 
     const main = await call(api.url, 'PUT', `${SVC}/web`, { ...(st.body as KubeObject), spec: { ...(body.spec as object), sessionAffinity: 'ClientIP' }, status: {} });
     expect(main.body).toMatchObject({ spec: { sessionAffinity: 'ClientIP' }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } });
-    expect((main.body as KubeObject).metadata?.generation).toBe(2);
+    expect((main.body as KubeObject).metadata).not.toHaveProperty('generation');
 
     const noStatus = await call(api.url, 'PATCH', '/api/v1/namespaces/default/configmaps/none/status', {}, 'application/merge-patch+json');
     expect(noStatus.status).toBe(404);
@@ -259,9 +259,36 @@ describe('fake API server: writes', () => {
     const upper = await call(api.url, 'POST', CM, cm('Bad_Name'));
     expect(upper.status).toBe(422);
     expect(upper.body).toMatchObject({ kind: 'Status', reason: 'Invalid', code: 422, details: { name: 'Bad_Name', kind: 'ConfigMap' } });
+    const withRv = await call(api.url, 'POST', CM, { ...cm('y'), metadata: { name: 'y', resourceVersion: '5' } });
+    expect(withRv.status).toBe(500);
+    expect(withRv.body).toMatchObject({ message: 'Internal error occurred: resourceVersion should not be set on objects to be created' });
     const ns = await call(api.url, 'POST', CM, cm('x', 'other'));
     expect(ns.status).toBe(400);
     expect(ns.body).toMatchObject({ reason: 'BadRequest' });
+  });
+
+  it('answers 422 for invalid label values, annotation keys and Service status IPs, with the field path', async () => {
+    const bad = await call(api.url, 'POST', CM, { metadata: { name: 'x', labels: { ip: 'fd00::1' } } });
+    expect(bad.status).toBe(422);
+    expect(bad.body).toMatchObject({ reason: 'Invalid', details: { causes: [{ field: 'metadata.labels' }] } });
+    expect((await call(api.url, 'POST', CM, { metadata: { name: 'x', annotations: { 'Bad Key': 'v' } } })).status).toBe(422);
+    expect((await call(api.url, 'POST', CM, { metadata: { name: 'x', labels: { 'metallb.io/pool': 'a_b.c' }, annotations: { 'metallb.io/ip': 'fd00::1' } } })).status).toBe(201);
+    api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } });
+    const st = await call(api.url, 'PATCH', '/api/v1/namespaces/default/services/s/status', { status: { loadBalancer: { ingress: [{ ip: '10.0.0.1/32' }] } } }, 'application/merge-patch+json');
+    expect(st.status).toBe(422);
+    expect(st.body).toMatchObject({ details: { causes: [{ field: 'status.loadBalancer.ingress[0].ip' }] } });
+  });
+
+  it('clears status.loadBalancer when a Service stops being a LoadBalancer, and forbids ingress on other types', async () => {
+    const path = '/api/v1/namespaces/default/services/s';
+    api.objects.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } });
+    await call(api.url, 'PATCH', `${path}/status`, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } } }, 'application/merge-patch+json');
+    const toClusterIP = await call(api.url, 'PATCH', path, { spec: { type: 'ClusterIP' } }, 'application/merge-patch+json');
+    expect(toClusterIP.status).toBe(200);
+    expect(toClusterIP.body.status).toEqual({ loadBalancer: {} });
+    const forbidden = await call(api.url, 'PATCH', `${path}/status`, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } } }, 'application/merge-patch+json');
+    expect(forbidden.status).toBe(422);
+    expect(forbidden.body).toMatchObject({ details: { causes: [{ reason: 'FieldValueForbidden', field: 'status.loadBalancer.ingress' }] } });
   });
 
   it('generates names, returns the deleted object, honours dryRun, and delays deletion while finalizers remain', async () => {
@@ -339,6 +366,34 @@ describe('fake API server: writes', () => {
   });
 });
 
+describe('fake API server: NodePorts', () => {
+  const svc = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec });
+  const nodePorts = (o: KubeObject | undefined): unknown[] => ((o?.spec as { ports: { nodePort?: number }[] }).ports ?? []).map((p) => p.nodePort);
+
+  it('allocates, keeps, frees and refuses NodePorts like a real server (the range holds 2 768)', async () => {
+    const a = api.objects.create(svc('a', { type: 'LoadBalancer', ports: [{ port: 80 }, { port: 443 }] }));
+    expect(nodePorts(a)).toEqual([30000, 30001]);
+    expect(nodePorts(api.objects.create(svc('b', { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ port: 80 }] })))).toEqual([undefined]);
+    const taken = await call(api.url, 'POST', '/api/v1/namespaces/default/services', svc('c', { type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] }));
+    expect(taken.status).toBe(422);
+    expect(taken.body).toMatchObject({ details: { causes: [{ field: 'spec.ports[0].nodePort' }] } });
+
+    // A PUT without the allocated NodePorts keeps them; a switch to ClusterIP frees them.
+    const put = await call(api.url, 'PUT', '/api/v1/namespaces/default/services/a', svc('a', { type: 'LoadBalancer', ports: [{ port: 80 }, { port: 443 }] }));
+    expect(nodePorts(put.body as KubeObject)).toEqual([30000, 30001]);
+    const toClusterIP = await call(api.url, 'PATCH', '/api/v1/namespaces/default/services/a', { spec: { type: 'ClusterIP' } }, 'application/merge-patch+json');
+    expect(nodePorts(toClusterIP.body as KubeObject)).toEqual([undefined, undefined]);
+    expect(nodePorts(api.objects.create(svc('d', { type: 'NodePort', ports: [{ port: 80 }] })))).toEqual([30000]);
+
+    for (let i = 0; i < 2767; i++) api.objects.create(svc(`fill-${i}`, { type: 'NodePort', ports: [{ port: 80 }] }));
+    const full = await call(api.url, 'POST', '/api/v1/namespaces/default/services', svc('full', { type: 'LoadBalancer', ports: [{ port: 80 }] }));
+    expect(full.status).toBe(500);
+    expect(full.body).toMatchObject({ reason: 'InternalError', message: 'Internal error occurred: failed to allocate a nodePort: range is full' });
+    api.objects.delete('v1', 'Service', 'default', 'd');
+    expect((await call(api.url, 'POST', '/api/v1/namespaces/default/services', svc('full', { type: 'LoadBalancer', ports: [{ port: 80 }] }))).status).toBe(201);
+  });
+});
+
 describe('fake API server: patches', () => {
   const POD = '/api/v1/namespaces/default/pods';
   const pod = {
@@ -386,6 +441,20 @@ describe('fake API server: patches', () => {
   });
 });
 
+describe('fake API server: server-side apply on a status subresource', () => {
+  it('merges only status, and is 404 when the object does not exist', async () => {
+    await api.close();
+    api = await startFakeApiServer({ metallb: true });
+    const path = '/apis/metallb.io/v1beta1/namespaces/metallb-system/servicel2statuses/s1/status?fieldManager=speaker';
+    const body = { apiVersion: 'metallb.io/v1beta1', kind: 'ServiceL2Status', metadata: { name: 's1' }, status: { node: 'n1' } };
+    expect((await call(api.url, 'PATCH', path, body, 'application/apply-patch+yaml')).status).toBe(404);
+    api.objects.create({ apiVersion: 'metallb.io/v1beta1', kind: 'ServiceL2Status', metadata: { name: 's1', namespace: 'metallb-system', labels: { a: 'b' } } });
+    const r = await call(api.url, 'PATCH', path, { ...body, metadata: { name: 's1', labels: { a: 'changed' } } }, 'application/apply-patch+yaml');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ metadata: { labels: { a: 'b' } }, status: { node: 'n1' } });
+  });
+});
+
 describe('fake API server: custom resources and discovery', () => {
   const crd = (scope: 'Namespaced' | 'Cluster', status: boolean): unknown => ({
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -409,8 +478,11 @@ describe('fake API server: custom resources and discovery', () => {
     expect(w.body).toMatchObject({ metadata: { name: 'w1' }, spec: { size: 1 } });
     expect(w.body.status).toBeUndefined();
     expect((w.body as KubeObject).metadata?.namespace).toBeUndefined();
+    expect(w.body).toMatchObject({ metadata: { generation: 1 } });
     const st = await call(api.url, 'PATCH', '/apis/example.com/v1/widgets/w1/status', { status: { ok: true } }, 'application/merge-patch+json');
-    expect(st.body).toMatchObject({ status: { ok: true } });
+    expect(st.body).toMatchObject({ status: { ok: true }, metadata: { generation: 1 } });
+    const spec = await call(api.url, 'PATCH', '/apis/example.com/v1/widgets/w1', { spec: { size: 2 } }, 'application/merge-patch+json');
+    expect(spec.body).toMatchObject({ metadata: { generation: 2 } });
     expect((await call(api.url, 'GET', '/apis/example.com/v1/namespaces/default/widgets')).status).toBe(404);
     const listed = await call(api.url, 'GET', '/apis/example.com/v1/widgets');
     expect(listed.body).toMatchObject({ kind: 'WidgetList', apiVersion: 'example.com/v1', items: [{ apiVersion: 'example.com/v1', kind: 'Widget' }] });
@@ -424,15 +496,18 @@ describe('fake API server: custom resources and discovery', () => {
 
     const watchW = await openWatch(`/apis/example.com/v1/widgets?watch=true&resourceVersion=${api.objects.resourceVersion()}`);
     expect((await call(api.url, 'DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com')).status).toBe(200);
-    await waitFor(() => watchW.events.length === 1, 'the DELETED event');
-    expect(watchW.events[0]?.type).toBe('DELETED');
+    expect(await watchW.done).toBe('end');
+    expect(watchW.events.map((e) => e.type)).toEqual(['DELETED']);
+    expect(Number(watchW.events[0]?.object.metadata?.resourceVersion)).toBeLessThan(Number(api.objects.resourceVersion()));
     expect((await call(api.url, 'GET', '/apis/example.com/v1/widgets')).status).toBe(404);
   });
 
   it('serves a namespaced custom resource without status subresource: main writes change status', async () => {
     await call(api.url, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd('Namespaced', false));
     const w = await call(api.url, 'POST', '/apis/example.com/v1/namespaces/ns/widgets', { metadata: { name: 'w' }, status: { ok: true } });
-    expect(w.body).toMatchObject({ metadata: { namespace: 'ns' }, status: { ok: true } });
+    expect(w.body).toMatchObject({ metadata: { namespace: 'ns', generation: 1 }, status: { ok: true } });
+    const st = await call(api.url, 'PATCH', '/apis/example.com/v1/namespaces/ns/widgets/w', { status: { ok: false } }, 'application/merge-patch+json');
+    expect(st.body).toMatchObject({ metadata: { generation: 2 }, status: { ok: false } });
     expect((await call(api.url, 'GET', '/apis/example.com/v1/namespaces/ns/widgets/w/status')).status).toBe(404);
   });
 

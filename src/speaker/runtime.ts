@@ -14,6 +14,7 @@ import { arpAndNdpFilter } from '../netdev/bpf.js';
 import { ineligibilityMessage, structuralIneligibility } from '../netdev/eligibility.js';
 import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
+import { installCrashHandler } from '../host/crash-handler.js';
 import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
@@ -66,6 +67,7 @@ export class SpeakerRuntime {
   private metrics: Server | undefined;
   private started = false;
   private readonly stalls: StallWatch;
+  private uninstallCrashHandler: (() => void) | undefined;
 
   constructor(private readonly o: SpeakerRuntimeOptions) {
     const log = o.logger;
@@ -134,6 +136,8 @@ export class SpeakerRuntime {
         this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() });
       }
       this.stalls.start();
+      // A bug that escapes every handler must not leave the host delivering VIPs it no longer answers for.
+      if (this.delivery !== undefined) this.uninstallCrashHandler = installCrashHandler(this.o.logger, () => this.delivery!.stop());
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -167,6 +171,8 @@ export class SpeakerRuntime {
     this.metrics = undefined;
     this.started = false;
     this.stalls.stop();
+    this.uninstallCrashHandler?.();
+    this.uninstallCrashHandler = undefined;
     try {
       await this.speaker.stop().catch((err: unknown) => this.o.logger.error({ err }, 'stopping the speaker failed'));
       this.announcer.stop();

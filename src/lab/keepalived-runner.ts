@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LabError } from '../errors.js';
-import type { LabContext, NodeRunner, OwnerEvent } from './node-runner.js';
+import type { LabContext, NodeRunner, OwnerEvent, TimelineEvent } from './node-runner.js';
 import type { LabHost } from './topology.js';
 
 /** IP protocol 112 (IANA): VRRP, over IPv4 and IPv6; bridge-family nftables expressions. */
@@ -43,6 +43,7 @@ export class KeepalivedRunner implements NodeRunner {
   readonly label: string;
   readonly peerTraffic = VRRP_TRAFFIC;
   readonly servesIpv6: boolean;
+  private vip4 = '';
 
   constructor(private readonly o: KeepalivedOptions) {
     this.label = `keepalived (advert_int ${o.advertIntS} s${o.ipv6 ? '' : ', IPv4 only'})`;
@@ -50,6 +51,7 @@ export class KeepalivedRunner implements NodeRunner {
   }
 
   async prepare(ctx: LabContext): Promise<void> {
+    this.vip4 = ctx.topo.vip4;
     for (const [i, n] of ctx.topo.nodes.entries()) {
       for (const key of ['net.ipv4.ip_nonlocal_bind=1', 'net.ipv6.ip_nonlocal_bind=1']) {
         const r = await ctx.runner.run('ip', ['netns', 'exec', n.netns, 'sysctl', '-q', '-w', key]);
@@ -126,6 +128,19 @@ export class KeepalivedRunner implements NodeRunner {
     const m = /\(VI_4\) Entering (MASTER|BACKUP|FAULT) STATE/.exec(line);
     if (m === null || line.includes('(init)')) return undefined;
     return { at: receivedAt, gained: m[1] === 'MASTER' };
+  }
+
+  /**
+   * The IPv4 instance's steps: `Receive advertisement timeout` (a backup's master-down timer
+   * expired: the master is taken for dead), `Entering MASTER STATE` (this node elected itself),
+   * and `Sending/queueing gratuitous ARPs` (its first gratuitous ARPs as the new master).
+   */
+  timelineEvent(line: string, n: LabHost, receivedAt: number): TimelineEvent | undefined {
+    if (!line.includes('(VI_4)')) return undefined;
+    if (line.includes('Receive advertisement timeout')) return { at: receivedAt, kind: 'dead', subject: 'master' };
+    if (/Entering MASTER STATE/.test(line)) return { at: receivedAt, kind: 'elected', subject: n.name };
+    if (line.includes('Sending/queueing gratuitous ARPs')) return { at: receivedAt, kind: 'garp', subject: this.vip4 };
+    return undefined;
   }
 }
 

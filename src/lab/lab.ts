@@ -10,7 +10,7 @@ import { L2vipError, LabError } from '../errors.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { ECHO_PORT } from './lab-agent.js';
 import type { ProbeReport } from './outage.js';
-import type { LabContext, NodeRunner } from './node-runner.js';
+import type { LabContext, NodeRunner, TimelineEvent } from './node-runner.js';
 import { selfCommand, StandaloneRunner } from './standalone-runner.js';
 import { buildTopology, destroyTopology, labId, leftoverNamespaces, lossCounters, planTopology, setLink, setPeerLoss, type LabHost, type LabTopology } from './topology.js';
 
@@ -53,6 +53,16 @@ export interface TrialResult {
    * client before its first answer can leave.
    */
   readonly clientKnownBy: readonly string[];
+  /** The trial's probe window (ms since the epoch): the probes' `timeline` spans lie within it. */
+  readonly from: number;
+  readonly to: number;
+  /** What the nodes logged about membership and ownership in the window (NodeRunner.timelineEvent). */
+  readonly events: readonly NodeTimelineEvent[];
+}
+
+/** A TimelineEvent and the node that logged it. */
+export interface NodeTimelineEvent extends TimelineEvent {
+  readonly node: string;
 }
 
 /** What the client saw while nothing was failed (`Lab.observe`). */
@@ -124,6 +134,7 @@ export class Lab {
   private probe: { child: ChildProcess; lines: Interface; pending: ((l: string) => void)[] } | undefined;
   private readonly cmd = selfCommand();
   private readonly events: { node: string; at: number; gained: boolean }[] = [];
+  private readonly timeline: NodeTimelineEvent[] = [];
 
   constructor(private readonly o: LabOptions) {
     this.topo = planTopology(labId(), o.nodes);
@@ -204,6 +215,8 @@ export class Lab {
         }
         const e = this.nodeRunner.ownerEvent(line, n, at);
         if (e !== undefined) this.events.push({ node: n.name, ...e });
+        const t = this.nodeRunner.timelineEvent?.(line, n, at);
+        if (t !== undefined) this.timeline.push({ node: n.name, ...t });
       });
       stream.once('close', () => {
         if (--open === 0) log.end();
@@ -277,6 +290,7 @@ export class Lab {
     }
     const clientKnownBy = await this.nodesKnowingClient(owner);
     this.command('mark');
+    const from = now();
     await sleep(100);
     const faultAt = await this.fail(host);
     // Wait for both VIPs to answer from another node, then a little more to see it hold.
@@ -289,10 +303,12 @@ export class Lab {
     }
     await sleep(300);
     r = await this.command('report');
+    const to = now();
     await this.restore(host);
     const newOwner = r[0]!.lastNode !== owner ? r[0]!.lastNode : undefined;
     const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;
-    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy };
+    const events = this.timeline.filter((e) => e.at >= from && e.at <= to);
+    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy, from, to, events };
   }
 
   private async nodesKnowingClient(except: string): Promise<string[]> {

@@ -94,6 +94,8 @@ export class KeepalivedRunner implements NodeRunner {
       '--dont-fork',
       '--log-console',
       '--no-syslog',
+      // Detail: the advert timeouts and gratuitous ARPs the report's timeline shows.
+      '--log-detail',
       '--vrrp',
       '--use-file',
       file('keepalived.conf'),

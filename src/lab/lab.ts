@@ -303,7 +303,8 @@ export class Lab {
     }
     await sleep(300);
     r = await this.command('report');
-    const to = now();
+    // The report leaves out the probes still in flight: the window ends with the last counted one.
+    const to = Math.max(from, ...r.flatMap((x) => x.timeline.slice(-1).map((span) => span.to)));
     await this.restore(host);
     const newOwner = r[0]!.lastNode !== owner ? r[0]!.lastNode : undefined;
     const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;

@@ -63,7 +63,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .meta{color:#555}.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px;border:1px solid #0003}
 svg{display:block;max-width:100%;height:auto}svg text{font:12px system-ui,sans-serif;fill:#222}svg .small{font-size:11px;fill:#555}
-.trial{margin:10px 0 24px}
+.trial{margin:10px 0 24px}.steps{margin:2px 0 4px;color:#333}
 `;
 
 /** The page. */
@@ -161,12 +161,15 @@ const SHAPES: Record<NodeTimelineEvent['kind'], (x: number, y: number, c: string
   garp: (x, y, c) => `<rect x="${n(x - 4.5)}" y="${n(y - 4.5)}" width="9" height="9" fill="${c}"/>`,
 };
 
+/** Where in a node's lane each kind of event sits, so events at the same time stay apart. */
+const ROW: Record<NodeTimelineEvent['kind'], number> = { suspect: 9, dead: 9, elected: 17, garp: 25 };
+
 /** One trial: lanes for each VIP (who answered over time) and each node (its events), on one time axis relative to the fault. */
 function trialFigure(run: ReportRun, ri: number, t: TrialResult, nodes: readonly string[]): string {
   const W = 1000;
-  const LEFT = 190;
+  const LEFT = 250;
   const RIGHT = 20;
-  const LANE = 26;
+  const LANE = 32;
   const TOP = 24;
   const vips: ProbeReport[] = [t.ipv4, t.ipv6].filter((v) => v.timeline.length > 0);
   const lanes = vips.length + nodes.length;
@@ -179,11 +182,17 @@ function trialFigure(run: ReportRun, ri: number, t: TrialResult, nodes: readonly
   const rel = (at: number): number => at - t.faultAt;
   const out: string[] = [];
   out.push(`<div class="trial"><h3>${esc(run.label)}, trial ${t.trial}: ${esc(t.fault)} of ${esc(t.oldOwner)}; new owner ${esc(t.newOwner ?? 'none seen')}; outage IPv4 ${esc(msText(t.ipv4.outageMs))}, IPv6 ${esc(msText(t.ipv6.outageMs))}</h3>`);
+  out.push(`<p class="steps">${esc(steps(t))}</p>`);
   out.push(
     `<svg class="timeline" viewBox="0 0 ${W} ${H}" width="${W}" role="img" aria-label="${esc(`${run.label} trial ${t.trial} timeline`)}" ` +
       `data-run="${ri}" data-software="${esc(run.label)}" data-trial="${t.trial}" data-fault="${esc(t.fault)}" data-old-owner="${esc(t.oldOwner)}" data-new-owner="${esc(t.newOwner ?? '')}">`,
   );
-  // Outages first, under everything else, across all lanes.
+  // Lane backgrounds, then the outages, under everything else, across all lanes.
+  for (const [i, node] of nodes.entries()) {
+    const y = TOP + (vips.length + i) * LANE;
+    out.push(`<rect x="${LEFT}" y="${y + 2}" width="${W - LEFT - RIGHT}" height="${LANE - 4}" fill="#f7f7f7"/>`);
+    out.push(`<text x="${LEFT - 8}" y="${y + 19}" text-anchor="end">${esc(node)} logged</text>`);
+  }
   for (const v of vips) {
     if (v.outageFrom === undefined || v.outageTo === undefined) continue;
     out.push(
@@ -193,21 +202,17 @@ function trialFigure(run: ReportRun, ri: number, t: TrialResult, nodes: readonly
   }
   for (const [i, v] of vips.entries()) {
     const y = TOP + i * LANE;
-    out.push(`<text x="${LEFT - 8}" y="${y + 16}" text-anchor="end">${esc(v.target)} answered by</text>`);
+    out.push(`<text x="${LEFT - 8}" y="${y + 19}" text-anchor="end">${esc(v.target)} answered by</text>`);
     out.push(`<g class="answers" data-vip="${esc(v.target)}">`);
     for (const s of v.timeline) out.push(spanRect(s, x, y, nodes, t.faultAt));
     out.push('</g>');
   }
-  for (const [i, node] of nodes.entries()) {
-    const y = TOP + (vips.length + i) * LANE;
-    out.push(`<line x1="${LEFT}" y1="${y + 11}" x2="${W - RIGHT}" y2="${y + 11}" stroke="#ddd"/>`);
-    out.push(`<text x="${LEFT - 8}" y="${y + 16}" text-anchor="end">${esc(node)} logged</text>`);
-  }
   for (const e of t.events) {
     const lane = nodes.indexOf(e.node);
     if (lane < 0) continue;
-    const y = TOP + (vips.length + lane) * LANE + 11;
-    const c = colourOf(e.kind === 'elected' ? e.subject : e.node, nodes);
+    const y = TOP + (vips.length + lane) * LANE + ROW[e.kind];
+    // The node the event is about (suspected, declared dead, elected); a gratuitous announcement is about its sender.
+    const c = colourOf(e.kind === 'garp' ? e.node : e.subject, nodes);
     out.push(
       `<g class="event" data-kind="${e.kind}" data-node="${esc(e.node)}" data-subject="${esc(e.subject)}" data-ms="${n(rel(e.at))}">${SHAPES[e.kind](x(e.at), y, c)}` +
         `<title>${esc(`${e.node} ${EVENT_TEXT[e.kind]} ${e.subject} at ${msText(rel(e.at))}`)}</title></g>`,
@@ -232,9 +237,27 @@ function spanRect(s: AnswerSpan, x: (at: number) => number, y: number, nodes: re
   const who = s.node === null ? 'no answer in time' : `answered by ${s.node}`;
   return (
     `<rect class="span ${s.node === null ? 'unanswered' : 'answered'}" data-node="${esc(s.node ?? '')}" data-probes="${s.probes}" ` +
-    `x="${n(x(s.from))}" y="${y + 3}" width="${n(Math.max(0.5, x(s.to) - x(s.from)))}" height="16" fill="${fill}">` +
+    `x="${n(x(s.from))}" y="${y + 6}" width="${n(Math.max(0.5, x(s.to) - x(s.from)))}" height="16" fill="${fill}">` +
     `<title>${esc(`${who}: ${s.probes} probes, ${msText(s.from - faultAt)} to ${msText(s.to - faultAt)}`)}</title></rect>`
   );
+}
+
+/** The first of each step after the fault, in ms from it: what the timeline shows, in words. */
+export function steps(t: TrialResult): string {
+  const after = t.events.filter((e) => e.at >= t.faultAt);
+  const first = (kind: NodeTimelineEvent['kind']): string | undefined => {
+    const e = after.find((x) => x.kind === kind);
+    return e === undefined ? undefined : `${msText(e.at - t.faultAt)} (${e.node})`;
+  };
+  const back = [t.ipv4, t.ipv6].map((v) => v.outageTo).filter((x): x is number => x !== undefined);
+  const parts = [
+    ['first suspicion', first('suspect')],
+    ['declared dead', first('dead')],
+    ['new owner elected', first('elected')],
+    ['first gratuitous announcement', first('garp')],
+    ['client answered again', back.length > 0 ? msText(Math.max(...back) - t.faultAt) : undefined],
+  ].filter((p): p is [string, string] => p[1] !== undefined);
+  return parts.length === 0 ? 'No membership event logged in this window.' : `After the fault: ${parts.map(([k, v]) => `${k} ${v}`).join(', ')}.`;
 }
 
 /** Round tick values (ms) covering [a, b], about 8 of them. */

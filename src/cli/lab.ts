@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FileError, MissingToolError, UsageError } from '../errors.js';
@@ -123,28 +124,34 @@ async function runLabCli(o: LabCliOptions): Promise<void> {
   const software: NodeRunner[] = [new StandaloneRunner('', 'debug')];
   if (o.compare === 'keepalived') software.push(new KeepalivedRunner({ advertIntS: o.advertInterval, ipv6: true }));
   const runs: (ReportRun & { ipv6: boolean })[] = [];
+  const writeReport = async (): Promise<void> => {
+    if (report === undefined || runs.length === 0) return;
+    const html = renderLabReport({ generatedAt: Date.now(), fault: o.fault, loss: o.loss, intervalMs: o.interval, machine: { loadAverage: loadavg(), cpus: availableParallelism() }, runs });
+    await writeFile(report, html).catch((err: unknown) => {
+      throw new FileError(`--report: writing ${report}: ${(err as Error).message}`, { cause: err });
+    });
+    print(`report: ${report}`);
+  };
   try {
     for (const nodeRunner of software) {
       if (torn) return;
       const lab = new Lab({ ...o, intervalMs: o.interval, runner: spawnRunner, print, nodeRunner });
       current = lab;
-      const results = await runOne(lab, nodeRunner, o, print, exitRequested, nodeRunner instanceof KeepalivedRunner ? version : undefined);
-      runs.push({ label: nodeRunner.label, results, ipv6: nodeRunner.servesIpv6 !== false, topology: lab.topo });
+      const done = (results: TrialResult[]): Promise<void> => {
+        runs.push({ label: nodeRunner.label, results, ipv6: nodeRunner.servesIpv6 !== false, topology: lab.topo });
+        // A kept lab ends with Ctrl-C, which exits: its report is written before the wait.
+        return o.keep ? writeReport() : Promise.resolve();
+      };
+      await runOne(lab, nodeRunner, o, print, exitRequested, nodeRunner instanceof KeepalivedRunner ? version : undefined, done);
     }
     if (runs.length > 1) {
       print('');
-      print(`side by side (measured in this run, same faults: ${o.fault}, same machine):`);
+      print(`side by side (measured in this run, same faults: ${o.fault}, same machine: ${availableParallelism()} CPUs, load averages ${loadavg().map((l) => l.toFixed(2)).join(' ')}):`);
       for (const l of sideBySide(runs)) print(l);
     } else if (o.keep === false) {
       print('(to measure keepalived the same way in the same run: --compare keepalived)');
     }
-    if (report !== undefined && runs.length > 0) {
-      const html = renderLabReport({ generatedAt: Date.now(), fault: o.fault, loss: o.loss, intervalMs: o.interval, runs });
-      await writeFile(report, html).catch((err: unknown) => {
-        throw new FileError(`--report: writing ${report}: ${(err as Error).message}`, { cause: err });
-      });
-      print(`report: ${report}`);
-    }
+    if (!o.keep) await writeReport();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -152,7 +159,15 @@ async function runLabCli(o: LabCliOptions): Promise<void> {
 }
 
 /** One lab with one node software: setup, trials, teardown (logs kept on failure). */
-async function runOne(lab: Lab, software: NodeRunner, o: LabCliOptions, print: (l: string) => void, exitRequested: Promise<void>, version: string | undefined): Promise<TrialResult[]> {
+async function runOne(
+  lab: Lab,
+  software: NodeRunner,
+  o: LabCliOptions,
+  print: (l: string) => void,
+  exitRequested: Promise<void>,
+  version: string | undefined,
+  done: (results: TrialResult[]) => Promise<void>,
+): Promise<void> {
   let failed = false;
   try {
     print(`l2vip lab: ${o.nodes} nodes running ${software.label}${version === undefined ? '' : ` (${version})`} and a client on one bridge (namespaces ${lab.topo.switchNs.replace(/-sw$/, '-*')})`);
@@ -170,13 +185,13 @@ async function runOne(lab: Lab, software: NodeRunner, o: LabCliOptions, print: (
     }
     const g = gaps(results, software.servesIpv6 !== false);
     print(`${software.label}: outage over ${g.length} measurements: p50 ${percentile(g, 50)} ms, max ${Math.max(...g)} ms`);
+    await done(results);
     if (o.keep) {
       print(`lab kept: namespaces ${lab.topo.client.netns} (client), ${lab.topo.nodes.map((n) => n.netns).join(', ')}`);
       print(`  try: sudo ip netns exec ${lab.topo.client.netns} ping ${lab.topo.vip4}`);
       print(`  speaker logs: ${lab.logDir}/n*.log; Ctrl-C removes everything`);
       await exitRequested;
     }
-    return results;
   } catch (err) {
     failed = true;
     throw err;

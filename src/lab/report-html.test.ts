@@ -71,6 +71,18 @@ describe('lab report page', () => {
       'After the fault: first suspicion 44 ms (n3), declared dead 75 ms (n2), new owner elected 76 ms (n2), first gratuitous announcement 76 ms (n2), client answered again 75 ms.',
     );
     expect(steps(fixtureTrial(1, 'n1', 'n2', 10, []))).toBe('After the fault: client answered again 10 ms.');
+    // A suspicion of another node than the failed owner (a busy machine) is not a step of this failover.
+    const busy = fixtureTrial(1, 'n1', 'n2', 10, [
+      { node: 'n2', at: 3, kind: 'suspect', subject: 'n3' },
+      { node: 'n3', at: 4, kind: 'elected', subject: 'n1' },
+      { node: 'n2', at: 6, kind: 'suspect', subject: 'n1' },
+    ]);
+    expect(steps(busy)).toBe('After the fault: first suspicion 6.0 ms (n2), client answered again 10 ms.');
+  });
+
+  it('names the machine\'s load when it is known', () => {
+    expect(renderLabReport({ ...report, machine: { loadAverage: [16.11, 14.2, 11], cpus: 2 } })).toContain('on 2 CPUs with load averages 16.11 14.20 11.00 at the end.');
+    expect(html).toContain('measured in this run.</p>');
   });
 
   it('lists every trial in the summary, with the measured outages only', () => {

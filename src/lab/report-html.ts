@@ -22,6 +22,8 @@ export interface LabReport {
   /** Loss injected between nodes, %. */
   readonly loss: number;
   readonly intervalMs: number;
+  /** The machine's 1, 5 and 15 minute load averages and its CPU count when the report was made: the figures depend on them. */
+  readonly machine?: { readonly loadAverage: readonly number[]; readonly cpus: number };
   readonly runs: readonly ReportRun[];
 }
 
@@ -73,7 +75,9 @@ export function renderLabReport(r: LabReport): string {
   body.push(`<h1>l2vip lab report</h1>`);
   body.push(
     `<p class="meta">Generated ${esc(new Date(r.generatedAt).toISOString())}. Fault: <b>${esc(r.fault)}</b> of the owner; loss between nodes: ${esc(String(r.loss))} %; ` +
-      `the client probes each VIP every ${esc(String(r.intervalMs))} ms. Every figure on this page was measured in this run.</p>`,
+      `the client probes each VIP every ${esc(String(r.intervalMs))} ms. Every figure on this page was measured in this run` +
+      (r.machine === undefined ? '' : `, on ${r.machine.cpus} CPUs with load averages ${esc(r.machine.loadAverage.map((l) => l.toFixed(2)).join(' '))} at the end`) +
+      '.</p>',
   );
   if (first !== undefined) {
     body.push('<h2>Topology</h2>');
@@ -244,7 +248,9 @@ function spanRect(s: AnswerSpan, x: (at: number) => number, y: number, nodes: re
 
 /** The first of each step after the fault, in ms from it: what the timeline shows, in words. */
 export function steps(t: TrialResult): string {
-  const after = t.events.filter((e) => e.at >= t.faultAt);
+  // Only what concerns the failed owner: a suspicion of another node (a busy machine) is not a step of this failover.
+  const about = (e: NodeTimelineEvent): boolean => (e.kind === 'suspect' || e.kind === 'dead' ? e.subject === t.oldOwner || e.subject === 'master' : e.kind === 'elected' ? e.subject !== t.oldOwner : true);
+  const after = t.events.filter((e) => e.at >= t.faultAt && about(e));
   const first = (kind: NodeTimelineEvent['kind']): string | undefined => {
     const e = after.find((x) => x.kind === kind);
     return e === undefined ? undefined : `${msText(e.at - t.faultAt)} (${e.node})`;

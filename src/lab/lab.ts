@@ -306,7 +306,10 @@ export class Lab {
     // The report leaves out the probes still in flight: the window ends with the last counted one.
     const to = Math.max(from, ...r.flatMap((x) => x.timeline.slice(-1).map((span) => span.to)));
     await this.restore(host);
-    const newOwner = r[0]!.lastNode !== owner ? r[0]!.lastNode : undefined;
+    // The node that answered the last counted probes (by sequence), not the last answer read: a
+    // stopped owner's echo service may still answer a straggler late.
+    const last = r[0]!.timeline.filter((span) => span.node !== null).at(-1)?.node ?? r[0]!.lastNode;
+    const newOwner = last !== owner && last !== null ? last : undefined;
     const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;
     const events = this.timeline.filter((e) => e.at >= from && e.at <= to);
     return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy, from, to, events };

@@ -280,18 +280,7 @@ export class Lab {
    * clients of a VIP), so the new owner must resolve the client before it can answer.
    */
   async trial(i: number, opts: { forgetClient?: boolean } = {}): Promise<TrialResult> {
-    const owner = await this.waitStable();
-    const host = this.topo.nodes.find((n) => n.name === owner)!;
-    if (opts.forgetClient === true) {
-      for (const n of this.topo.nodes) {
-        if (n.name === owner) continue;
-        for (const ip of [this.topo.client.ipv4, this.topo.client.ipv6]) await this.o.runner.run('ip', ['-n', n.netns, 'neigh', 'del', ip, 'dev', 'eth0']);
-      }
-    }
-    const clientKnownBy = await this.nodesKnowingClient(owner);
-    this.command('mark');
-    const from = now();
-    await sleep(100);
+    const { owner, host, clientKnownBy, from } = await this.beforeFault(i, opts.forgetClient === true);
     const faultAt = await this.fail(host);
     // Wait for both VIPs to answer from another node, then a little more to see it hold.
     const end = Date.now() + 10_000;
@@ -313,6 +302,32 @@ export class Lab {
     const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;
     const events = this.timeline.filter((e) => e.at >= from && e.at <= to);
     return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy, from, to, events };
+  }
+
+  /**
+   * Waits for a stable owner and starts the trial's window. If the VIPs move in the 100 ms
+   * before the fault (a repaired node taking its VIPs back once its hold-down is over, say), the
+   * fault would hit a node that no longer owns them: wait until they are stable again instead.
+   */
+  private async beforeFault(i: number, forgetClient: boolean): Promise<{ owner: string; host: LabHost; clientKnownBy: string[]; from: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const owner = await this.waitStable();
+      const host = this.topo.nodes.find((n) => n.name === owner)!;
+      if (forgetClient) {
+        for (const n of this.topo.nodes) {
+          if (n.name === owner) continue;
+          for (const ip of [this.topo.client.ipv4, this.topo.client.ipv6]) await this.o.runner.run('ip', ['-n', n.netns, 'neigh', 'del', ip, 'dev', 'eth0']);
+        }
+      }
+      const clientKnownBy = await this.nodesKnowingClient(owner);
+      this.command('mark');
+      const from = now();
+      await sleep(100);
+      // The answers of the last 100 ms count for `nodes` even though their probes are still in the grace period.
+      const moved = this.served(await this.command('report')).flatMap((x) => x.nodes.filter((n) => n !== owner));
+      if (moved.length === 0 || attempt >= START_ATTEMPTS) return { owner, host, clientKnownBy, from };
+      this.o.print(`trial ${i}: the VIPs moved from ${owner} to ${moved[0]} just before the fault: waiting until they are stable again`);
+    }
   }
 
   private async nodesKnowingClient(except: string): Promise<string[]> {

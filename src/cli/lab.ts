@@ -43,10 +43,13 @@ export function registerLab(program: Command): void {
     .option('--trials <n>', 'number of failovers', parseIntOption, 3)
     .option('--interval <ms>', 'probe spacing', parseIntOption, 2)
     .addOption(new Option('--compare <software>', 'also measure this software with the same faults, in the same run (needs it installed)').choices(['keepalived']))
-    .option('--advert-interval <s>', 'with --compare keepalived: VRRP advert_int, seconds (0.01-255)', parseAdvert, 0.1)
+    .option('--advert-interval <s>', 'with --compare keepalived: VRRPv3 advert_int, seconds (0.01-40.95)', parseAdvert, 0.1)
     .option('--report <file.html>', 'write a self-contained HTML page: topology, and per trial who answered over time, the outage and the membership events')
     .option('--keep', 'leave the lab running after the trials, for exploration, until Ctrl-C (not with --compare)', false)
-    .action((o: LabCliOptions) => runLabCli(o));
+    .action((o: LabCliOptions, cmd: Command) => {
+      if (cmd.getOptionValueSource('advertInterval') === 'cli' && o.compare !== 'keepalived') throw new UsageError('--advert-interval applies to keepalived: add --compare keepalived');
+      return runLabCli(o);
+    });
 }
 
 function parseNodes(v: string): number {
@@ -61,10 +64,10 @@ function parsePercent(v: string): number {
   return n;
 }
 
-/** VRRPv3 counts advert_int in centiseconds, 12 bits (RFC 5798 §5.2.7): 0.01 to 40.95 s; keepalived accepts up to 255 s for VRRPv2. */
+/** The lab runs VRRPv3, which counts advert_int in centiseconds on 12 bits (RFC 5798 §5.2.7): 0.01 to 40.95 s. */
 function parseAdvert(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0.01 || n > 255) throw new InvalidArgumentError('must be a number of seconds between 0.01 and 255');
+  if (!Number.isFinite(n) || n < 0.01 || n > 40.95) throw new InvalidArgumentError('must be a number of seconds between 0.01 and 40.95 (VRRPv3)');
   return n;
 }
 

@@ -41,11 +41,12 @@ describe('l2vip lab options', () => {
     expect(r.stdout).toBe('');
   }, 60_000);
 
-  it('refuses an unknown --compare, a bad --advert-interval, --keep with --compare and a report in a missing directory', async () => {
+  it('refuses an unknown --compare, a bad or lone --advert-interval, --keep with --compare and a report in a missing directory', async () => {
     const cases: [string[], RegExp][] = [
       [['--compare', 'kube-vip'], /argument 'kube-vip' is invalid/],
-      [['--compare', 'keepalived', '--advert-interval', '0'], /--advert-interval.*between 0\.01 and 255/],
+      [['--compare', 'keepalived', '--advert-interval', '0'], /--advert-interval.*between 0\.01 and 40\.95/],
       [['--compare', 'keepalived', '--keep'], /--keep explores one lab: leave out --compare/],
+      [['--advert-interval', '1'], /--advert-interval applies to keepalived: add --compare keepalived/],
       [['--report', '/nonexistent-l2vip-dir/r.html'], /--report: the directory \/nonexistent-l2vip-dir does not exist/],
     ];
     for (const [args, message] of cases) {

@@ -37,6 +37,8 @@ export interface Ipv6Groups {
 
 /** Conflicts are logged at most once per IP in this period, but always counted. */
 const CONFLICT_LOG_INTERVAL_MS = 10_000;
+/** Send failures are logged at most once per interface in this period, but always counted. */
+const SEND_FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Answers ARP requests and Neighbor Solicitations for the IPs this node announces on one
@@ -48,6 +50,7 @@ export class InterfaceResponder {
   /** Solicited-node multicast memberships, refcounted: several VIPs can share one group. */
   private readonly groups = new Map<string, number>();
   private readonly lastConflictLog = new Map<string, number>();
+  private lastSendFailureLog: number | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -190,7 +193,14 @@ export class InterfaceResponder {
       return true;
     } catch (err) {
       this.ctx.stats.drop('send-failed');
-      this.log.warn({ err }, 'sending a frame failed');
+      const reason = errnoReason(err);
+      this.ctx.stats.sendFailed(reason);
+      // Counted always, logged at most once per period: a full transmit queue fails thousands of sends.
+      const now = this.ctx.clock.now();
+      if (this.lastSendFailureLog === undefined || now - this.lastSendFailureLog >= SEND_FAILURE_LOG_INTERVAL_MS) {
+        this.lastSendFailureLog = now;
+        this.log.warn({ err, reason, failures: this.ctx.stats.sendFailures.get(reason) }, 'sending a frame failed (counted in l2vip_frame_send_failures_total)');
+      }
       return false;
     }
   }
@@ -227,4 +237,12 @@ export class InterfaceResponder {
 /** RFC 4291 §2.7.1 solicited-node group of an IPv6 address, as text. */
 function solicitedNodeGroup(ip: Uint8Array): string {
   return ipaddr.fromByteArray([...solicitedNodeAddress(ip)]).toString();
+}
+
+/** A bounded label for a failed send: the errno code (ENOBUFS, ENETDOWN ...), else 'error'. */
+function errnoReason(err: unknown): string {
+  // SocketError (src/errors.ts) carries it as `errno`; the addon's raw error as `code`.
+  const e = err as { errno?: unknown; code?: unknown } | null;
+  for (const v of [e?.errno, e?.code]) if (typeof v === 'string' && /^E[A-Z0-9]{1,31}$/.test(v)) return v;
+  return 'error';
 }

@@ -152,7 +152,7 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
   let onSweep: ((s: SweepLine) => void) | undefined;
   let clientReady: () => void = () => undefined;
   const ready = new Promise<void>((r) => (clientReady = r));
-  createInterface({ input: client.stdout! }).on('line', (line) => {
+  createInterface({ input: client.stdout }).on('line', (line) => {
     const l = JSON.parse(line) as WatchLine;
     if (l.e === 'ready') clientReady();
     else if (l.e === 'probe') traces.get(l.ip)?.probes.push(l.at);
@@ -174,7 +174,7 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
     const log = createWriteStream(join(dir, `${h.name}.log`));
     let isUp: () => void = () => undefined;
     started.push(new Promise<void>((r) => (isUp = r)));
-    for (const s of [proc.stdout!, proc.stderr!]) {
+    for (const s of [proc.stdout, proc.stderr]) {
       createInterface({ input: s }).on('line', (line) => {
         node.lines++;
         log.write(line + '\n');
@@ -197,7 +197,7 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
     await sleep(STEADY_MS);
     const sweep = await new Promise<SweepLine>((resolve) => {
       onSweep = resolve;
-      client.stdin!.write(JSON.stringify({ cmd: 'sweep', ips: vips, perMs: 5 }) + '\n');
+      client.stdin.write(JSON.stringify({ cmd: 'sweep', ips: vips, perMs: 5 }) + '\n');
     });
     const ownerMac = cachedMac(traces.get(watched[0]!)!, now());
     const owner = nodes.find((n) => n.mac === ownerMac);
@@ -233,7 +233,7 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
     };
   } finally {
     clearInterval(sampler);
-    client.stdin!.end(JSON.stringify({ cmd: 'quit' }) + '\n');
+    client.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');
   }
 }
 

@@ -7,7 +7,7 @@ import type { Metadata, MembershipView } from '../membership/membership.js';
 import { compileExcludeList, ineligibilityReason, type ExcludeList } from '../netdev/eligibility.js';
 import type { LinkWatcherPort, NetInterface } from '../netdev/link-watcher.js';
 import type { Logger } from '../observability/logger.js';
-import { computeOwnership, type LinkSummary, type NodeStatus, type ServiceSpec } from './ownership.js';
+import { computeOwnership, ownedInterfaces, type LinkSummary, type NodeStatus, type Ownership, type ServiceSpec } from './ownership.js';
 
 /** The part of the announcer the speaker drives. */
 export interface AnnouncerPort {
@@ -69,6 +69,8 @@ export const DEFAULT_HOLD_DOWN_MS = 3_000;
 export const DEFEND_INTERVAL_MS = 10_000;
 /** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
 export const YIELD_MS = 10_000;
+/** Owner changes logged one line each at info; more in one reconcile are summarised. */
+export const OWNER_LINES = 8;
 /** MACs published to peers, so a conflict can be traced to the speaker that sent it. */
 const MAX_PUBLISHED_MACS = 8;
 /** Held-down peers published at most (metadata is small); more revive at once only in a cluster restart. */
@@ -155,6 +157,10 @@ export class Speaker {
   private owners: ReadonlyMap<string, string | undefined> = new Map();
   /** What this node announces now: IP -> interfaces. */
   private owned: OwnedSet = new Map();
+  /** The last computation, reused when nothing this node announces changed. */
+  private lastOwnership: (Ownership & { readonly services: readonly ServiceSpec[] }) | undefined;
+  /** Bumped by every setDesired: what local delivery was last given is keyed by it. */
+  private desiredGeneration = 0;
   private deliveryChain: Promise<void> = Promise.resolve();
   private lastDelivered: string | undefined;
   private deliveryError: unknown;
@@ -187,6 +193,7 @@ export class Speaker {
     // Compile first: a bad pattern throws here and leaves the running state as it was.
     const exclude = compileExcludeList(d.excludePatterns);
     this.desired = d;
+    this.desiredGeneration++;
     this.exclude = exclude;
     this.digest = desiredDigest(d.services);
     if (this.started) {
@@ -207,8 +214,13 @@ export class Speaker {
         }
         if (ev.type === 'removed' || (ev.type === 'changed' && !sameMac(ev.iface, ev.previous))) {
           this.c.announcer.forgetInterface(ev.iface.name);
+          // The announcer dropped the IPs on it: hand the owned set over again, even if unchanged.
+          this.lastOwnership = undefined;
         }
-        if (ev.type === 'changed' && ev.previous.name !== ev.iface.name) this.c.announcer.forgetInterface(ev.previous.name);
+        if (ev.type === 'changed' && ev.previous.name !== ev.iface.name) {
+          this.c.announcer.forgetInterface(ev.previous.name);
+          this.lastOwnership = undefined;
+        }
         // A new (or re-created) interface: local delivery re-checks its settings on it.
         if (ev.type === 'added') this.lastDelivered = undefined;
         this.publish();
@@ -244,6 +256,8 @@ export class Speaker {
     this.settleTimer?.cancel();
     this.electing = false;
     this.c.announcer.setOwned(new Map());
+    this.owned = new Map();
+    this.lastOwnership = undefined;
     this.c.announcer.stop();
     await this.c.membership.leave();
     await this.deliveryChain;
@@ -273,24 +287,49 @@ export class Speaker {
     // A yielded service has no local interface for now: this node does not announce it.
     const localInterfaces = (svc: ServiceSpec): readonly string[] =>
       this.yielded.has(svc.name) ? [] : svc.interfaces === undefined ? usableDefaults : this.usable(svc.interfaces);
-    const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces);
+    const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces, this.lastOwnership);
+    this.lastOwnership = { services: this.desired.services, owners, owned };
     const before = this.owners;
     this.owners = owners;
+    // Incremental: the same owned set (same object) is not handed over again.
+    if (owned !== this.owned) this.c.announcer.setOwned(owned);
     this.owned = owned;
-    this.c.announcer.setOwned(owned);
     // A node came back (restart, healed partition): it may have announced our VIPs meanwhile,
     // so announce ours again instead of waiting for the next refresh.
     const grew = [...view.alive].some((n) => !this.lastAlive.has(n));
     if (grew && this.lastAlive.size > 0) {
-      for (const iface of new Set([...owned.values()].flatMap((s) => [...s]))) this.c.announcer.reannounce(iface);
+      for (const iface of ownedInterfaces(owned)) this.c.announcer.reannounce(iface);
     }
     this.lastAlive = new Set(view.alive);
-    for (const [svc, owner] of owners) {
-      if (before.get(svc) !== owner) this.log.info({ service: svc, owner: owner ?? null }, owner === undefined ? 'no node can announce' : 'owner elected');
-    }
+    this.logOwners(before, owners);
     this.updateDelivery(defaults);
     this.publish();
     this.checkDigests(view);
+  }
+
+  /**
+   * A line per service whose owner changed, up to OWNER_LINES; beyond that (thousands of
+   * services moving at once) one summary line at info and the detail at debug.
+   */
+  private logOwners(before: ReadonlyMap<string, string | undefined>, owners: ReadonlyMap<string, string | undefined>): void {
+    if (before === owners) return;
+    const changed: [string, string | undefined][] = [];
+    for (const [svc, owner] of owners) if (before.get(svc) !== owner) changed.push([svc, owner]);
+    const many = changed.length > OWNER_LINES;
+    for (const [svc, owner] of changed) {
+      const msg = owner === undefined ? 'no node can announce' : 'owner elected';
+      if (many) this.log.debug({ service: svc, owner: owner ?? null }, msg);
+      else this.log.info({ service: svc, owner: owner ?? null }, msg);
+    }
+    if (many) {
+      let gained = 0;
+      let orphaned = 0;
+      for (const [, owner] of changed) {
+        if (owner === this.c.self) gained++;
+        else if (owner === undefined) orphaned++;
+      }
+      this.log.info({ changed: changed.length, gained, orphaned }, `owners elected: ${changed.length} services changed owner (${gained} to this node)`);
+    }
   }
 
   private settling(): boolean {
@@ -366,7 +405,7 @@ export class Speaker {
       this.reconcile();
       return;
     }
-    for (const iface of new Set([...this.owned.values()].flatMap((s) => [...s]))) this.c.announcer.reannounce(iface);
+    for (const iface of ownedInterfaces(this.owned)) this.c.announcer.reannounce(iface);
   }
 
   /**
@@ -440,11 +479,12 @@ export class Speaker {
   private updateDelivery(defaults: readonly string[]): void {
     const d = this.c.delivery;
     if (d === undefined) return;
-    const delivered = this.desired.services.filter((s) => s.nodes.includes(this.c.self)).flatMap((s) => [...s.addresses]);
     const ifaces = this.announceInterfaces(defaults);
-    const key = `${delivered.join(',')}|${[...ifaces].join(',')}`;
+    // Keyed by the desired state's generation, not by its thousands of VIPs joined.
+    const key = `${this.desiredGeneration}|${[...ifaces].join(',')}`;
     if (key === this.lastDelivered) return;
     this.lastDelivered = key;
+    const delivered = this.desired.services.filter((s) => s.nodes.includes(this.c.self)).flatMap((s) => [...s.addresses]);
     this.deliveryChain = this.deliveryChain
       .then(() => d.announceOn(ifaces))
       .then(() => d.set(delivered))
@@ -515,10 +555,14 @@ export class Speaker {
     };
     const text = JSON.stringify(meta);
     if (text === this.lastMeta) return;
+    const was = this.lastMeta;
+    // Before the call: setMetadata may report a membership change synchronously, whose
+    // reconcile publishes again; it must find this version published, not recurse without end.
+    this.lastMeta = text;
     try {
       this.c.membership.setMetadata(meta);
-      this.lastMeta = text;
     } catch (err) {
+      if (this.lastMeta === text) this.lastMeta = was;
       // Too large (hundreds of interfaces without carrier): peers keep the last version.
       this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
     }

@@ -23,6 +23,8 @@ export interface SpeakerMetricsSources {
   readonly delivery?: () => { failures: ReadonlyMap<string, number>; repairs: number; failing: boolean };
   /** Bytes of log lines dropped because stdout's reader was too slow. */
   readonly droppedLogBytes?: () => number;
+  /** Longest event-loop stall seen since start, ms (StallWatch). */
+  readonly eventLoopMaxLagMs?: () => number;
 }
 
 /** A counter whose value is read from a source at scrape time. */
@@ -176,6 +178,18 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
   }
   const logs = src.droppedLogBytes;
   if (logs !== undefined) readCounter(registry, 'l2vip_log_dropped_bytes_total', 'Log output dropped because the reader of stdout was too slow', logs);
+  readLabelledCounter(registry, 'l2vip_frame_send_failures_total', 'Frames the kernel refused to send, by errno (ENOBUFS: transmit queue or socket buffer full)', 'reason', () => src.stats.sendFailures);
+  const lag = src.eventLoopMaxLagMs;
+  if (lag !== undefined) {
+    new Gauge({
+      name: 'l2vip_event_loop_max_lag_seconds',
+      help: 'Longest event-loop stall since start: the failure detector shares the loop, so peers suspect this node when it exceeds suspectMs',
+      registers: [registry],
+      collect() {
+        this.set(lag() / 1000);
+      },
+    });
+  }
   return registry;
 }
 

@@ -36,7 +36,7 @@ export function vipAt(i: number): string {
 export interface VipsRunOptions {
   readonly vips: number;
   readonly print: (line: string) => void;
-  /** Keep the lab's logs on failure (their directory is printed). */
+  /** Keep the lab's logs: undefined on failure only, true always, false never (their directory is printed). */
   readonly keepLogs?: boolean;
 }
 
@@ -123,7 +123,7 @@ export async function runVips(o: VipsRunOptions): Promise<VipsResult> {
     teardownSync();
     await destroyTopology(spawnRunner, topo);
     unregister();
-    if (failed && o.keepLogs !== false) o.print(`logs kept in ${dir}`);
+    if ((failed && o.keepLogs !== false) || o.keepLogs === true) o.print(`logs kept in ${dir}`);
     else await rm(dir, { recursive: true, force: true });
   }
 }

@@ -152,6 +152,21 @@ describe('Announcer with thousands of VIPs', () => {
     expect(debug.lines.filter((l) => l.msg === 'announcing').length).toBe(20);
   });
 
+  it('counts every conflict but logs one line per interface per 10 s when another host claims thousands of its VIPs', () => {
+    const { a, clock, client, lines } = setup();
+    a.setOwned(many(2_000));
+    clock.inner.advance(0);
+    const other = parseMac('02:00:00:00:00:42')!;
+    for (let i = 0; i < 2_000; i++) {
+      const ip = toOwnedIp(vip(i))!.bytes;
+      client.send(arpFrame({ op: 2, senderMac: other, senderIp: ip, targetMac: BROADCAST_MAC, targetIp: ip }, { dst: BROADCAST_MAC, src: other }));
+    }
+    let conflicts = 0;
+    for (const c of a.stats.perIp.values()) conflicts += c.conflicts;
+    expect(conflicts).toBe(2_000);
+    expect(lines.filter((l) => l.msg === 'another host claims an IP this node announces')).toHaveLength(1);
+  });
+
   it('announces a failover gained during a big start-up next, not behind the start-up burst', () => {
     const { a, clock, frames } = setup();
     a.setOwned(many(N));

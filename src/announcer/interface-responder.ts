@@ -35,7 +35,7 @@ export interface Ipv6Groups {
   leave(iface: string, group: string): void;
 }
 
-/** Conflicts are logged at most once per IP in this period, but always counted. */
+/** Conflicts are logged at most once per interface in this period (with a count), but always counted. */
 const CONFLICT_LOG_INTERVAL_MS = 10_000;
 /** Send failures are logged at most once per interface in this period, but always counted. */
 const SEND_FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -49,7 +49,9 @@ export class InterfaceResponder {
   private readonly owned = new Map<number | string, OwnedIp>();
   /** Solicited-node multicast memberships, refcounted: several VIPs can share one group. */
   private readonly groups = new Map<string, number>();
-  private readonly lastConflictLog = new Map<string, number>();
+  private lastConflictLog: number | undefined;
+  /** Conflicts since the last conflict line. */
+  private conflictsUnlogged = 0;
   private lastSendFailureLog: number | undefined;
   private readonly log: Logger;
 
@@ -176,15 +178,21 @@ export class InterfaceResponder {
     if (this.send(reply)) c.responsesSent++;
   }
 
+  /**
+   * Counted always; logged at most once per CONFLICT_LOG_INTERVAL_MS per interface, with the
+   * number of conflicts since the last line (two nodes announcing the same 10 000 VIPs must not
+   * write 10 000 lines); every one at debug.
+   */
   private conflict(ip: OwnedIp, mac: Uint8Array): void {
     this.ctx.stats.ip(ip.ip).conflicts++;
     this.ctx.onConflict?.(ip.ip, this.iface.name, mac);
+    this.conflictsUnlogged++;
     const now = this.ctx.clock.now();
-    const last = this.lastConflictLog.get(ip.ip);
-    if (last === undefined || now - last >= CONFLICT_LOG_INTERVAL_MS) {
-      this.lastConflictLog.set(ip.ip, now);
-      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
-    }
+    if (this.lastConflictLog === undefined || now - this.lastConflictLog >= CONFLICT_LOG_INTERVAL_MS) {
+      this.lastConflictLog = now;
+      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac), conflicts: this.conflictsUnlogged }, 'another host claims an IP this node announces');
+      this.conflictsUnlogged = 0;
+    } else this.log.debug({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
   }
 
   private send(frame: Uint8Array): boolean {

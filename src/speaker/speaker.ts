@@ -159,6 +159,8 @@ export class Speaker {
   private owned: OwnedSet = new Map();
   /** The last computation, reused when nothing this node announces changed. */
   private lastOwnership: (Ownership & { readonly services: readonly ServiceSpec[] }) | undefined;
+  /** IP -> services with it, for conflicts. */
+  private byIp: { services: readonly ServiceSpec[]; index: Map<string, ServiceSpec[]> } | undefined;
   /** Bumped by every setDesired: what local delivery was last given is keyed by it. */
   private desiredGeneration = 0;
   private deliveryChain: Promise<void> = Promise.resolve();
@@ -416,7 +418,8 @@ export class Speaker {
    * announcement, at most once per DEFEND_INTERVAL.
    */
   private onConflict(ip: string, iface: string, mac: Uint8Array): void {
-    const svc = this.desired.services.find((s) => s.addresses.includes(ip) && this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
+    // Indexed: during a split brain every one of thousands of VIPs conflicts, several times a second.
+    const svc = this.servicesOf(ip).find((s) => this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
     if (svc === undefined) return;
     const view = this.c.membership.view();
     const hex = Buffer.from(mac).toString('hex');
@@ -441,6 +444,22 @@ export class Speaker {
     this.lastDefence.set(ip, now);
     this.counters.defences++;
     this.c.announcer.defend(ip);
+  }
+
+  /** The services that have `ip`, from an index built once per desired state. */
+  private servicesOf(ip: string): readonly ServiceSpec[] {
+    if (this.byIp === undefined || this.byIp.services !== this.desired.services) {
+      const index = new Map<string, ServiceSpec[]>();
+      for (const s of this.desired.services) {
+        for (const a of s.addresses) {
+          const list = index.get(a);
+          if (list === undefined) index.set(a, [s]);
+          else list.push(s);
+        }
+      }
+      this.byIp = { services: this.desired.services, index };
+    }
+    return this.byIp.index.get(ip) ?? [];
   }
 
   private yieldService(name: string, to: string | undefined): void {

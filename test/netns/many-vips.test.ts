@@ -13,7 +13,7 @@ describe.skipIf(!root)(`${VIPS} VIPs on one speaker (namespaces)`, () => {
   let r: VipsResult;
 
   it('starts without any owner change seen by the client, answers every VIP, and logs a summary instead of a line per VIP', async () => {
-    r = await runVips({ vips: VIPS, print: (l) => console.log(l) });
+    r = await runVips({ vips: VIPS, print: (l) => console.log(l), keepLogs: process.env.L2VIP_KEEP_LOGS === '1' ? true : undefined });
     console.log(JSON.stringify(r));
     expect(r.startupChanges).toEqual({ first: 0, last: 0 });
     expect(r.doubleAnswers).toEqual({ first: 0, last: 0 });

@@ -6,7 +6,7 @@ import { VirtualClock } from '../clock/virtual-clock.js';
 import type { Metadata, MembershipView } from '../membership/membership.js';
 import { FakeLinks } from '../../test/fakes/fake-links.js';
 import type { ServiceSpec } from './ownership.js';
-import { OWNER_LINES, Speaker, type AnnouncerPort, type MembershipPort } from './speaker.js';
+import { DEFAULT_START_GRACE_MS, OWNER_LINES, Speaker, type AnnouncerPort, type MembershipPort } from './speaker.js';
 
 /** A membership of this node alone whose setMetadata reports a change synchronously (as a real one may). */
 class EagerMembership implements MembershipPort {
@@ -108,5 +108,65 @@ describe('speaker with many VIPs and services', () => {
     const small = speaker(services.slice(0, 3));
     await small.s.start();
     expect(small.lines.filter((l) => l.msg === 'owner elected')).toHaveLength(3);
+  });
+});
+
+/** This node plus a peer that has never been heard (its process not up yet). */
+class LatePeerMembership implements MembershipPort {
+  peerUp = false;
+  private readonly handlers = new Set<(v: MembershipView) => void>();
+  view(): MembershipView {
+    const self = { name: 'n1', address: '', state: 'alive' as const, incarnation: 1, lastHeardMsAgo: 0, metadata: undefined, self: true };
+    const peer = { name: 'n2', address: '', state: this.peerUp ? ('alive' as const) : ('dead' as const), incarnation: this.peerUp ? 1 : 0, lastHeardMsAgo: this.peerUp ? 0 : undefined, metadata: undefined, self: false };
+    return { alive: new Set(this.peerUp ? ['n1', 'n2'] : ['n1']), members: new Map([['n1', self], ['n2', peer]]) };
+  }
+  onChange(handler: (v: MembershipView) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+  setMetadata(): void {}
+  up(): void {
+    this.peerUp = true;
+    for (const h of this.handlers) h(this.view());
+  }
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  leave(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('start grace', () => {
+  // n2 preferred: it owns the service whenever it is alive.
+  const svc: ServiceSpec = { name: 'web', addresses: ['192.0.2.1'], nodes: ['n1', 'n2'], weights: new Map([['n2', 10]]) };
+
+  function late() {
+    const clock = new VirtualClock();
+    const membership = new LatePeerMembership();
+    const announcer = new CountingAnnouncer();
+    const s = new Speaker({ self: 'n1', clock, logger: pino({ level: 'silent' }), membership, links: new FakeLinks(['eth0']), announcer });
+    s.setDesired({ services: [svc] });
+    return { clock, membership, announcer, s };
+  }
+
+  it(`does not take the VIPs of a peer never heard since its start for ${DEFAULT_START_GRACE_MS} ms, so a peer starting a little later finds no owner change to undo`, async () => {
+    const { clock, membership, announcer, s } = late();
+    await s.start();
+    expect(announcer.calls.at(-1)?.size ?? 0).toBe(0);
+    clock.advance(1_500);
+    membership.up();
+    clock.advance(10_000);
+    expect(announcer.calls.every((c) => c.size === 0)).toBe(true);
+    expect(s.currentOwners().get('web')).toBe('n2');
+  });
+
+  it('takes them when the grace ends and the peer never came', async () => {
+    const { clock, announcer, s } = late();
+    await s.start();
+    clock.advance(DEFAULT_START_GRACE_MS - 10);
+    expect(announcer.calls.at(-1)?.size ?? 0).toBe(0);
+    clock.advance(20);
+    expect(announcer.calls.at(-1)?.size).toBe(1);
   });
 });

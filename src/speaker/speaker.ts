@@ -62,9 +62,19 @@ export interface SpeakerComponents {
    * long before it takes back VIPs another node carries (default 3000 ms; 0 = off).
    */
   readonly holdDownMs?: number | undefined;
+  /** See DEFAULT_START_GRACE_MS (0 = off). */
+  readonly startGraceMs?: number | undefined;
 }
 
 export const DEFAULT_HOLD_DOWN_MS = 3_000;
+/**
+ * After its start a node counts peers it has never heard from as alive for this long, so nodes
+ * whose processes start a second or two apart (a busy host, a config of thousands of VIPs to
+ * read) elect alike from the first moment instead of the first one up taking every VIP and
+ * handing them over as the others arrive. A peer that is really down costs its VIPs this long
+ * at a cold start of the cluster, never at a failover.
+ */
+export const DEFAULT_START_GRACE_MS = 3_000;
 /** RFC 5227 §2.4 (b)/(c): DEFEND_INTERVAL, at most one defence per IP in this period. */
 export const DEFEND_INTERVAL_MS = 10_000;
 /** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
@@ -159,6 +169,9 @@ export class Speaker {
   private owned: OwnedSet = new Map();
   /** The last computation, reused when nothing this node announces changed. */
   private lastOwnership: (Ownership & { readonly services: readonly ServiceSpec[] }) | undefined;
+  /** End of the start grace (DEFAULT_START_GRACE_MS), and the re-election when it ends. */
+  private graceUntil = 0;
+  private graceTimer: { cancel(): void } | undefined;
   /** IP -> services with it, for conflicts. */
   private byIp: { services: readonly ServiceSpec[]; index: Map<string, ServiceSpec[]> } | undefined;
   /** Bumped by every setDesired: what local delivery was last given is keyed by it. */
@@ -237,6 +250,14 @@ export class Speaker {
     await this.c.membership.start();
     // Only now: before its membership runs a node cannot hear its peers, and must not claim.
     this.electing = true;
+    const grace = this.c.startGraceMs ?? DEFAULT_START_GRACE_MS;
+    if (grace > 0) {
+      this.graceUntil = this.c.clock.now() + grace;
+      this.graceTimer = this.c.clock.setTimeout(() => {
+        this.graceTimer = undefined;
+        this.reconcile();
+      }, grace + 1);
+    }
     this.reconcile();
     // A host that cannot deliver the VIPs fails the start, not silently later.
     await this.deliveryChain;
@@ -256,6 +277,8 @@ export class Speaker {
     if (owned) await sleep(this.c.clock, this.c.handoffMs ?? 150);
     for (const u of this.unsubscribe.splice(0)) u();
     this.settleTimer?.cancel();
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
     this.electing = false;
     this.c.announcer.setOwned(new Map());
     this.owned = new Map();
@@ -278,12 +301,18 @@ export class Speaker {
     // Once per reconcile, not once per service: an owner of 10 000 VIPs asks for each.
     const defaults = this.defaultInterfaces();
     const usableDefaults = this.usable(defaults);
+    // Never heard since our start, within the start grace: assumed alive (see DEFAULT_START_GRACE_MS),
+    // and not "back from dead" when first heard.
+    const unheard = new Set<string>();
+    if (this.c.clock.now() < this.graceUntil) {
+      for (const m of view.members.values()) if (!m.self && m.lastHeardMsAgo === undefined) unheard.add(m.name);
+    }
     const settling = this.settlingNodes(view);
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {
       // Our own draining only matters to the peers: we keep answering until the successor has announced.
       const meta = m.self ? { links: this.links(defaults), draining: false } : readMetadata(m.metadata);
-      nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, settling: settling.has(name), links: meta.links });
+      nodes.set(name, { alive: view.alive.has(name) || unheard.has(name), draining: meta.draining ?? false, settling: settling.has(name), links: meta.links });
     }
     this.expireYields(view.alive);
     // A yielded service has no local interface for now: this node does not announce it.
@@ -302,7 +331,7 @@ export class Speaker {
     if (grew && this.lastAlive.size > 0) {
       for (const iface of ownedInterfaces(owned)) this.c.announcer.reannounce(iface);
     }
-    this.lastAlive = new Set(view.alive);
+    this.lastAlive = new Set([...view.alive, ...unheard]);
     this.logOwners(before, owners);
     this.updateDelivery(defaults);
     this.publish();

@@ -38,6 +38,8 @@ export interface VipsRunOptions {
   readonly print: (line: string) => void;
   /** Keep the lab's logs: undefined on failure only, true always, false never (their directory is printed). */
   readonly keepLogs?: boolean;
+  /** The l2vip to run (default this checkout): e.g. a checkout of the code before, for a baseline. */
+  readonly command?: readonly string[];
 }
 
 export interface PerVip {
@@ -167,7 +169,7 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
   const nodes: Node[] = [];
   const started: Promise<void>[] = [];
   for (const h of topo.nodes) {
-    const proc = spawn('ip', ['netns', 'exec', h.netns, ...selfCommand(), 'standalone', '--config', join(dir, `${h.name}.yaml`)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, L2VIP_LOG_LEVEL: 'info' } });
+    const proc = spawn('ip', ['netns', 'exec', h.netns, ...(o.command ?? selfCommand()), 'standalone', '--config', join(dir, `${h.name}.yaml`)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, L2VIP_LOG_LEVEL: 'info' } });
     procs.push(proc);
     const node: Node = { host: h, proc, mac: await macOf(h), lines: 0, rss: 0 };
     nodes.push(node);

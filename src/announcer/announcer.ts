@@ -25,12 +25,14 @@ export interface AnnouncerComponents {
 }
 
 /**
- * Gains are applied in slices of this many IPs, one slice per event-loop turn: parsing, the
- * responder's table and the announcement schedule cost about 2 us per IP, so a slice takes
- * about 1 ms and the failure detector sharing the loop is never held up by a big gain (10 000
- * VIPs at start-up). Withdrawals are never sliced.
+ * Gains are applied in slices, one per event-loop turn, so the failure detector sharing the loop
+ * is never held up by a big gain (10 000 VIPs at start-up): at most GAIN_SLICE IPs, and no more
+ * than SLICE_BUDGET_MS of work (checked every 50 IPs). Parsing, the responder's table and the
+ * announcement schedule cost 2 to 10 us per IP (idle to busy machine). Withdrawals are never
+ * sliced.
  */
 export const GAIN_SLICE = 500;
+export const SLICE_BUDGET_MS = 2;
 
 /** First retry of an interface whose socket failed to open; doubles up to the maximum. */
 const SOCKET_RETRY_MS = 1_000;
@@ -151,7 +153,9 @@ export class Announcer {
     const g = this.gaining;
     if (g === undefined) return;
     g.timer = undefined;
+    const deadline = this.c.clock.now() + SLICE_BUDGET_MS;
     for (let n = 0; n < GAIN_SLICE; n++) {
+      if (n % 50 === 49 && this.c.clock.now() > deadline) break;
       const r = g.rest.next();
       if (r.done === true) {
         this.gaining = undefined;

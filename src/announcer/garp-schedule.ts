@@ -41,10 +41,11 @@ export function checkGarpTiming(t: GarpTiming): string | undefined {
  * - `perSecond` 5 000 (10 000 IPv4 frames/s, about 5 Mbit/s of minimum-size frames): 10 000
  *   newly gained VIPs all get their first announcement within 2 s, and the refreshes of 10 000
  *   VIPs (one per VIP every 30 s, 333/s) use a fifteenth of it.
- * - `burst` 200 (400 frames): what may leave at once. Below the default transmit queue of a NIC
- *   (txqueuelen 1000) and the default socket send buffer (net.core.wmem_default 212 992 bytes
- *   holds about 270 minimum-size frames in flight, skb overhead included), so a burst of 20 000
- *   frames never meets ENOBUFS: it is spread over the following seconds instead.
+ * - `burst` 100 (200 frames): what may leave at once. Below the default transmit queue of a NIC
+ *   (txqueuelen 1000) and the default socket send buffer (net.core.wmem_default 212 992 bytes;
+ *   a minimum-size frame is charged about 768 bytes of skb until the NIC has sent it, so about
+ *   270 frames in flight), so a burst of 20 000 frames never meets ENOBUFS: it is spread over
+ *   the following seconds instead.
  *
  * Order when announcements wait for tokens: newest gain first (a failover during a big start-up
  * burst is announced next, not behind thousands of start-up frames), and within a gain the first
@@ -57,7 +58,7 @@ export interface GarpPacing {
   readonly burst: number;
 }
 
-export const DEFAULT_GARP_PACING: GarpPacing = { perSecond: 5_000, burst: 200 };
+export const DEFAULT_GARP_PACING: GarpPacing = { perSecond: 5_000, burst: 100 };
 
 /** When tokens run out, the scheduler wakes again after at least this long (fewer, larger batches). */
 const STARVED_WAIT_MS = 10;

@@ -4,6 +4,7 @@
  *   sudo npm run bench:vips                       (N = 300, 2 000, 10 000; a few minutes)
  *   sudo npm run bench:vips -- --vips 300,2000    (other sizes)
  *   sudo npm run bench:vips -- --baseline /path/to/older/checkout
+ *   sudo npm run bench:vips -- --built            (run bin/l2vip.js, i.e. dist/: `npm run build` first)
  *
  * 3 nodes running `l2vip standalone` in namespaces on one bridge, one service with N IPv4 VIPs on
  * one /16 (198.18.0.0/16), and a client ARPing the first and the last VIP every 20 ms from before
@@ -19,17 +20,21 @@
  * node logged until the kill (info level), and the owner's longest event-loop stall
  * (l2vip_event_loop_max_lag_seconds: on a shared machine it also counts time the process was
  * not scheduled). The baseline is the figures of issue 12 (the code before), or `--baseline DIR`
- * runs an older checkout's src/cli/main.ts in the same lab.
+ * runs an older checkout's src/cli/main.ts in the same lab (its dist/ with --built). Through tsx
+ * (the default) every speaker also carries the TypeScript transpiler: about 40 MiB more RSS and a
+ * slower start than the built CLI that ships.
  *
  * Goals (issue 12): 10 000 VIPs with zero owner changes during start-up, every VIP answered
  * within 5 s; failover outage first VIP <= 150 ms, last <= 300 ms; no stranded client; owner RSS
  * <= 150 MB; start-up log lines independent of N.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { argValue, load, ms, requireRoot, table } from './lib/failover-lab.js';
 import { runVips, type VipsResult } from './lib/vips-lab.js';
 
-const USAGE = 'usage: sudo npx tsx bench/vips.ts [--vips 300,2000,10000] [--baseline DIR]';
+const USAGE = 'usage: sudo npx tsx bench/vips.ts [--vips 300,2000,10000] [--baseline DIR] [--built]';
 
 /** Issue 12's table: the code before, same lab (owner changes first/last, outage first/last ms, RSS MB, log lines). */
 const ISSUE_12: Record<number, string> = {
@@ -38,6 +43,8 @@ const ISSUE_12: Record<number, string> = {
   5000: 'flapping, client stranded for 18 s, RSS 126 MB, logs ~30 000',
   10000: 'changes 68/47, outage 100/346 ms, RSS 193 MB',
 };
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 const print = (l: string): void => void process.stdout.write(l + '\n');
 
@@ -83,10 +90,15 @@ async function main(): Promise<void> {
   const sizes = (argValue(process.argv, '--vips') ?? '300,2000,10000').split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 60_000)) throw new Error(`--vips takes sizes from 2 to 60000\n${USAGE}`);
   const baselineDir = argValue(process.argv, '--baseline');
+  const built = process.argv.includes('--built');
+  const command = (root: string): string[] => (built ? [process.execPath, join(root, 'bin', 'l2vip.js')] : [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')]);
+  for (const root of [REPO, ...(baselineDir === undefined ? [] : [baselineDir])]) {
+    if (built && !existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error(`--built: ${root}/dist is missing: run "npm run build" there first\n${USAGE}`);
+  }
   const loadAtStart = load();
-  print(`bench:vips, ${new Date().toISOString()}, load average ${loadAtStart} (2 cores, shared)`);
-  const ours = await series(sizes, undefined, 'l2vip (this checkout)');
-  const base = baselineDir === undefined ? undefined : await series(sizes, [process.execPath, '--import', 'tsx', join(baselineDir, 'src', 'cli', 'main.ts')], `baseline (${baselineDir})`);
+  print(`bench:vips, ${new Date().toISOString()}, load average ${loadAtStart} (2 cores, shared), ${built ? 'built CLI (dist/)' : 'sources through tsx'}`);
+  const ours = await series(sizes, command(REPO), 'l2vip (this checkout)');
+  const base = baselineDir === undefined ? undefined : await series(sizes, command(baselineDir), `baseline (${baselineDir})`);
   print(`\n=== ${sizes.length} sizes, 3 nodes, one service, client ARPing first and last VIP every 20 ms; load average at start ${loadAtStart}, at end ${load()} ===`);
   const all = rows('l2vip', ours);
   if (base !== undefined) all.push([''], ...rows('baseline', base));

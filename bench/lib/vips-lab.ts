@@ -64,7 +64,7 @@ export interface VipsResult {
   readonly announcedMs: PerVip;
   /** VIPs (of first and last) whose client cache still points at the killed node 2 s after the kill. */
   readonly stranded: number;
-  /** Peak resident set of the owner's speaker before the kill, MiB. */
+  /** Peak resident set of the owner's speaker from its start until the sweep (before the one /metrics scrape), MiB. */
   readonly ownerRssMiB: number;
   /** Lines the owner logged from its start until the kill (at info). */
   readonly ownerLogLines: number;
@@ -204,8 +204,9 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
     const ownerMac = cachedMac(traces.get(watched[0]!)!, now());
     const owner = nodes.find((n) => n.mac === ownerMac);
     if (owner === undefined) throw new Error(`the first VIP is answered by ${ownerMac ?? 'nobody'}, not by a node`);
-    const maxStallMs = await maxLag(owner.host);
+    // Before the scrape: /metrics of 10 000 VIPs builds megabytes of text (its own figure, not start-up's).
     clearInterval(sampler);
+    const maxStallMs = await maxLag(owner.host);
     const lines = nodes.map((n) => n.lines);
 
     // kill -9 of every process of the owner's namespace, as a crash of the host would.

@@ -152,6 +152,26 @@ describe('Announcer with thousands of VIPs', () => {
     expect(debug.lines.filter((l) => l.msg === 'announcing').length).toBe(20);
   });
 
+  it('withdrawing everything at once also leaves every IPv6 solicited-node group, at the link and the IP level', () => {
+    const lan = new MemoryLan();
+    const joined = new Set<string>();
+    let socket: ReturnType<MemoryLan['socket']> | undefined;
+    const a = new Announcer({
+      clock: new VirtualClock(),
+      logger: pino({ level: 'silent' }),
+      resolveInterface: () => ({ name: 'eth0', ifindex: 2, mac: NODE_MAC }),
+      openSocket: (i) => (socket = lan.socket(i.ifindex)),
+      groups: { join: (_i, g) => joined.add(g), leave: (_i, g) => joined.delete(g) },
+    });
+    a.setOwned(new Map(Array.from({ length: 300 }, (_, i) => [`2001:db8::${(i + 1).toString(16)}`, new Set(['eth0'])])));
+    expect(joined.size).toBe(300);
+    expect(socket?.memberships.size).toBe(300);
+    a.setOwned(new Map());
+    expect(joined.size).toBe(0);
+    expect(socket?.memberships.size).toBe(0);
+    expect(a.current().size).toBe(0);
+  });
+
   it('counts every conflict but logs one line per interface per 10 s when another host claims thousands of its VIPs', () => {
     const { a, clock, client, lines } = setup();
     a.setOwned(many(2_000));

@@ -100,6 +100,15 @@ export class Announcer {
     this.wanted = next;
     this.aliases = undefined;
     // Withdraw first: stopping an answer is never delayed by the work of starting another.
+    if (next.size === 0 && this.owned.size > 0) {
+      // Everything lost (a yield, a stop): cleared in bulk, not IP by IP (10 000 in one turn).
+      this.summary.withdrawn += this.owned.size;
+      for (const r of this.responders.values()) r.removeAll();
+      this.garp.stop();
+      this.anywhere.clear();
+      this.owned.clear();
+      this.log.debug('withdrawn: every IP');
+    }
     for (const o of [...this.owned.values()]) {
       for (const iface of [...o.ifaces]) {
         if (!this.wants(o.ip, iface)) {

@@ -1,6 +1,6 @@
 import { ARP_OP_REQUEST, arpFrame, arpReply, decodeArp, gratuitousArp } from '../packet/arp.js';
 import { decodeEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV6, type EthernetFrame } from '../packet/ethernet.js';
-import { isBroadcastMac, macEquals, macToString, solicitedNodeMulticastMac } from '../packet/mac.js';
+import { isBroadcastMac, macEquals, macToString, parseMac, solicitedNodeMulticastMac } from '../packet/mac.js';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../clock/clock.js';
 import type { FrameSocket } from './frame-socket.js';
@@ -91,6 +91,21 @@ export class InterfaceResponder {
       this.leave(solicitedNodeMulticastMac(ip.bytes));
       this.ctx.groups?.leave(this.iface.name, solicitedNodeGroup(ip.bytes));
     }
+  }
+
+  /** Stops answering for every IP at once. */
+  removeAll(): void {
+    for (const ip of this.owned.values()) if (ip.family === 6) this.ctx.groups?.leave(this.iface.name, solicitedNodeGroup(ip.bytes));
+    for (const k of this.groups.keys()) {
+      const mac = parseMac(k);
+      try {
+        if (mac !== undefined) this.socket.dropMembership(mac);
+      } catch {
+        // Gone with the interface.
+      }
+    }
+    this.owned.clear();
+    this.groups.clear();
   }
 
   /**

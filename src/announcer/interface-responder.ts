@@ -35,9 +35,6 @@ export interface Ipv6Groups {
   leave(iface: string, group: string): void;
 }
 
-/** Conflicts are logged at most once per IP in this period, but always counted. */
-const CONFLICT_LOG_INTERVAL_MS = 10_000;
-
 /**
  * Answers ARP requests and Neighbor Solicitations for the IPs this node announces on one
  * interface, and sends their gratuitous announcements. It decides nothing about ownership:
@@ -47,7 +44,6 @@ export class InterfaceResponder {
   private readonly owned = new Map<number | string, OwnedIp>();
   /** Solicited-node multicast memberships, refcounted: several VIPs can share one group. */
   private readonly groups = new Map<string, number>();
-  private readonly lastConflictLog = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(
@@ -91,10 +87,12 @@ export class InterfaceResponder {
   /**
    * One gratuitous announcement of `ip`: for IPv4 an ARP request and an ARP reply
    * (RFC 5227 §3 announcement; some devices update their caches only from one form),
-   * for IPv6 an unsolicited Neighbor Advertisement to all nodes (RFC 4861 §7.2.6).
+   * for IPv6 an unsolicited Neighbor Advertisement to all nodes (RFC 4861 §7.2.6). True if a
+   * frame went out.
    */
-  sendGratuitous(ip: OwnedIp): void {
+  sendGratuitous(ip: OwnedIp): boolean {
     const c = this.ctx.stats.ip(ip.ip);
+    const before = c.gratuitousSent;
     if (ip.family === 4) {
       for (const op of ['request', 'reply'] as const) {
         if (this.send(arpFrame(gratuitousArp(this.iface.mac, ip.bytes, op)))) c.gratuitousSent++;
@@ -102,6 +100,7 @@ export class InterfaceResponder {
     } else if (this.send(unsolicitedAdvertisement(this.iface.mac, ip.bytes))) {
       c.gratuitousSent++;
     }
+    return c.gratuitousSent > before;
   }
 
   close(): void {
@@ -173,15 +172,10 @@ export class InterfaceResponder {
     if (this.send(reply)) c.responsesSent++;
   }
 
+  /** Counts it and tells the announcer, which logs once per episode (src/announcer/conflict-episodes.ts). */
   private conflict(ip: OwnedIp, mac: Uint8Array): void {
     this.ctx.stats.ip(ip.ip).conflicts++;
     this.ctx.onConflict?.(ip.ip, this.iface.name, mac);
-    const now = this.ctx.clock.now();
-    const last = this.lastConflictLog.get(ip.ip);
-    if (last === undefined || now - last >= CONFLICT_LOG_INTERVAL_MS) {
-      this.lastConflictLog.set(ip.ip, now);
-      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
-    }
   }
 
   private send(frame: Uint8Array): boolean {

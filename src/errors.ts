@@ -76,6 +76,12 @@ export class LabError extends L2vipError {
   readonly code = 'L2VIP_LAB_FAILED';
 }
 
+/** `l2vip status`: nothing answers at the status endpoint, or what answers is not an l2vip status endpoint. Exit code 3. */
+export class NotRunningError extends L2vipError {
+  readonly code = 'L2VIP_NOT_RUNNING';
+  override readonly exitCode = 3;
+}
+
 export const ERROR_CLASSES = [
   UsageError,
   PermissionError,
@@ -87,4 +93,5 @@ export const ERROR_CLASSES = [
   MissingToolError,
   VipHostAddressError,
   LabError,
+  NotRunningError,
 ] as const;

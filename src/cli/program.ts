@@ -6,6 +6,7 @@ import { registerLab } from './lab.js';
 import { registerLabAgent } from './lab-agent.js';
 import { registerConfigCheck } from './config-check.js';
 import { registerCleanup } from './cleanup.js';
+import { registerStatus } from './status.js';
 
 /**
  * The l2vip command line. Every command reports bad input as one line on stderr and exits 2;
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerLabAgent(program);
   registerConfigCheck(program);
   registerCleanup(program);
+  registerStatus(program);
   return program;
 }
 

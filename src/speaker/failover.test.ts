@@ -167,3 +167,24 @@ describe('ownership history and failover measurement', () => {
     expect(h.get('a')).toBeUndefined();
   });
 });
+
+describe('ownership history at scale', () => {
+  it('takes a mass failover of 10 000 services and their first announcements in linear time', () => {
+    let now = 0;
+    const h = new OwnershipHistory({ now: () => now, setTimeout: () => ({ cancel() {} }) });
+    const seen: number[] = [];
+    h.onFailover((s) => seen.push(s));
+    const ip = (i: number) => `10.${(i >> 8) & 255}.${i & 255}.1`;
+    const started = performance.now();
+    h.changed(Array.from({ length: 10_000 }, (_, i) => ({ service: `s${i}`, addresses: [ip(i), `2001:db8::${i.toString(16)}`], from: 'n1', to: 'n2', cause: 'death' as const, at: 0, since: 0, takeover: true })));
+    now = 2;
+    for (let i = 0; i < 10_000; i++) {
+      h.firstGratuitous(ip(i));
+      h.firstGratuitous(`2001:db8::${i.toString(16)}`);
+    }
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(seen).toHaveLength(10_000);
+    expect(h.get('s9999')!.lastFailover!.durationMs).toBe(2);
+    expect(h.takeovers.get('death')).toBe(10_000);
+  });
+});

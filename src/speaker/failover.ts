@@ -48,7 +48,9 @@ interface Pending {
  */
 export class OwnershipHistory {
   private readonly services = new Map<string, Entry>();
+  /** Canonical IP -> the takeover its first gratuitous announcement ends; and each service's pending IPs. */
   private readonly pending = new Map<string, Pending>();
+  private readonly pendingIps = new Map<string, string[]>();
   private readonly listeners = new Set<(seconds: number, cause: TakeoverCause) => void>();
   /** Takeovers by this node, by cause. */
   readonly takeovers = new Map<TakeoverCause, number>(TAKEOVER_CAUSES.map((c) => [c, 0]));
@@ -78,10 +80,17 @@ export class OwnershipHistory {
       const record: FailoverRecord = { at: c.at, from: c.from, to: c.to, cause: c.cause, durationMs: undefined };
       e.last = record;
       if (!measured) continue;
+      const ips: string[] = [];
       for (const text of c.addresses) {
         const ip = toOwnedIp(text)?.ip;
-        if (ip !== undefined) this.pending.set(ip, { service: c.service, record, since: c.since });
+        if (ip === undefined) continue;
+        // An IP moved from another service: that one's measurement is off.
+        const other = this.pending.get(ip);
+        if (other !== undefined) this.forget(other.service);
+        this.pending.set(ip, { service: c.service, record, since: c.since });
+        ips.push(ip);
       }
+      this.pendingIps.set(c.service, ips);
     }
   }
 
@@ -111,6 +120,9 @@ export class OwnershipHistory {
   }
 
   private forget(service: string): void {
-    for (const [ip, p] of this.pending) if (p.service === service) this.pending.delete(ip);
+    const ips = this.pendingIps.get(service);
+    if (ips === undefined) return;
+    this.pendingIps.delete(service);
+    for (const ip of ips) if (this.pending.get(ip)?.service === service) this.pending.delete(ip);
   }
 }

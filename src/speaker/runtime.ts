@@ -128,7 +128,6 @@ export class SpeakerRuntime {
     const now = this.clock.now();
     const wall = (this.o.wallClock ?? Date.now)();
     const owners = this.speaker.currentOwners();
-    this.history.retain(new Set(this.desired.services.map((s) => s.name)));
     return buildStatus({
       node: this.o.node,
       mode: this.o.mode ?? (this.o.membership === undefined ? 'announce' : 'standalone'),
@@ -187,6 +186,7 @@ export class SpeakerRuntime {
   setDesired(desired: DesiredState): void {
     this.speaker.setDesired(desired);
     this.desired = desired;
+    this.history.retain(new Set(desired.services.map((s) => s.name)));
   }
 
   /** Refuses (VipHostAddressError) desired VIPs that are addresses of this host: delivery would take them over. */

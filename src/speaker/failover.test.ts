@@ -134,6 +134,9 @@ describe('ownership history and failover measurement', () => {
     const next = owner();
     expect(next.history.get('web')!.lastFailover).toMatchObject({ from: old.name, to: next.name, cause: 'link' });
     expect(next.measured.map((m) => m.cause)).toEqual(['link']);
+    // The old owner calls it the same, and measured nothing.
+    expect(old.history.get('web')!.lastFailover).toMatchObject({ from: old.name, to: next.name, cause: 'link', durationMs: undefined });
+    expect(old.measured).toEqual([]);
   });
 
   it('calls taking a service back after a yield a conflict takeover', async () => {

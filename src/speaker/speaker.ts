@@ -458,6 +458,7 @@ export class Speaker {
   ): void {
     const now = this.c.clock.now();
     const changes: OwnerChange[] = [];
+    let ownLinks: LinkSummary | undefined;
     for (const s of this.desired.services) {
       const from = before.get(s.name);
       const to = owners.get(s.name);
@@ -478,6 +479,12 @@ export class Speaker {
         const links = readMetadata(prev.metadata).links;
         if (links !== undefined && !canCarryLinks(links, s.interfaces)) cause = 'link';
       } else if (from === this.c.self && takeover) cause = 'link';
+      else if (from === this.c.self) {
+        // This node lost it: it is stopping, or its own link went down.
+        ownLinks ??= this.links();
+        if (this.draining) cause = 'handoff';
+        else if (!canCarryLinks(ownLinks, s.interfaces)) cause = 'link';
+      }
       changes.push({ service: s.name, addresses: s.addresses, from, to, cause, at: now, since, takeover });
     }
     if (changes.length > 0) this.c.onOwnerChange?.(changes);

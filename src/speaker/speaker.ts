@@ -480,10 +480,9 @@ export class Speaker {
         if (links !== undefined && !canCarryLinks(links, s.interfaces)) cause = 'link';
       } else if (from === this.c.self && takeover) cause = 'link';
       else if (from === this.c.self) {
-        // This node lost it: it is stopping, or its own link went down.
+        // This node lost it because its own link went down? (Its own draining never moves a service in its own view.)
         ownLinks ??= this.links();
-        if (this.draining) cause = 'handoff';
-        else if (!canCarryLinks(ownLinks, s.interfaces)) cause = 'link';
+        if (!canCarryLinks(ownLinks, s.interfaces)) cause = 'link';
       }
       changes.push({ service: s.name, addresses: s.addresses, from, to, cause, at: now, since, takeover });
     }

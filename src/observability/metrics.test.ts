@@ -79,8 +79,8 @@ describe('health endpoints', () => {
   });
 });
 
-describe('failover, conflict, reload and Kubernetes client metrics', () => {
-  it('exposes takeovers by cause, the failover histogram, conflict episodes, auth failures, reloads and MetalLB\'s k8s client gauges', async () => {
+describe('failover, conflict and reload metrics', () => {
+  it('exposes takeovers by cause, the failover histogram, conflict episodes, auth failures and reloads', async () => {
     const listeners: ((seconds: number, cause: string) => void)[] = [];
     const zero = { incarnation: 1, sent: 0, received: 0, accepted: 0, suspicions: 0, deaths: 0, revivals: 0, leaves: 0, refutations: 0, stalls: 0, badMetadata: 0, sendErrors: 0 };
     const drops = { ...(Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as MembershipStats['drops']), 'bad-mac': 4, 'unknown-key': 1, replay: 9 };
@@ -102,7 +102,6 @@ describe('failover, conflict, reload and Kubernetes client metrics', () => {
       },
       conflictEpisodes: () => 3,
       configReloads: () => ({ success: 5, failure: 2 }),
-      k8sClient: () => ({ configLoaded: true, configStale: false, updates: 7, updateErrors: 1 }),
     });
     for (const l of listeners) {
       l(0.004, 'death');
@@ -120,15 +119,6 @@ describe('failover, conflict, reload and Kubernetes client metrics', () => {
     expect(text).not.toContain('l2vip_membership_auth_failures_total{reason="replay"}');
     expect(text).toContain('l2vip_config_reloads_total{result="success"} 5');
     expect(text).toContain('l2vip_config_reloads_total{result="failure"} 2');
-    expect(text).toContain('metallb_k8s_client_config_loaded_bool 1');
-    expect(text).toContain('metallb_k8s_client_config_stale_bool 0');
-    expect(text).toContain('metallb_k8s_client_updates_total 7');
-    expect(text).toContain('metallb_k8s_client_update_errors_total 1');
-  });
-
-  it('leaves out the Kubernetes client metrics outside Kubernetes mode', async () => {
-    const text = await speakerRegistry({ node: 'n1', stats: new ResponderStats(), owned: () => new Map(), services: () => [] }).metrics();
-    expect(text).not.toContain('metallb_k8s_client');
   });
 });
 

@@ -32,19 +32,6 @@ export interface SpeakerMetricsSources {
   readonly conflictEpisodes?: () => number;
   /** Config reloads by result (standalone: SIGHUP). */
   readonly configReloads?: () => { readonly success: number; readonly failure: number };
-  /** Kubernetes mode only: the client's state, under MetalLB's names. */
-  readonly k8sClient?: () => K8sClientMetrics;
-}
-
-/** What the Kubernetes speaker reports about its API client (MetalLB's metallb_k8s_client_* metrics). */
-export interface K8sClientMetrics {
-  /** The configuration (pools, advertisements) has been loaded at least once. */
-  readonly configLoaded: boolean;
-  /** The last configuration update failed: the running one is stale. */
-  readonly configStale: boolean;
-  /** Object updates processed, and those that failed (optional). */
-  readonly updates?: number;
-  readonly updateErrors?: number;
 }
 
 /** Membership drop reasons that mean a datagram failed authentication. */
@@ -53,17 +40,7 @@ export const AUTH_FAILURE_REASONS = ['bad-mac', 'unknown-key'] as const;
 /** Buckets of l2vip_failover_duration_seconds: a takeover is usually well under 10 ms once the peer is declared dead. */
 export const FAILOVER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** A gauge read from a source at scrape time. */
-function readGauge(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.set(read());
-    },
-  });
-}
+
 
 /** A counter whose value is read from a source at scrape time. */
 function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -245,13 +222,6 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       ['success', reloads().success],
       ['failure', reloads().failure],
     ]);
-  }
-  const k = src.k8sClient;
-  if (k !== undefined) {
-    readGauge(registry, 'metallb_k8s_client_config_loaded_bool', '1 if the MetalLB configuration was loaded at least once', () => (k().configLoaded ? 1 : 0));
-    readGauge(registry, 'metallb_k8s_client_config_stale_bool', '1 if the running configuration is stale because the last update failed', () => (k().configStale ? 1 : 0));
-    readCounter(registry, 'metallb_k8s_client_updates_total', 'Kubernetes object updates processed', () => k().updates ?? 0);
-    readCounter(registry, 'metallb_k8s_client_update_errors_total', 'Kubernetes object updates that failed', () => k().updateErrors ?? 0);
   }
   const logs = src.droppedLogBytes;
   if (logs !== undefined) readCounter(registry, 'l2vip_log_dropped_bytes_total', 'Log output dropped because the reader of stdout was too slow', logs);

@@ -15,7 +15,7 @@ import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
 import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
-import { speakerRegistry, startMetricsServer, type K8sClientMetrics } from '../observability/metrics.js';
+import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
 import { ConflictEpisodes, type ConflictEpisode } from './conflict-episodes.js';
 import { OwnershipHistory } from './failover.js';
@@ -50,8 +50,6 @@ export interface SpeakerRuntimeOptions {
   readonly wallClock?: () => number;
   /** Config reloads by result, for l2vip_config_reloads_total (standalone's SIGHUP). */
   readonly configReloads?: () => { readonly success: number; readonly failure: number };
-  /** Kubernetes mode: the API client's state, for MetalLB's metallb_k8s_client_* metrics. */
-  readonly k8sClient?: () => K8sClientMetrics;
 }
 
 /**
@@ -170,7 +168,6 @@ export class SpeakerRuntime {
           failovers: { takeovers: this.history.takeovers, onFailover: (l) => this.history.onFailover(l) },
           conflictEpisodes: () => this.conflicts.total,
           configReloads: this.o.configReloads,
-          k8sClient: this.o.k8sClient,
         });
         this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, () => this.status());
       }

@@ -82,6 +82,23 @@ export class NotRunningError extends L2vipError {
   override readonly exitCode = 3;
 }
 
+/** No usable Kubernetes client configuration (kubeconfig file, $KUBECONFIG, or in-cluster). */
+export class KubeconfigError extends L2vipError {
+  readonly code = 'L2VIP_KUBECONFIG';
+}
+
+/** A request to the Kubernetes API server failed; `status` is the HTTP status (0: no answer). */
+export class KubernetesApiError extends L2vipError {
+  readonly code = 'L2VIP_K8S_API';
+  constructor(
+    message: string,
+    readonly status: number = 0,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export const ERROR_CLASSES = [
   UsageError,
   PermissionError,
@@ -93,5 +110,7 @@ export const ERROR_CLASSES = [
   MissingToolError,
   VipHostAddressError,
   LabError,
+  KubeconfigError,
+  KubernetesApiError,
   NotRunningError,
 ] as const;

@@ -6,6 +6,8 @@ import { registerLab } from './lab.js';
 import { registerLabAgent } from './lab-agent.js';
 import { registerConfigCheck } from './config-check.js';
 import { registerCleanup } from './cleanup.js';
+import { registerController } from './controller.js';
+import { registerSpeaker } from './speaker.js';
 import { registerStatus } from './status.js';
 
 /**
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerLabAgent(program);
   registerConfigCheck(program);
   registerCleanup(program);
+  registerController(program);
+  registerSpeaker(program);
   registerStatus(program);
   return program;
 }

@@ -49,15 +49,19 @@ describe('l2vip status table', () => {
   });
 });
 
-/** Runs the l2vip CLI from the sources; resolves with its output and exit code, or kills it after `killAfterMs`. */
-function l2vip(args: string[], killAfterMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the l2vip CLI from the sources; resolves with its output and exit code. `killWhen`: SIGTERM once its output passes the test. */
+function l2vip(args: string[], killWhen?: (stdout: string) => boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const main = fileURLToPath(new URL('./main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    if (killWhen?.(stdout) === true) child.kill('SIGTERM');
+  });
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), killAfterMs);
+  // Never outlive the test.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
   return new Promise((resolve) =>
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -115,11 +119,21 @@ describe('l2vip status command against a speaker on loopback', () => {
 
   it('--watch clears the screen and refreshes every second', async () => {
     const before = requests;
-    const r = await l2vip(['status', '--endpoint', base, '--watch'], 4_500);
-    const frames = r.stdout.split('\x1b[H\x1b[2J').filter((f) => f !== '');
-    expect(frames.length).toBeGreaterThanOrEqual(2);
-    expect(frames[0]).toBe(renderStatus(DOC));
-    expect(requests - before).toBe(frames.length);
+    const frames = (out: string) => out.split('\x1b[H\x1b[2J').filter((f) => f !== '');
+    const started = Date.now();
+    let firstAt = 0;
+    const r = await l2vip(['status', '--endpoint', base, '--watch'], (out) => {
+      if (frames(out).length === 1 && firstAt === 0) firstAt = Date.now();
+      return frames(out).length >= 3;
+    });
+    const shown = frames(r.stdout);
+    expect(shown.length).toBeGreaterThanOrEqual(3);
+    expect(r.stdout.startsWith('\x1b[H\x1b[2J')).toBe(true);
+    expect(shown[0]).toBe(renderStatus(DOC));
+    expect(shown[2]).toBe(renderStatus(DOC));
+    // Three frames, a second apart.
+    expect(Date.now() - Math.max(firstAt, started)).toBeGreaterThanOrEqual(1_900);
+    expect(requests - before).toBeGreaterThanOrEqual(3);
   }, 30_000);
 
   it('refuses an unknown output format with exit 2', async () => {

@@ -1,4 +1,4 @@
-export { parseConfig, parseConfigObjects, parseConfigText, assertValidConfig, METALLB_API_VERSION, type ConfigInput } from './parse.js';
+export { parseConfig, parseConfigObjects, parseConfigText, assertValidConfig, METALLB_API_VERSION, type ConfigInput, type ParseOptions } from './parse.js';
 export { findPool, poolForIp, poolForIps, l2AdvertisementsForPool } from './queries.js';
 export {
   matchesSelector,

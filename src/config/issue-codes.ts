@@ -39,6 +39,7 @@ export const CONFIG_WARNING_CODES = {
   interfaceName: 'L2VIP_CONFIG_INTERFACE_NAME',
   negativePriority: 'L2VIP_CONFIG_NEGATIVE_PRIORITY',
   mixedNamespaces: 'L2VIP_CONFIG_MIXED_NAMESPACES',
+  unknownField: 'L2VIP_CONFIG_UNKNOWN_FIELD_IGNORED',
 } as const;
 
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[keyof typeof CONFIG_ERROR_CODES];

@@ -553,3 +553,34 @@ describe('the Config value', () => {
     }
   });
 });
+
+describe('objects read from the API server (unknownFields: warn)', () => {
+  const pool = {
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'IPAddressPool',
+    metadata: { name: 'p', namespace: 'metallb-system', uid: 'u1', resourceVersion: '7' },
+    spec: { addresses: ['10.0.0.0/24'], newerField: true, serviceAllocation: { priority: 1, futureKnob: 'x' } },
+  };
+
+  it('an unknown field is an error by default (files)', () => {
+    const r = parseConfigObjects([pool]);
+    expect(r.config).toBeUndefined();
+    expect(r.errors.map((e) => e.code)).toContain(E.unknownField);
+  });
+
+  it('an unknown field is a warning and the object is still used', () => {
+    const r = parseConfigObjects([pool], { unknownFields: 'warn' });
+    expect(r.errors).toEqual([]);
+    expect(r.config?.pools.map((p) => p.name)).toEqual(['p']);
+    expect(r.config?.pools[0]?.serviceAllocation?.priority).toBe(1);
+    const paths = r.warnings.filter((w) => w.code === W.unknownField).map((w) => w.path);
+    expect(paths.sort()).toEqual(['spec.newerField', 'spec.serviceAllocation.futureKnob']);
+  });
+
+  it('other schema errors still invalidate the object', () => {
+    const bad = { ...pool, spec: { addresses: 'not-a-list', newerField: 1 } };
+    const r = parseConfigObjects([bad], { unknownFields: 'warn' });
+    expect(r.config).toBeUndefined();
+    expect(r.errors.map((e) => e.code)).toContain(E.schema);
+  });
+});

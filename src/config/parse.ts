@@ -167,8 +167,29 @@ function looksLikeLegacyConfigMap(obj: Record<string, unknown>): boolean {
   return isPlainObject(data) && typeof data.config === 'string' && /address-pools|peers:/.test(data.config);
 }
 
+export interface ParseOptions {
+  /**
+   * 'error' (default, for files): an unknown field invalidates its object. 'warn' (for objects
+   * read from the API server, which prunes unknown fields unless the CRD preserves them): a
+   * warning, and the object is read without the field, so a newer CRD never breaks l2vip.
+   */
+  readonly unknownFields?: 'error' | 'warn';
+}
+
+/** Removes the field at `segments` from `obj` (a fresh copy from withoutNulls). */
+function deleteAt(obj: unknown, segments: readonly string[]): void {
+  let cur: unknown = obj;
+  for (const seg of segments.slice(0, -1)) {
+    if (!isPlainObject(cur) && !Array.isArray(cur)) return;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  const last = segments[segments.length - 1];
+  if (last !== undefined && isPlainObject(cur)) delete cur[last];
+}
+
 /** Parses and validates every input; see ConfigParseResult. */
-export function parseConfig(inputs: readonly ConfigInput[]): ConfigParseResult {
+export function parseConfig(inputs: readonly ConfigInput[], options: ParseOptions = {}): ConfigParseResult {
+  const lenientFields = options.unknownFields === 'warn';
   const issues = new IssueCollector();
   const pools: PoolRecord[] = [];
   const l2s: L2Record[] = [];
@@ -222,20 +243,27 @@ export function parseConfig(inputs: readonly ConfigInput[]): ConfigParseResult {
         issues.error(E.apiVersion, loc, ['apiVersion'], `${why}: write apiVersion: ${METALLB_API_VERSION}`);
       }
       if (name !== '') named.push({ kind: ourKind, name, loc });
-      if (ourKind === 'IPAddressPool') {
-        if (validateIPAddressPool(obj)) {
-          pools.push({ loc, name, input: obj, labelsValid: true, entries: [] });
-        } else {
-          for (const p of schemaProblems(IPAddressPoolSchema, obj, validateIPAddressPool.errors ?? [])) {
-            issues.error(p.unknownField ? E.unknownField : E.schema, loc, p.segments, p.message);
+      const validate = ourKind === 'IPAddressPool' ? validateIPAddressPool : validateL2Advertisement;
+      const schema = ourKind === 'IPAddressPool' ? IPAddressPoolSchema : L2AdvertisementSchema;
+      let valid = validate(obj);
+      if (!valid && lenientFields) {
+        const problems = schemaProblems(schema, obj, validate.errors ?? []);
+        if (problems.every((p) => p.unknownField)) {
+          for (const p of problems) {
+            issues.warn(W.unknownField, loc, p.segments, `${p.message}: ignored (this l2vip does not know the field)`);
+            deleteAt(obj, p.segments);
           }
+          valid = validate(obj);
         }
-      } else if (validateL2Advertisement(obj)) {
-        l2s.push({ loc, name, input: obj, validPoolSelectors: [] });
-      } else {
-        for (const p of schemaProblems(L2AdvertisementSchema, obj, validateL2Advertisement.errors ?? [])) {
+      }
+      if (!valid) {
+        for (const p of schemaProblems(schema, obj, validate.errors ?? [])) {
           issues.error(p.unknownField ? E.unknownField : E.schema, loc, p.segments, p.message);
         }
+      } else if (ourKind === 'IPAddressPool') {
+        pools.push({ loc, name, input: obj as IPAddressPoolInput, labelsValid: true, entries: [] });
+      } else {
+        l2s.push({ loc, name, input: obj as L2AdvertisementInput, validPoolSelectors: [] });
       }
       return;
     }
@@ -321,8 +349,11 @@ export function parseConfig(inputs: readonly ConfigInput[]): ConfigParseResult {
 }
 
 /** Parses objects as read from the API server (or any list of plain objects). */
-export function parseConfigObjects(objects: readonly unknown[]): ConfigParseResult {
-  return parseConfig(objects.map((object) => ({ object })));
+export function parseConfigObjects(objects: readonly unknown[], options: ParseOptions = {}): ConfigParseResult {
+  return parseConfig(
+    objects.map((object) => ({ object })),
+    options,
+  );
 }
 
 /** Parses one YAML text (several documents allowed). */

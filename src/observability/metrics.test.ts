@@ -1,7 +1,10 @@
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ResponderStats } from '../announcer/responder-stats.js';
 import { DROP_REASONS, type MembershipStats } from '../membership/membership.js';
-import { speakerRegistry } from './metrics.js';
+import { silentLogger } from './logger.js';
+import { speakerRegistry, startMetricsServer } from './metrics.js';
 
 describe('speaker metrics', () => {
   it('exposes MetalLB\'s layer 2 metric names per IP, and l2vip drops per reason', async () => {
@@ -140,6 +143,24 @@ describe('status endpoint', () => {
     } finally {
       withStatus.close();
       without.close();
+    }
+  });
+});
+
+describe('metrics server', () => {
+  it('listens on ":port" and answers /readyz from its callback', async () => {
+    let ready = false;
+    const server = await startMetricsServer(':0', new Registry(), silentLogger(), { ready: () => (ready ? [] : ['not synced']) });
+    try {
+      const { port } = server.address() as AddressInfo;
+      const get = (path: string): Promise<number> => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status);
+      expect(await get('/healthz')).toBe(200);
+      expect(await get('/readyz')).toBe(503);
+      ready = true;
+      expect(await get('/readyz')).toBe(200);
+      expect(await get('/metrics')).toBe(200);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });

@@ -4,6 +4,7 @@ import type { OwnedSet } from '../announcer/announcer.js';
 import type { ResponderStats } from '../announcer/responder-stats.js';
 import { parseHostPort } from '../ip/host-port.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
+import { ConfigError } from '../errors.js';
 import { runChecks, type HealthChecks } from './health.js';
 import type { Logger } from './logger.js';
 
@@ -230,10 +231,13 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
 
 /**
  * Serves /metrics (Prometheus text), /healthz, /readyz and, given `status`, /status (JSON) on
- * `listen` (IP:port). Health and readiness answer 200 "ok", or 503 with one problem a line.
+ * `listen`: IP:port, or :port for every address (MetalLB's style, e.g. ":7472"). Health and
+ * readiness answer 200 "ok", or 503 with one problem a line.
  */
 export async function startMetricsServer(listen: string, registry: Registry, log: Logger, checks: HealthChecks = {}, status?: () => unknown): Promise<Server> {
-  const { host, port } = parseHostPort(listen, 'metrics.listen');
+  const bare = /^:(\d{1,5})$/.exec(listen);
+  const { host, port } = bare ? { host: undefined, port: Number(bare[1]) } : parseHostPort(listen, 'metrics.listen');
+  if (port > 65535) throw new ConfigError(`metrics.listen: port ${port} is out of range`, [{ path: 'metrics.listen', message: 'port out of range' }]);
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(

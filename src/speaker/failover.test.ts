@@ -185,7 +185,8 @@ describe('ownership history at scale', () => {
       h.firstGratuitous(ip(i));
       h.firstGratuitous(`2001:db8::${i.toString(16)}`);
     }
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Quadratic bookkeeping would take minutes here; linear takes well under a second (5 s: a loaded machine).
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(seen).toHaveLength(10_000);
     expect(h.get('s9999')!.lastFailover!.durationMs).toBe(2);
     expect(h.takeovers.get('death')).toBe(10_000);

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import { Announcer } from '../announcer/announcer.js';
 import { DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
 import { toOwnedIp } from '../announcer/owned-ips.js';
@@ -42,8 +43,14 @@ export interface SpeakerRuntimeOptions {
   readonly localDelivery: boolean;
   /** How long a graceful stop keeps answering after publishing `draining` (see Speaker). */
   readonly handoffMs?: number;
-  /** Serve /metrics, /healthz, /readyz and /status here (IP:port). */
+  /** Serve /metrics, /healthz, /readyz and /status here (IP:port, or :port). */
   readonly metricsListen?: string | undefined;
+  /** Flap damping (see Speaker); undefined: the default. */
+  readonly holdDownMs?: number | undefined;
+  /** Metrics of the mode (e.g. the Kubernetes client's), added to the speaker's registry. */
+  readonly extraMetrics?: ((registry: Registry) => void) | undefined;
+  /** Why the mode is not ready yet (e.g. caches not synced), on top of the runtime's own reasons. */
+  readonly notReady?: (() => readonly string[]) | undefined;
   /** What /status reports as the mode: standalone, announce or kubernetes (default: announce without a membership, else standalone). */
   readonly mode?: string;
   /** Wall clock (ms since the epoch) for the times /status reports; default Date.now. */
@@ -110,6 +117,7 @@ export class SpeakerRuntime {
       announcer: this.announcer,
       delivery: this.delivery,
       handoffMs: o.handoffMs ?? (o.membership === undefined ? 0 : undefined),
+      holdDownMs: o.holdDownMs,
       onOwnerChange: (changes) => this.history.changed(changes),
       onConflictAction: (d) => this.conflicts.observe(d),
     });
@@ -169,6 +177,7 @@ export class SpeakerRuntime {
           conflictEpisodes: () => this.conflicts.total,
           configReloads: this.o.configReloads,
         });
+        this.o.extraMetrics?.(registry);
         this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, () => this.status());
       }
       this.stalls.start();
@@ -228,7 +237,8 @@ export class SpeakerRuntime {
 
   /** Why this node does not serve yet: the failure detector has not started or no desired state is loaded. */
   notReady(): string[] {
-    return this.started ? [] : ['starting: membership not joined or desired state not loaded yet'];
+    const own = this.started ? [] : ['starting: membership not joined or desired state not loaded yet'];
+    return [...own, ...(this.o.notReady?.() ?? [])];
   }
 
   get running(): boolean {

@@ -104,6 +104,8 @@ export const DEFAULT_HOLD_DOWN_MS = 3_000;
 export const DEFEND_INTERVAL_MS = 10_000;
 /** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
 export const YIELD_MS = 10_000;
+/** A peer's different desired state is a mismatch worth reporting once it lasts this long. */
+export const DIGEST_GRACE_MS = 2_000;
 /** MACs published to peers, so a conflict can be traced to the speaker that sent it. */
 const MAX_PUBLISHED_MACS = 8;
 /** Held-down peers published at most (metadata is small); more revive at once only in a cluster restart. */
@@ -201,11 +203,15 @@ export class Speaker {
   private settleTimer: { cancel(): void } | undefined;
   /** When this node saw each peer come back from dead. */
   private readonly revivedAt = new Map<string, number>();
+  /** Peers this node has heard from while they were alive. */
+  private readonly heardBefore = new Set<string>();
   private digest = desiredDigest([]);
   /** Services this node stays away from to end a conflict: until when, and for whom (undefined: it heard no peer). */
   private readonly yielded = new Map<string, { until: number; to: string | undefined }>();
   private readonly lastDefence = new Map<string, number>();
-  private mismatched = new Set<string>();
+  private mismatchSince: number | undefined;
+  private mismatchReported = false;
+  private mismatchTimer: { cancel(): void } | undefined;
   private readonly counters: SpeakerStats = { defences: 0, splitBrains: 0, yields: 0, digestMismatches: 0, refutations: 0 };
 
   constructor(private readonly c: SpeakerComponents) {
@@ -277,6 +283,7 @@ export class Speaker {
     if (owned) await sleep(this.c.clock, this.c.handoffMs ?? 150);
     for (const u of this.unsubscribe.splice(0)) u();
     this.settleTimer?.cancel();
+    this.mismatchTimer?.cancel();
     this.electing = false;
     this.c.announcer.setOwned(new Map());
     this.c.announcer.stop();
@@ -354,8 +361,11 @@ export class Speaker {
   private settlingNodes(view: MembershipView): Set<string> {
     const now = this.c.clock.now();
     if (this.holdDownMs > 0 && this.lastAlive.size > 0) {
-      for (const name of view.alive) if (name !== this.c.self && !this.lastAlive.has(name)) this.revivedAt.set(name, now);
+      // A node counts as back from dead only if it had been heard before: one that simply starts
+      // later than this one (never heard, so declared dead) is joining, not flapping.
+      for (const name of view.alive) if (name !== this.c.self && !this.lastAlive.has(name) && this.heardBefore.has(name)) this.revivedAt.set(name, now);
     }
+    for (const [name, m] of view.members) if (!m.self && m.lastHeardMsAgo !== undefined && view.alive.has(name)) this.heardBefore.add(name);
     const out = new Set<string>([...this.held()]);
     if (this.settling()) out.add(this.c.self);
     for (const m of view.members.values()) {
@@ -504,7 +514,11 @@ export class Speaker {
     }
   }
 
-  /** Peers with another desired state elect differently: log once per episode, count episodes. */
+  /**
+   * Peers with another desired state elect differently. Nodes see a change at slightly different
+   * times (a watch event, a reload), so only a mismatch that lasts DIGEST_GRACE_MS is an episode:
+   * logged once, counted once.
+   */
   private checkDigests(view: MembershipView): void {
     const differ = new Set<string>();
     for (const m of view.members.values()) {
@@ -512,13 +526,24 @@ export class Speaker {
       const d = readMetadata(m.metadata).digest;
       if (d !== undefined && d !== this.digest) differ.add(m.name);
     }
-    if (differ.size > 0 && this.mismatched.size === 0) {
+    const now = this.c.clock.now();
+    if (differ.size === 0) {
+      if (this.mismatchReported) this.log.info('peers agree on the services again');
+      this.mismatchSince = undefined;
+      this.mismatchReported = false;
+      this.mismatchTimer?.cancel();
+      this.mismatchTimer = undefined;
+    } else if (this.mismatchSince === undefined) {
+      this.mismatchSince = now;
+      this.mismatchTimer = this.c.clock.setTimeout(() => {
+        this.mismatchTimer = undefined;
+        if (this.started) this.checkDigests(this.c.membership.view());
+      }, DIGEST_GRACE_MS);
+    } else if (!this.mismatchReported && now - this.mismatchSince >= DIGEST_GRACE_MS) {
+      this.mismatchReported = true;
       this.counters.digestMismatches++;
       this.log.warn({ nodes: [...differ], digest: this.digest, reason: 'config-mismatch' }, 'peers run a different set of services: their elections can differ from ours until configs agree');
-    } else if (differ.size === 0 && this.mismatched.size > 0) {
-      this.log.info('peers agree on the services again');
     }
-    this.mismatched = differ;
   }
 
   /** Every candidate node delivers the VIPs, so services can bind to them before a failover. */
@@ -600,10 +625,14 @@ export class Speaker {
     };
     const text = JSON.stringify(meta);
     if (text === this.lastMeta) return;
+    // Before the call: setMetadata notifies onChange handlers at once, which reconcile and
+    // publish again; that call must find it already published.
+    const before = this.lastMeta;
+    this.lastMeta = text;
     try {
       this.c.membership.setMetadata(meta);
-      this.lastMeta = text;
     } catch (err) {
+      this.lastMeta = before;
       // Too large (hundreds of interfaces without carrier): peers keep the last version.
       this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
     }

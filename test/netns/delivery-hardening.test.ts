@@ -3,18 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestLan, type L2vipProcess } from './helpers/lan.js';
+import { arpingMacs, ndiscMacs } from './helpers/neighbours.js';
 
 const root = process.getuid?.() === 0;
 
-/** The MACs that answered, from `arping` output ("Unicast reply from IP [MAC]  0.6ms"). */
-function arpingMacs(out: string): Set<string> {
-  return new Set([...out.matchAll(/reply from \S+ \[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase()));
-}
-
-/** The MACs in `ndisc6 -m` output ("Target link-layer address: 02:..."). */
-function ndiscMacs(out: string): Set<string> {
-  return new Set([...out.matchAll(/Target link-layer address:\s*([0-9A-Fa-f:]{17})/g)].map((m) => m[1]!.toLowerCase()));
-}
 
 describe.skipIf(!root)('local delivery hardening', () => {
   const lan = new TestLan(3);
@@ -35,11 +27,6 @@ describe.skipIf(!root)('local delivery hardening', () => {
       `  - { name: web, addresses: [${addresses}] }`,
       '',
     ].join('\n');
-
-  const mac = async (netns: string): Promise<string> => {
-    const r = await lan.exec(netns, 'ip', '-j', 'link', 'show', 'eth0');
-    return ((JSON.parse(r.stdout) as { address: string }[])[0]?.address ?? '').toLowerCase();
-  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'l2vip-hardening-test-'));
@@ -99,7 +86,7 @@ describe.skipIf(!root)('local delivery hardening', () => {
       procs.push(lan.l2vip(n.netns, ['standalone', '--config', file]));
     }
     await Promise.all(procs.map((p) => p.waitFor('standalone speaker started')));
-    const macs = await Promise.all(nodes.map((n) => mac(n.netns)));
+    const macs = await Promise.all(nodes.map((n) => lan.mac(n.netns)));
     const client = lan.topo.client.netns;
     // iputils arping probes once a second.
     const arping = async (count: number) => arpingMacs((await lan.exec(client, 'arping', '-c', String(count), '-w', String(count + 1), '-I', 'eth0', lan.topo.vip4)).stdout);

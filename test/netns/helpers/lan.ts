@@ -35,6 +35,21 @@ export class TestLan {
     return new L2vipProcess(child);
   }
 
+  /** The MAC of `iface` in a namespace, lower case. */
+  async mac(netns: string, iface = 'eth0'): Promise<string> {
+    const r = await this.exec(netns, 'ip', '-j', 'link', 'show', iface);
+    return ((JSON.parse(r.stdout || '[]') as { address?: string }[])[0]?.address ?? '').toLowerCase();
+  }
+
+  /** Starts a helper script of test/netns/helpers in a namespace and leaves it running (killed by destroy()). */
+  spawnScript(netns: string, name: string, args: readonly string[]): ChildProcess {
+    const path = fileURLToPath(new URL(`./${name}`, import.meta.url));
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
   /** Runs a helper script of test/netns/helpers in a namespace; resolves with its stdout. */
   script(netns: string, name: string, args: readonly string[]): Promise<CommandResult> {
     const path = fileURLToPath(new URL(`./${name}`, import.meta.url));

@@ -1,0 +1,151 @@
+import {
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import type { Logger } from '../observability/logger.js';
+import { describeError } from './api-errors.js';
+
+export interface BackoffOptions {
+  /** First delay after an error, ms. Default 250. */
+  readonly initialMs?: number;
+  /** Ceiling, ms. Default 30 000. */
+  readonly maxMs?: number;
+}
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  /** Short name for logs and metrics: "services", "ipaddresspools". */
+  readonly name: string;
+  /** Watch path, e.g. /api/v1/services or /apis/metallb.io/v1beta1/namespaces/ns/ipaddresspools. */
+  readonly path: string;
+  readonly list: () => Promise<KubernetesListObject<T>>;
+  readonly labelSelector?: string;
+  readonly log: Logger;
+  readonly backoff?: BackoffOptions;
+  readonly onAdd?: (obj: T) => void;
+  readonly onUpdate?: (obj: T) => void;
+  readonly onDelete?: (obj: T) => void;
+  /** After the first complete list has been delivered (once). */
+  readonly onSynced?: () => void;
+  /** For tests: builds the underlying informer instead of client-node's makeInformer. */
+  readonly make?: (list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
+}
+
+/**
+ * client-node's informer (ListWatch) with what it lacks for a long-running process:
+ * - it stops for good on an abrupt close, a non-410 error status or a failed list: this wrapper
+ *   starts it again after an exponential back-off (reset once a list or event gets through);
+ *   a 410 makes client-node relist by itself, and the relist reports what changed meanwhile as
+ *   add/update/delete, so nothing is lost;
+ * - it never says when the first list is complete: `synced` / `onSynced` do.
+ * Errors are counted (`errors`) and logged at warn level, one line per failure.
+ */
+export class ResilientInformer<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private running = false;
+  private isSynced = false;
+  private delayMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private errorCount = 0;
+  private restartCount = 0;
+  private readonly syncedWaiters: (() => void)[] = [];
+
+  constructor(kubeConfig: KubeConfig | undefined, private readonly opts: ResilientInformerOptions<T>) {
+    this.delayMs = opts.backoff?.initialMs ?? 250;
+    const list = async (): Promise<KubernetesListObject<T>> => {
+      const result = await opts.list();
+      // ListWatch applies the list synchronously right after this promise settles.
+      setImmediate(() => this.listApplied());
+      return result;
+    };
+    if (opts.make) this.informer = opts.make(list);
+    else if (kubeConfig) this.informer = makeInformer<T>(kubeConfig, opts.path, list, opts.labelSelector);
+    else throw new TypeError('ResilientInformer needs a KubeConfig or a make() function');
+    this.informer.on('add', (o) => this.event(o, opts.onAdd));
+    this.informer.on('update', (o) => this.event(o, opts.onUpdate));
+    this.informer.on('delete', (o) => this.event(o, opts.onDelete));
+    this.informer.on('error', (err: unknown) => this.failed(err));
+  }
+
+  get synced(): boolean {
+    return this.isSynced;
+  }
+
+  /** Failures seen (list or watch), each followed by a restart. */
+  get errors(): number {
+    return this.errorCount;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** Resolves once the first list is in the cache. */
+  whenSynced(): Promise<void> {
+    if (this.isSynced) return Promise.resolve();
+    return new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.informer.stop();
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.informer.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  private kick(): void {
+    this.informer.start().catch((err: unknown) => this.failed(err));
+  }
+
+  private event(obj: T, cb: ((obj: T) => void) | undefined): void {
+    if (!this.running) return;
+    this.delayMs = this.opts.backoff?.initialMs ?? 250;
+    try {
+      cb?.(obj);
+    } catch (err) {
+      this.opts.log.error({ informer: this.opts.name, reason: err instanceof Error ? err.message : String(err) }, 'informer callback failed');
+    }
+  }
+
+  private listApplied(): void {
+    if (!this.running) return;
+    this.delayMs = this.opts.backoff?.initialMs ?? 250;
+    if (this.isSynced) return;
+    this.isSynced = true;
+    this.opts.log.debug({ informer: this.opts.name, objects: this.informer.list().length }, 'initial list synced');
+    for (const w of this.syncedWaiters.splice(0)) w();
+    this.opts.onSynced?.();
+  }
+
+  private failed(err: unknown): void {
+    // Stopping aborts the watch, which client-node reports as an error: not a failure.
+    if (!this.running || this.timer) return;
+    this.errorCount++;
+    const delay = this.delayMs;
+    this.delayMs = Math.min(delay * 2, this.opts.backoff?.maxMs ?? 30_000);
+    this.opts.log.warn({ informer: this.opts.name, reason: describeError(err), retryInMs: delay }, 'watch failed; restarting');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.running) return;
+      this.restartCount++;
+      this.kick();
+    }, delay);
+  }
+}

@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeconfigError } from '../errors.js';
+
+export interface KubeconfigSource {
+  /** --kubeconfig FILE. */
+  readonly file?: string;
+  /** Defaults to process.env ($KUBECONFIG, KUBERNETES_SERVICE_HOST). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Where the configuration was loaded from, for the start-up log line. */
+export interface LoadedKubeconfig {
+  readonly kubeConfig: KubeConfig;
+  readonly source: string;
+  readonly server: string;
+}
+
+/**
+ * The client configuration, by precedence: `--kubeconfig FILE`, else `$KUBECONFIG` (the first
+ * existing file of a ':'-separated list, as kubectl merges them but we read one), else the Pod's
+ * service account (in-cluster). Fails early, with a catalogued error, on what client-node would
+ * only report at the first request.
+ */
+export function loadKubeconfig(src: KubeconfigSource = {}): LoadedKubeconfig {
+  const env = src.env ?? process.env;
+  const kc = new KubeConfig();
+  let source: string;
+  const fromFile = (file: string, how: string): void => {
+    if (!existsSync(file)) throw new KubeconfigError(`${how} ${file}: no such file`);
+    try {
+      kc.loadFromFile(file);
+    } catch (err) {
+      throw new KubeconfigError(`${how} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  };
+  if (src.file !== undefined && src.file !== '') {
+    fromFile(src.file, '--kubeconfig');
+    source = src.file;
+  } else if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') {
+    const files = env.KUBECONFIG.split(':').filter((f) => f !== '');
+    const file = files.find((f) => existsSync(f)) ?? files[0] ?? '';
+    fromFile(file, '$KUBECONFIG');
+    source = file;
+  } else {
+    if (env.KUBERNETES_SERVICE_HOST === undefined || env.KUBERNETES_SERVICE_HOST === '') {
+      throw new KubeconfigError(
+        'no Kubernetes configuration: pass --kubeconfig FILE, set $KUBECONFIG, or run in a Pod (KUBERNETES_SERVICE_HOST is not set)',
+      );
+    }
+    try {
+      kc.loadFromCluster();
+    } catch (err) {
+      throw new KubeconfigError(`in-cluster configuration: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    source = 'in-cluster';
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeconfigError(`${source}: no current context or cluster`);
+  // client-node refuses plain HTTP at the first request unless TLS verification is off.
+  if (cluster.server.startsWith('http://') && !cluster.skipTLSVerify) {
+    throw new KubeconfigError(
+      `${source}: cluster "${cluster.name}" uses plain http:// (${cluster.server}); the Kubernetes client allows that only with insecure-skip-tls-verify: true`,
+    );
+  }
+  return { kubeConfig: kc, source, server: cluster.server };
+}
+
+/** `--namespace`, else $POD_NAMESPACE (the downward API), else MetalLB's `metallb-system`. */
+export function componentNamespace(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag !== '') return flag;
+  return env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : 'metallb-system';
+}

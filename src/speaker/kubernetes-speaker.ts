@@ -1,0 +1,521 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1EndpointSlice,
+  type V1Node,
+  type V1Pod,
+  type V1Service,
+} from '@kubernetes/client-node';
+import type { Clock, Timer } from '../clock/clock.js';
+import { systemClock } from '../clock/system-clock.js';
+import { METALLB_API_VERSION, parseConfigObjects } from '../config/index.js';
+import type { LabelSelector } from '../config/label-selector.js';
+import type { Config } from '../config/types.js';
+import { ConfigError, FileError } from '../errors.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../ip/host-port.js';
+import { registerK8sClientMetrics, type K8sClientMetrics } from '../k8s/client-metrics.js';
+import { EventRecorder, type EventSubject } from '../k8s/events.js';
+import { describeError, errorStatus } from '../k8s/api-errors.js';
+import { ResilientInformer, type BackoffOptions } from '../k8s/informer.js';
+import { mergePatch } from '../k8s/patch.js';
+import { Membership, type PeerConfig } from '../membership/membership.js';
+import { UdpTransport } from '../membership/udp-transport.js';
+import type { Logger } from '../observability/logger.js';
+import { checkSecret } from '../standalone/standalone-config.js';
+import { configWouldStrand, strandMessage } from './config-strand.js';
+import { peersFromPods } from './k8s-peers.js';
+import { kubernetesDesiredState, type KubernetesDesired } from './kubernetes-desired.js';
+import { diffL2Statuses, type AnnouncedService, type L2StatusAction, type L2StatusLike } from './l2-status.js';
+import type { ServiceSpec } from './ownership.js';
+import { SpeakerRuntime } from './runtime.js';
+import { strictArpWarning, type ArpSysctl } from './strict-arp.js';
+
+export const SPEAKER_COMPONENT = 'l2vip-speaker';
+export const DEFAULT_MEMBERSHIP_PORT = 7946;
+
+export interface KubernetesSpeakerOptions {
+  readonly kubeConfig: KubeConfig;
+  /** This node (`spec.nodeName` of the speaker pod). */
+  readonly nodeName: string;
+  /** Where IPAddressPools, L2Advertisements, ServiceL2Statuses and the speaker pods live. */
+  readonly namespace: string;
+  /** Membership address; undefined: the node's InternalIP, port 7946. */
+  readonly bind?: string | undefined;
+  readonly secretFile: string;
+  readonly peerSelector: LabelSelector;
+  /** The selector as text, for the pod watch. */
+  readonly peerSelectorText: string;
+  readonly localDelivery: boolean;
+  readonly loadBalancerClass?: string | undefined;
+  readonly ignoreExcludeLb: boolean;
+  readonly metricsListen?: string | undefined;
+  /** The speaker pod's name (owner of its ServiceL2Status objects), from $POD_NAME. */
+  readonly podName?: string | undefined;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly watchBackoff?: BackoffOptions;
+}
+
+type CustomObject = KubernetesObject & { spec?: unknown; status?: unknown };
+
+const METALLB = { group: 'metallb.io', version: 'v1beta1' } as const;
+/** Informer events come in bursts (a relist, 5 000 Services created at once): decide once per burst. */
+const DEBOUNCE_MS = 20;
+/** ServiceL2Status objects are also checked this often, so a failed write is retried. */
+const STATUS_RESYNC_MS = 30_000;
+
+/**
+ * The Kubernetes speaker: informers on Services, EndpointSlices, Nodes, the speaker pods and
+ * MetalLB's IPAddressPools / L2Advertisements feed the pure rules (kubernetes-desired.ts); the
+ * result is the desired state of the one speaker runtime, whose membership (peers from the
+ * speaker pods) says who is live. It writes ServiceL2Status objects and Events for what it
+ * announces. With the API server away it keeps the last state and keeps failing over.
+ */
+export class KubernetesSpeaker {
+  readonly runtime: SpeakerRuntime;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly services: ResilientInformer<V1Service>;
+  private readonly slices: ResilientInformer<V1EndpointSlice>;
+  private readonly nodes: ResilientInformer<V1Node>;
+  private readonly pods: ResilientInformer<V1Pod>;
+  private readonly pools: ResilientInformer<CustomObject>;
+  private readonly adverts: ResilientInformer<CustomObject>;
+  private readonly statuses: ResilientInformer<CustomObject>;
+  private readonly informers: ResilientInformer<KubernetesObject>[];
+  private readonly recorder: EventRecorder;
+  private membership: Membership | undefined;
+  private metrics: K8sClientMetrics | undefined;
+
+  private config: Config | undefined;
+  private configSignature = '';
+  private configStale = false;
+  private lastConfigProblem = '';
+  private desired: KubernetesDesired = { services: [], skipped: [] };
+  private started = false;
+  private stopping = false;
+  private recomputeTimer: Timer | undefined;
+  private statusTimer: Timer | undefined;
+  private statusChain: Promise<void> = Promise.resolve();
+  /** ServiceL2Status objects created but not yet seen by the informer, by name. */
+  private readonly created = new Map<string, { object: L2StatusLike; at: number }>();
+  /** Services this node announced at the last status sync, for nodeAssigned / announceFailed Events. */
+  private announcedBefore = new Set<string>();
+  private failedBefore = new Set<string>();
+  private peersSignature = '';
+
+  constructor(private readonly o: KubernetesSpeakerOptions) {
+    this.log = o.log.child({ component: 'k8s-speaker' });
+    this.clock = o.clock ?? systemClock;
+    const kc = o.kubeConfig;
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    const ns = o.namespace;
+    const backoff = o.watchBackoff;
+    const changed = (): void => this.scheduleRecompute();
+    const common = { log: this.log, ...(backoff !== undefined ? { backoff } : {}), onAdd: changed, onUpdate: changed, onDelete: changed };
+    this.services = new ResilientInformer<V1Service>(kc, { ...common, name: 'services', path: '/api/v1/services', list: () => this.core.listServiceForAllNamespaces() });
+    this.slices = new ResilientInformer<V1EndpointSlice>(kc, {
+      ...common,
+      name: 'endpointslices',
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: () => discovery.listEndpointSliceForAllNamespaces(),
+    });
+    this.nodes = new ResilientInformer<V1Node>(kc, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => this.core.listNode() });
+    this.pods = new ResilientInformer<V1Pod>(kc, {
+      ...common,
+      name: 'pods',
+      path: `/api/v1/namespaces/${ns}/pods`,
+      labelSelector: o.peerSelectorText,
+      list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: o.peerSelectorText }),
+    });
+    const customList = (plural: string) => async () =>
+      (await this.custom.listNamespacedCustomObject({ ...METALLB, plural, namespace: ns })) as KubernetesListObject<CustomObject>;
+    this.pools = new ResilientInformer<CustomObject>(kc, {
+      ...common,
+      name: 'ipaddresspools',
+      path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/ipaddresspools`,
+      list: customList('ipaddresspools'),
+    });
+    this.adverts = new ResilientInformer<CustomObject>(kc, {
+      ...common,
+      name: 'l2advertisements',
+      path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/l2advertisements`,
+      list: customList('l2advertisements'),
+    });
+    const statusChanged = (): void => this.scheduleStatusSync();
+    this.statuses = new ResilientInformer<CustomObject>(kc, {
+      ...common,
+      onAdd: statusChanged,
+      onUpdate: statusChanged,
+      onDelete: statusChanged,
+      name: 'servicel2statuses',
+      path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/servicel2statuses`,
+      list: customList('servicel2statuses'),
+    });
+    this.informers = [this.services, this.slices, this.nodes, this.pods, this.pools, this.adverts, this.statuses] as unknown as ResilientInformer<KubernetesObject>[];
+    this.recorder = new EventRecorder({
+      api: this.core,
+      component: SPEAKER_COMPONENT,
+      instance: o.nodeName,
+      log: this.log,
+      onError: () => this.metrics?.updateErrors.inc(),
+    });
+    this.runtime = this.makeRuntime();
+  }
+
+  private makeRuntime(): SpeakerRuntime {
+    // The membership is made at start, once the node's address and the peers are known.
+    return new SpeakerRuntime({
+      node: this.o.nodeName,
+      logger: this.o.log,
+      clock: this.clock,
+      membership: {
+        view: () => this.requireMembership().view(),
+        onChange: (h) => this.requireMembership().onChange(h),
+        onRefute: (h) => this.requireMembership().onRefute(h),
+        setMetadata: (m) => this.requireMembership().setMetadata(m),
+        start: () => this.requireMembership().start(),
+        leave: () => this.membership?.leave() ?? Promise.resolve(),
+        stop: () => this.membership?.stop() ?? Promise.resolve(),
+        stats: () => this.requireMembership().stats(),
+      },
+      localDelivery: this.o.localDelivery,
+      metricsListen: this.o.metricsListen,
+      extraMetrics: (registry) => {
+        this.metrics = registerK8sClientMetrics(registry, {
+          configLoaded: () => this.config !== undefined,
+          configStale: () => this.configStale,
+          watchErrors: () => this.informers.map((i, n) => ({ resource: INFORMER_NAMES[n] ?? 'unknown', errors: i.errors })),
+        });
+      },
+      notReady: () => (this.informers.every((i) => i.synced) ? [] : ['the initial lists from the API server are not complete']),
+    });
+  }
+
+  private requireMembership(): Membership {
+    if (this.membership === undefined) throw new Error('membership used before the Kubernetes speaker started');
+    return this.membership;
+  }
+
+  /**
+   * Lists everything, works out the membership address and peers, then starts the runtime with
+   * the desired state of the initial lists: a restart never announces from a partial view.
+   */
+  async start(): Promise<void> {
+    const secret = await readSecret(this.o.secretFile);
+    for (const i of this.informers) i.start();
+    try {
+      await Promise.all(this.informers.map((i) => i.whenSynced()));
+      const bind = this.bindAddress();
+      const peers = this.peers(bind.port);
+      this.peersSignature = JSON.stringify(peers);
+      this.membership = new Membership({
+        self: this.o.nodeName,
+        peers,
+        secret,
+        clock: this.clock,
+        transport: new UdpTransport({ bind: formatHostPort(bind.host, bind.port), logger: this.o.log }),
+        logger: this.o.log,
+      });
+      this.reloadConfig();
+      this.desired = this.compute();
+      await this.runtime.start({ services: this.desired.services });
+      this.membership.onChange(() => this.scheduleStatusSync());
+      this.started = true;
+      this.warnStrictArp();
+      this.scheduleStatusSync();
+      this.log.info(
+        { node: this.o.nodeName, bind: formatHostPort(bind.host, bind.port), peers: peers.length, services: this.desired.services.length, configLoaded: this.config !== undefined },
+        'kubernetes speaker started',
+      );
+    } catch (err) {
+      await Promise.all(this.informers.map((i) => i.stop()));
+      throw err;
+    }
+  }
+
+  /** Hands over (SIGTERM), removes this node's ServiceL2Status objects, stops watching. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.recomputeTimer?.cancel();
+    this.statusTimer?.cancel();
+    await this.runtime.stop();
+    if (this.started) {
+      // Nothing is announced from here any more: the successor writes its own objects.
+      await this.withTimeout(this.syncStatuses([]), 3_000);
+      await this.withTimeout(this.recorder.flush(), 2_000);
+    }
+    await Promise.all(this.informers.map((i) => i.stop()));
+    this.started = false;
+  }
+
+  /** Owner of each service as this node sees it. */
+  owners(): ReadonlyMap<string, string | undefined> {
+    return this.runtime.owners();
+  }
+
+  private async withTimeout(p: Promise<void>, ms: number): Promise<void> {
+    let t: Timer | undefined;
+    await Promise.race([p, new Promise<void>((r) => (t = this.clock.setTimeout(r, ms)))]);
+    t?.cancel();
+  }
+
+  private bindAddress(): HostPort {
+    if (this.o.bind !== undefined) return parseHostPort(this.o.bind, '--bind');
+    const node = this.nodes.get(this.o.nodeName);
+    if (node === undefined) throw new ConfigError(`--node-name ${this.o.nodeName}: no such Node in the cluster`, [{ path: '--node-name', message: 'no such Node' }]);
+    const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    if (ip === undefined) {
+      throw new ConfigError(`Node ${this.o.nodeName} has no InternalIP address: pass --bind ADDR:PORT`, [{ path: '--bind', message: 'no InternalIP' }]);
+    }
+    return parseHostPort(formatHostPort(ip, DEFAULT_MEMBERSHIP_PORT), `Node ${this.o.nodeName} InternalIP`);
+  }
+
+  private peers(port: number): PeerConfig[] {
+    return peersFromPods(this.pods.list(), { namespace: this.o.namespace, selector: this.o.peerSelector, port }).filter((p) => p.name !== this.o.nodeName);
+  }
+
+  private scheduleRecompute(): void {
+    if (!this.started || this.stopping || this.recomputeTimer !== undefined) return;
+    this.recomputeTimer = this.clock.setTimeout(() => {
+      this.recomputeTimer = undefined;
+      this.recompute();
+    }, DEBOUNCE_MS);
+  }
+
+  private recompute(): void {
+    if (!this.started || this.stopping) return;
+    this.metrics?.updates.inc();
+    const port = this.bindPort();
+    const peers = this.peers(port);
+    const sig = JSON.stringify(peers);
+    if (sig !== this.peersSignature) {
+      this.peersSignature = sig;
+      this.membership?.setPeers(peers);
+      this.log.info({ peers: peers.map((p) => p.name) }, 'speaker peers changed');
+    }
+    this.reloadConfig();
+    this.desired = this.compute();
+    this.runtime.setDesired({ services: this.desired.services });
+    this.scheduleStatusSync();
+  }
+
+  private bindPort(): number {
+    return this.o.bind !== undefined ? parseHostPort(this.o.bind, '--bind').port : DEFAULT_MEMBERSHIP_PORT;
+  }
+
+  private compute(): KubernetesDesired {
+    if (this.config === undefined) return { services: [], skipped: [] };
+    const d = kubernetesDesiredState({
+      self: this.o.nodeName,
+      config: this.config,
+      services: this.services.list(),
+      endpointSlices: this.slices.list(),
+      nodes: this.nodes.list(),
+      options: { loadBalancerClass: this.o.loadBalancerClass, ignoreExcludeLb: this.o.ignoreExcludeLb },
+    });
+    if (d.skipped.length > 0) this.log.debug({ skipped: d.skipped.length, reasons: [...new Set(d.skipped.map((s) => s.reason))] }, 'services nobody announces');
+    return d;
+  }
+
+  /**
+   * Pools and L2Advertisements into a Config. An invalid one, or one that would leave an IP this
+   * node announces without a pool (MetalLB's stale config), is refused: the last valid one stays.
+   */
+  private reloadConfig(): void {
+    const objects = [...this.pools.list(), ...this.adverts.list()].map((o) => ({
+      apiVersion: o.apiVersion ?? METALLB_API_VERSION,
+      kind: o.kind ?? (this.pools.list().includes(o) ? 'IPAddressPool' : 'L2Advertisement'),
+      metadata: o.metadata,
+      spec: o.spec,
+    }));
+    objects.sort((a, b) => (`${a.kind}/${a.metadata?.name ?? ''}` < `${b.kind}/${b.metadata?.name ?? ''}` ? -1 : 1));
+    const signature = JSON.stringify(objects.map((x) => [x.kind, x.metadata?.name, x.metadata?.labels, x.spec]));
+    if (signature === this.configSignature) return;
+    const result = parseConfigObjects(objects, { unknownFields: 'warn' });
+    const refuse = (problem: string): void => {
+      this.configStale = true;
+      if (problem !== this.lastConfigProblem) {
+        this.lastConfigProblem = problem;
+        this.log.error({ reason: problem }, this.config === undefined ? 'invalid configuration; waiting for a valid one' : 'configuration refused; keeping the last valid one');
+      }
+    };
+    if (result.config === undefined) {
+      refuse(result.errors.map((e) => `${e.object ? `${e.object.kind}/${e.object.name} ` : ''}${e.path}: ${e.message}`).join('; '));
+      return;
+    }
+    const announced = new Map<string, string[]>();
+    for (const s of this.desired.services) if (this.runtime.owners().get(s.name) === this.o.nodeName) announced.set(s.name, [...s.addresses]);
+    const stranded = configWouldStrand(result.config, announced);
+    if (stranded.length > 0) {
+      refuse(strandMessage(stranded));
+      return;
+    }
+    for (const w of result.warnings) this.log.warn({ code: w.code, path: w.path || undefined, reason: w.message }, 'configuration warning');
+    if (this.configStale) this.log.info('configuration valid again');
+    this.config = result.config;
+    this.configSignature = signature;
+    this.configStale = false;
+    this.lastConfigProblem = '';
+  }
+
+  private scheduleStatusSync(): void {
+    if (!this.started || this.stopping || this.statusTimer !== undefined) return;
+    this.statusTimer = this.clock.setTimeout(() => {
+      this.statusTimer = undefined;
+      void this.syncStatuses(this.announcedNow());
+      // Retry failed writes and catch up with anything missed.
+      this.scheduleResync();
+    }, DEBOUNCE_MS * 5);
+  }
+
+  private resyncTimer: Timer | undefined;
+  private scheduleResync(): void {
+    this.resyncTimer?.cancel();
+    this.resyncTimer = this.clock.setTimeout(() => this.scheduleStatusSync(), STATUS_RESYNC_MS);
+  }
+
+  /** The services this node announces now, with their interfaces. */
+  private announcedNow(): AnnouncedService[] {
+    const owners = this.runtime.owners();
+    return this.desired.services
+      .filter((s: ServiceSpec) => owners.get(s.name) === this.o.nodeName)
+      .map((s) => ({ service: s.name, interfaces: s.interfaces }));
+  }
+
+  /** ServiceL2Status objects and Events for what this node announces; one sync at a time. */
+  private syncStatuses(announced: readonly AnnouncedService[]): Promise<void> {
+    this.statusChain = this.statusChain.then(() => this.applyStatuses(announced)).catch((err: unknown) => this.log.warn({ reason: describeError(err) }, 'ServiceL2Status sync failed'));
+    return this.statusChain;
+  }
+
+  private async applyStatuses(announced: readonly AnnouncedService[]): Promise<void> {
+    this.recordAnnounceEvents(announced);
+    const now = this.clock.now();
+    const seen = new Set(this.statuses.list().map((o) => o.metadata?.name));
+    for (const [name, c] of this.created) if (seen.has(name) || now - c.at > STATUS_RESYNC_MS) this.created.delete(name);
+    const existing: L2StatusLike[] = [...(this.statuses.list() as L2StatusLike[]), ...[...this.created.values()].map((c) => c.object)];
+    const pod = this.o.podName === undefined ? undefined : this.pods.get(this.o.podName, this.o.namespace);
+    const uid = pod?.metadata?.uid;
+    const actions = diffL2Statuses(
+      {
+        node: this.o.nodeName,
+        namespace: this.o.namespace,
+        speakerPod: this.o.podName !== undefined && uid !== undefined ? { name: this.o.podName, uid } : undefined,
+        live: this.membership?.view().alive,
+      },
+      announced,
+      existing,
+    );
+    for (const a of actions) await this.applyStatus(a);
+  }
+
+  private async applyStatus(a: L2StatusAction): Promise<void> {
+    const ref = { ...METALLB, plural: 'servicel2statuses', namespace: this.o.namespace };
+    try {
+      if (a.type === 'create') {
+        const made = (await this.custom.createNamespacedCustomObject({ ...ref, body: a.object })) as CustomObject;
+        const name = made.metadata?.name;
+        if (name === undefined) return;
+        this.created.set(name, { object: { ...a.object, metadata: { ...a.object.metadata, name } }, at: this.clock.now() });
+        // The CRD has a status subresource: status given on create is dropped.
+        await this.custom.patchNamespacedCustomObjectStatus({ ...ref, name, body: { status: a.object.status } }, mergePatch());
+      } else if (a.type === 'update') {
+        if (a.metadataChanged) {
+          const { labels, ownerReferences } = a.object.metadata;
+          await this.custom.patchNamespacedCustomObject({ ...ref, name: a.name, body: { metadata: { labels, ownerReferences: ownerReferences ?? null } } }, mergePatch());
+        }
+        if (a.statusChanged) await this.custom.patchNamespacedCustomObjectStatus({ ...ref, name: a.name, body: { status: a.object.status } }, mergePatch());
+      } else {
+        this.created.delete(a.name);
+        await this.custom.deleteNamespacedCustomObject({ ...ref, name: a.name }).catch((err: unknown) => {
+          if (errorStatus(err) !== 404) throw err;
+        });
+      }
+      this.metrics?.updates.inc();
+    } catch (err) {
+      this.metrics?.updateErrors.inc();
+      this.log.warn({ service: a.service, action: a.type, reason: describeError(err) }, 'cannot write ServiceL2Status; retrying later');
+    }
+  }
+
+  /** nodeAssigned when this node starts announcing a Service; announceFailed while it owns it but cannot answer. */
+  private recordAnnounceEvents(announced: readonly AnnouncedService[]): void {
+    const now = new Set(announced.map((a) => a.service));
+    const unanswered = new Set(this.runtime.announcer.unanswered().map((u) => u.ip));
+    const failed = new Set<string>();
+    for (const name of now) {
+      const spec = this.desired.services.find((s) => s.name === name);
+      const svc = this.serviceRef(name);
+      if (spec === undefined || svc === undefined) continue;
+      if (spec.addresses.some((ip) => unanswered.has(ip))) {
+        failed.add(name);
+        if (!this.failedBefore.has(name)) {
+          this.recorder.record(svc, { type: 'Warning', reason: 'announceFailed', message: `node ${this.o.nodeName} owns the service but cannot answer for it: see the speaker's /healthz` });
+        }
+      } else if (!this.announcedBefore.has(name)) {
+        this.recorder.record(svc, { type: 'Normal', reason: 'nodeAssigned', message: `announcing from node "${this.o.nodeName}" with protocol "layer2"` });
+      }
+    }
+    this.announcedBefore = new Set([...now].filter((n) => !failed.has(n)));
+    this.failedBefore = failed;
+  }
+
+  private serviceRef(name: string): EventSubject | undefined {
+    const i = name.indexOf('/');
+    const svc = this.services.get(name.slice(i + 1), name.slice(0, i));
+    if (svc?.metadata?.name === undefined) return undefined;
+    return {
+      kind: 'Service',
+      apiVersion: 'v1',
+      name: svc.metadata.name,
+      namespace: svc.metadata.namespace ?? name.slice(0, i),
+      ...(svc.metadata.uid !== undefined ? { uid: svc.metadata.uid } : {}),
+    };
+  }
+
+  /** MetalLB's strictARP requirement with kube-proxy in IPVS mode: warn with the fix. */
+  private warnStrictArp(): void {
+    const read = (path: string): number | undefined => {
+      try {
+        return Number(readFileSync(path, 'utf8').trim());
+      } catch {
+        return undefined;
+      }
+    };
+    const conf = (iface: string): ArpSysctl => ({
+      arpIgnore: read(`/proc/sys/net/ipv4/conf/${iface}/arp_ignore`),
+      arpAnnounce: read(`/proc/sys/net/ipv4/conf/${iface}/arp_announce`),
+    });
+    const interfaces = new Map(
+      this.runtime.links
+        .interfaces()
+        .filter((i) => i.mac?.length === 6 && !i.flags.loopback && i.name !== 'kube-ipvs0')
+        .map((i) => [i.name, conf(i.name)] as const),
+    );
+    const warning = strictArpWarning({ kubeIpvs: existsSync('/sys/class/net/kube-ipvs0'), all: conf('all'), interfaces });
+    if (warning !== undefined) this.log.warn({ reason: 'strict-arp' }, warning);
+  }
+}
+
+const INFORMER_NAMES = ['services', 'endpointslices', 'nodes', 'pods', 'ipaddresspools', 'l2advertisements', 'servicel2statuses'];
+
+/** The membership key: at least 32 bytes, as in standalone mode. */
+async function readSecret(file: string): Promise<Uint8Array> {
+  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new FileError(`--secret-file ${file}: cannot read it (${err.code ?? err.message})`);
+  });
+  const { secret, problem } = checkSecret(bytes, file, '--secret-file');
+  if (secret === undefined) throw new ConfigError(`--secret-file: ${problem?.message ?? 'unusable'}`, problem ? [problem] : []);
+  return secret;
+}

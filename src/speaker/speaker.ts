@@ -455,9 +455,10 @@ export class Speaker {
 
   /**
    * Tells onOwnerChange what changed, with a cause: this node announces a service it did not
-   * (a takeover) because the previous owner died, handed over (left or draining), lost its link
-   * (or this node's came back), because a yield of this node's ended (conflict), or otherwise
-   * (election: first election, a node came back, a config change).
+   * (a takeover) because the previous owner died, handed over (left or draining), lost its link,
+   * because a yield of this node's ended (conflict; a yield that ends because the peer died is
+   * a death), because this node's link came back, or otherwise (election: first election, a
+   * node came back, a config change).
    */
   private reportOwnerChanges(
     before: ReadonlyMap<string, string | undefined>,
@@ -480,15 +481,15 @@ export class Speaker {
       let cause: TakeoverCause = 'election';
       let since = now;
       const prev = from === undefined || from === this.c.self ? undefined : view.members.get(from);
-      if (yieldedBefore?.has(s.name) === true && !this.yielded.has(s.name)) cause = 'conflict';
-      else if (prev !== undefined && (prev.state === 'dead' || (prev.state !== 'left' && !view.alive.has(prev.name)))) {
+      if (prev !== undefined && (prev.state === 'dead' || (prev.state !== 'left' && !view.alive.has(prev.name)))) {
         cause = 'death';
         if (prev.stateSinceMsAgo !== undefined) since = now - prev.stateSinceMsAgo;
       } else if (prev !== undefined && (prev.state === 'left' || readMetadata(prev.metadata).draining === true)) cause = 'handoff';
       else if (prev !== undefined) {
         const links = readMetadata(prev.metadata).links;
         if (links !== undefined && !canCarryLinks(links, s.interfaces)) cause = 'link';
-      } else if (from === this.c.self && takeover) cause = 'link';
+      } else if (yieldedBefore?.has(s.name) === true && !this.yielded.has(s.name)) cause = 'conflict';
+      else if (from === this.c.self && takeover) cause = 'link';
       else if (from === this.c.self) {
         // This node lost it because its own link went down? (Its own draining never moves a service in its own view.)
         ownLinks ??= this.links();

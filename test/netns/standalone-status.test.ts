@@ -83,7 +83,8 @@ describe.skipIf(!root)('l2vip status against running standalone nodes', () => {
     expect(db.services[0]!.owner).toBe(owner);
     const [ownerNs, survivorNs, survivor] = owner === 'n1' ? [a.netns, b.netns, 'n2'] : [b.netns, a.netns, 'n1'];
     const ownerDoc = owner === 'n1' ? da : db;
-    expect(ownerDoc.services[0]).toMatchObject({ name: 'web', addresses: [VIP4, VIP6], owner, interfaces: ['eth0'], lastFailover: null });
+    // (lastFailover may already be set: on a loaded machine a peer that starts slowly is declared dead once.)
+    expect(ownerDoc.services[0]).toMatchObject({ name: 'web', addresses: [VIP4, VIP6], owner, interfaces: ['eth0'] });
     expect(Date.parse(ownerDoc.services[0]!.ownedSince!)).toBeLessThanOrEqual(Date.parse(ownerDoc.generatedAt));
     const table = await status(ownerNs, []);
     expect(table.stdout).toMatch(new RegExp(`^web\\s+${VIP4.replace(/\./g, '\\.')},${VIP6}\\s+${owner} \\(this node\\)\\s+eth0\\s+\\d{4}-`, 'm'));
@@ -103,8 +104,8 @@ describe.skipIf(!root)('l2vip status against running standalone nodes', () => {
     expect(web.ownedSince).toBe(web.lastFailover!.at);
     expect(after!.peers[0]).toMatchObject({ name: owner, state: 'dead' });
     const m = await metrics(survivorNs);
-    expect(m).toContain('l2vip_takeovers_total{cause="death"} 1');
-    expect(m).toContain('l2vip_failover_duration_seconds_count{cause="death"} 1');
+    expect(m).toMatch(/^l2vip_takeovers_total\{cause="death"\} [1-9]/m);
+    expect(m).toMatch(/^l2vip_failover_duration_seconds_count\{cause="death"\} [1-9]/m);
     const shown = await status(survivorNs, []);
     expect(shown.stdout).toMatch(new RegExp(`${owner} -> ${survivor} \\(death, took [\\d.]+ m?s\\)`));
     if (process.env.L2VIP_PRINT_STATUS === '1') process.stdout.write(`${shown.stdout}\n${JSON.stringify(after, null, 2)}\n${m.split('\n').filter((l) => /failover|takeover|conflicts_total|members\{/.test(l)).join('\n')}\n`);

@@ -22,7 +22,7 @@
  * before its first answer leaves. In the other rows only the first trial is in that state (then
  * the same node takes over every time, and its kernel remembers the client).
  *
- * The same harness then runs keepalived (VRRPv3, bench/lib/keepalived.ts) on the nodes instead
+ * The same harness then runs keepalived (VRRPv3, src/lab/keepalived-runner.ts) on the nodes instead
  * of l2vip, at advert_int 1 s and 0.1 s. Goals (l2vip): kill and link p50 <= 150 ms and max <=
  * 300 ms; stop at most 1 lost probe.
  */
@@ -30,7 +30,8 @@ import type { Fault, TrialResult } from '../src/lab/lab.js';
 import type { NodeRunner } from '../src/lab/node-runner.js';
 import { StandaloneRunner } from '../src/lab/standalone-runner.js';
 import { argValue, INTERVAL_MS, load, ms, NODES, numberArg, requireRoot, table, withLab } from './lib/failover-lab.js';
-import { ensureKeepalived, KeepalivedRunner } from './lib/keepalived.js';
+import { KeepalivedRunner } from '../src/lab/keepalived-runner.js';
+import { ensureKeepalived } from './lib/keepalived.js';
 import { summarize } from './lib/percentiles.js';
 
 const USAGE = 'usage: sudo npx tsx bench/failover.ts [--quick] [--trials N] [--cold-trials N] [--stop-trials N] [--baseline-trials N] [--adverts 1,0.1] [--no-baseline] [--only l2vip|keepalived]';

@@ -24,7 +24,8 @@ import type { Observation } from '../src/lab/lab.js';
 import type { NodeRunner } from '../src/lab/node-runner.js';
 import { StandaloneRunner } from '../src/lab/standalone-runner.js';
 import { argValue, INTERVAL_MS, load, NODES, numberArg, requireRoot, table, withLab } from './lib/failover-lab.js';
-import { ensureKeepalived, KeepalivedRunner } from './lib/keepalived.js';
+import { KeepalivedRunner } from '../src/lab/keepalived-runner.js';
+import { ensureKeepalived } from './lib/keepalived.js';
 
 const USAGE = 'usage: sudo npx tsx bench/loss.ts [--quick] [--duration S] [--losses 0,5,20] [--adverts 0.1] [--no-baseline] [--only l2vip|keepalived]';
 

@@ -37,3 +37,4 @@ export class Signals {
     process.off('SIGHUP', this.onHup);
   }
 }
+

@@ -10,7 +10,7 @@ import { L2vipError, LabError } from '../errors.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { ECHO_PORT } from './lab-agent.js';
 import type { ProbeReport } from './outage.js';
-import type { LabContext, NodeRunner } from './node-runner.js';
+import type { LabContext, NodeRunner, TimelineEvent } from './node-runner.js';
 import { selfCommand, StandaloneRunner } from './standalone-runner.js';
 import { buildTopology, destroyTopology, labId, leftoverNamespaces, lossCounters, planTopology, setLink, setPeerLoss, type LabHost, type LabTopology } from './topology.js';
 
@@ -53,6 +53,16 @@ export interface TrialResult {
    * client before its first answer can leave.
    */
   readonly clientKnownBy: readonly string[];
+  /** The trial's probe window (ms since the epoch): the probes' `timeline` spans lie within it. */
+  readonly from: number;
+  readonly to: number;
+  /** What the nodes logged about membership and ownership in the window (NodeRunner.timelineEvent). */
+  readonly events: readonly NodeTimelineEvent[];
+}
+
+/** A TimelineEvent and the node that logged it. */
+export interface NodeTimelineEvent extends TimelineEvent {
+  readonly node: string;
 }
 
 /** What the client saw while nothing was failed (`Lab.observe`). */
@@ -124,6 +134,7 @@ export class Lab {
   private probe: { child: ChildProcess; lines: Interface; pending: ((l: string) => void)[] } | undefined;
   private readonly cmd = selfCommand();
   private readonly events: { node: string; at: number; gained: boolean }[] = [];
+  private readonly timeline: NodeTimelineEvent[] = [];
 
   constructor(private readonly o: LabOptions) {
     this.topo = planTopology(labId(), o.nodes);
@@ -204,6 +215,8 @@ export class Lab {
         }
         const e = this.nodeRunner.ownerEvent(line, n, at);
         if (e !== undefined) this.events.push({ node: n.name, ...e });
+        const t = this.nodeRunner.timelineEvent?.(line, n, at);
+        if (t !== undefined) this.timeline.push({ node: n.name, ...t });
       });
       stream.once('close', () => {
         if (--open === 0) log.end();
@@ -267,17 +280,7 @@ export class Lab {
    * clients of a VIP), so the new owner must resolve the client before it can answer.
    */
   async trial(i: number, opts: { forgetClient?: boolean } = {}): Promise<TrialResult> {
-    const owner = await this.waitStable();
-    const host = this.topo.nodes.find((n) => n.name === owner)!;
-    if (opts.forgetClient === true) {
-      for (const n of this.topo.nodes) {
-        if (n.name === owner) continue;
-        for (const ip of [this.topo.client.ipv4, this.topo.client.ipv6]) await this.o.runner.run('ip', ['-n', n.netns, 'neigh', 'del', ip, 'dev', 'eth0']);
-      }
-    }
-    const clientKnownBy = await this.nodesKnowingClient(owner);
-    this.command('mark');
-    await sleep(100);
+    const { owner, host, clientKnownBy, from } = await this.beforeFault(i, opts.forgetClient === true);
     const faultAt = await this.fail(host);
     // Wait for both VIPs to answer from another node, then a little more to see it hold.
     const end = Date.now() + 10_000;
@@ -289,10 +292,42 @@ export class Lab {
     }
     await sleep(300);
     r = await this.command('report');
+    // The report leaves out the probes still in flight: the window ends with the last counted one.
+    const to = Math.max(from, ...r.flatMap((x) => x.timeline.slice(-1).map((span) => span.to)));
     await this.restore(host);
-    const newOwner = r[0]!.lastNode !== owner ? r[0]!.lastNode : undefined;
+    // The node that answered the last counted probes (by sequence), not the last answer read: a
+    // stopped owner's echo service may still answer a straggler late.
+    const last = r[0]!.timeline.filter((span) => span.node !== null).at(-1)?.node ?? r[0]!.lastNode;
+    const newOwner = last !== owner && last !== null ? last : undefined;
     const gainedAt = this.events.find((e) => e.node === newOwner && e.gained && e.at >= faultAt)?.at;
-    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy };
+    const events = this.timeline.filter((e) => e.at >= from && e.at <= to);
+    return { trial: i, fault: this.o.fault, oldOwner: owner, newOwner, ipv4: r[0]!, ipv6: r[1]!, faultAt, gainedAt, clientKnownBy, from, to, events };
+  }
+
+  /**
+   * Waits for a stable owner and starts the trial's window. If the VIPs move in the 100 ms
+   * before the fault (a repaired node taking its VIPs back once its hold-down is over, say), the
+   * fault would hit a node that no longer owns them: wait until they are stable again instead.
+   */
+  private async beforeFault(i: number, forgetClient: boolean): Promise<{ owner: string; host: LabHost; clientKnownBy: string[]; from: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const owner = await this.waitStable();
+      const host = this.topo.nodes.find((n) => n.name === owner)!;
+      if (forgetClient) {
+        for (const n of this.topo.nodes) {
+          if (n.name === owner) continue;
+          for (const ip of [this.topo.client.ipv4, this.topo.client.ipv6]) await this.o.runner.run('ip', ['-n', n.netns, 'neigh', 'del', ip, 'dev', 'eth0']);
+        }
+      }
+      const clientKnownBy = await this.nodesKnowingClient(owner);
+      this.command('mark');
+      const from = now();
+      await sleep(100);
+      // The answers of the last 100 ms count for `nodes` even though their probes are still in the grace period.
+      const moved = this.served(await this.command('report')).flatMap((x) => x.nodes.filter((n) => n !== owner));
+      if (moved.length === 0 || attempt >= START_ATTEMPTS) return { owner, host, clientKnownBy, from };
+      this.o.print(`trial ${i}: the VIPs moved from ${owner} to ${moved[0]} just before the fault: waiting until they are stable again`);
+    }
   }
 
   private async nodesKnowingClient(except: string): Promise<string[]> {

@@ -18,6 +18,20 @@ export interface OwnerEvent {
 }
 
 /**
+ * A membership or ownership step a node logged, for the report's timeline:
+ * - `suspect`: it suspects `subject` (a peer stopped answering; l2vip only, at log level debug);
+ * - `dead`: it declared `subject` dead (keepalived: its master-down timer expired);
+ * - `elected`: it saw `subject` become the owner (keepalived: it became master itself);
+ * - `garp`: it sent its first gratuitous announcement for `subject` (a VIP).
+ */
+export interface TimelineEvent {
+  /** When it happened, ms since the epoch. */
+  readonly at: number;
+  readonly kind: 'suspect' | 'dead' | 'elected' | 'garp';
+  readonly subject: string;
+}
+
+/**
  * The software that keeps the VIPs on the lab's nodes (l2vip standalone, keepalived, ...): the
  * lab builds the network, runs `command` in every node's namespace next to the echo service,
  * fails and restores nodes, and measures; the runner only says how to configure and start its
@@ -48,4 +62,6 @@ export interface NodeRunner {
   isReady(line: string): boolean;
   /** Reads one line of the node's output; `receivedAt` is when the lab read it. */
   ownerEvent(line: string, node: LabHost, receivedAt: number): OwnerEvent | undefined;
+  /** Reads one line of the node's output for the report's timeline. */
+  timelineEvent?(line: string, node: LabHost, receivedAt: number): TimelineEvent | undefined;
 }

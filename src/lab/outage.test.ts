@@ -92,4 +92,30 @@ describe('lab outage', () => {
     const r = window(50, () => undefined);
     expect(r).toMatchObject({ sent: 50, received: 0, lost: 50, longestLossRun: 50, outageMs: 0, lastNode: undefined, nodes: [] });
   });
+
+  it('draws who answered over time as contiguous spans, late answers and losses as unanswered', () => {
+    // 1..40 n1, 41..50 lost, 51..55 late (n2), 56..100 n2.
+    const r = window(100, (seq) => (seq <= 40 ? ['n1', 0.5] : seq <= 50 ? undefined : seq <= 55 ? ['n2', LATE_MS + 1] : ['n2', 0.5]), { epochOffset: 1000, now: 5000 });
+    expect(r.timeline).toEqual([
+      { from: 1000, to: 1000 + 40 * INTERVAL, node: 'n1', probes: 40 },
+      { from: 1000 + 40 * INTERVAL, to: 1000 + 55 * INTERVAL, node: null, probes: 15 },
+      { from: 1000 + 55 * INTERVAL, to: 1000 + 100 * INTERVAL, node: 'n2', probes: 45 },
+    ]);
+    expect(r.timeline.reduce((n, s) => n + s.probes, 0)).toBe(r.sent);
+  });
+
+  it('gives a probe answered twice to the first node that answered it', () => {
+    const sent: SentProbe[] = [1, 2].map((seq) => ({ seq, at: seq * INTERVAL }));
+    const answers: ProbeAnswer[] = [
+      { seq: 1, node: 'n1', at: 2.1 },
+      { seq: 2, node: 'n1', at: 4.1 },
+      { seq: 2, node: 'n2', at: 4.2 },
+    ];
+    const r = summarizeProbes({ target: 't', intervalMs: INTERVAL, sent, answers, now: 1000, graceMs: 0 });
+    expect(r.timeline).toEqual([{ from: 2, to: 6, node: 'n1', probes: 2 }]);
+  });
+
+  it('has an empty timeline when no probe is old enough to count', () => {
+    expect(window(10, () => ['n1', 0.5], { now: 18, graceMs: 250 }).timeline).toEqual([]);
+  });
 });

@@ -25,6 +25,19 @@ export interface ProbeAnswer {
   readonly at: number;
 }
 
+/**
+ * A run of consecutive probes with the same fate: answered in time (within LATE_MS) by `node`,
+ * or not (`node` null: lost or late). Spans of a window follow each other without gap: `to` is
+ * the sending of the next span's first probe (or one interval after the window's last probe).
+ * Times are wall-clock ms since the epoch, like `outageFrom`.
+ */
+export interface AnswerSpan {
+  readonly from: number;
+  readonly to: number;
+  readonly node: string | null;
+  readonly probes: number;
+}
+
 /** What one VIP's probes showed over a window. */
 export interface ProbeReport {
   readonly target: string;
@@ -57,6 +70,8 @@ export interface ProbeReport {
   readonly nodes: readonly string[];
   /** Node that answered last. */
   readonly lastNode: string | undefined;
+  /** Who answered the window's probes over time (the probes `sent` counts), in order. */
+  readonly timeline: readonly AnswerSpan[];
 }
 
 export interface ProbeWindow {
@@ -88,12 +103,16 @@ export function summarizeProbes(w: ProbeWindow): ProbeReport {
   const epochOffset = w.epochOffset ?? 0;
   const by = new Map<number, string>();
   const arrived = new Map<number, number>();
+  const firstBy = new Map<number, string>();
   const nodes: string[] = [];
   let lastNode: string | undefined;
   for (const r of w.answers) {
     if (r.seq <= afterSeq) continue;
     by.set(r.seq, r.node);
-    if (!arrived.has(r.seq)) arrived.set(r.seq, r.at);
+    if (!arrived.has(r.seq)) {
+      arrived.set(r.seq, r.at);
+      firstBy.set(r.seq, r.node);
+    }
     if (!nodes.includes(r.node)) nodes.push(r.node);
     lastNode = r.node;
   }
@@ -113,11 +132,17 @@ export function summarizeProbes(w: ProbeWindow): ProbeReport {
   let outageFrom: number | undefined;
   let outageTo: number | undefined;
   let lastAnswered: number | undefined;
+  const timeline: { from: number; to: number; node: string | null; probes: number }[] = [];
   for (const { seq, at } of w.sent) {
     if (seq <= afterSeq || w.now - at < w.graceMs) continue;
     sent++;
     const answeredAt = arrived.get(seq);
     const rtt = answeredAt === undefined ? undefined : answeredAt - at;
+    const node = rtt !== undefined && rtt <= LATE_MS ? (firstBy.get(seq) ?? null) : null;
+    const span = timeline[timeline.length - 1];
+    if (span !== undefined) span.to = epochOffset + at;
+    if (span !== undefined && span.node === node) span.probes++;
+    else timeline.push({ from: epochOffset + at, to: epochOffset + at, node, probes: 1 });
     if (rtt !== undefined) maxRttMs = Math.max(maxRttMs, rtt);
     if (rtt !== undefined && rtt > LATE_MS) late++;
     if (rtt !== undefined && rtt <= LATE_MS) {
@@ -134,6 +159,8 @@ export function summarizeProbes(w: ProbeWindow): ProbeReport {
       longestLossRun = Math.max(longestLossRun, run);
     }
   }
+  const last = timeline[timeline.length - 1];
+  if (last !== undefined) last.to += w.intervalMs;
   return {
     target: w.target,
     sent,
@@ -148,5 +175,6 @@ export function summarizeProbes(w: ProbeWindow): ProbeReport {
     changes,
     nodes,
     lastNode,
+    timeline,
   };
 }

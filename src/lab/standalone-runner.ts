@@ -3,7 +3,7 @@ import { rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LabContext, NodeRunner, OwnerEvent } from './node-runner.js';
+import type { LabContext, NodeRunner, OwnerEvent, TimelineEvent } from './node-runner.js';
 import { MEMBERSHIP_TRAFFIC, type LabHost } from './topology.js';
 
 /** How to run this same l2vip: the built CLI, or the TypeScript sources through tsx. */
@@ -24,8 +24,14 @@ export class StandaloneRunner implements NodeRunner {
   private readonly cmd = selfCommand();
   private stateFiles: string[] = [];
 
-  /** `extraConfig`: YAML appended to every node's config (e.g. membership timing). */
-  constructor(private readonly extraConfig = '') {}
+  /**
+   * `extraConfig`: YAML appended to every node's config (e.g. membership timing). `logLevel`:
+   * the speakers' (`debug` adds the suspicions, which the report's timeline shows).
+   */
+  constructor(
+    private readonly extraConfig = '',
+    private readonly logLevel = 'info',
+  ) {}
 
   async prepare(ctx: LabContext): Promise<void> {
     await writeFile(join(ctx.dir, 'secret'), randomBytes(48).toString('base64') + '\n', { mode: 0o600 });
@@ -62,7 +68,7 @@ export class StandaloneRunner implements NodeRunner {
   }
 
   command(ctx: LabContext, n: LabHost): string[] {
-    return [...this.cmd, 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+    return [...this.cmd, 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`), '--log-level', this.logLevel];
   }
 
   isReady(line: string): boolean {
@@ -79,5 +85,25 @@ export class StandaloneRunner implements NodeRunner {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The speaker's lines about membership and ownership: `member state changed` to suspect or
+   * dead (the suspicion only at log level debug), `owner elected`, and `announcing` (the
+   * announcer sends the first gratuitous announcement of the IP as it logs this line).
+   */
+  timelineEvent(line: string): TimelineEvent | undefined {
+    if (!/"msg":"(member state changed|owner elected|announcing)"/.test(line)) return undefined;
+    let l: { msg?: unknown; time?: unknown; node?: unknown; state?: unknown; owner?: unknown; ip?: unknown };
+    try {
+      l = JSON.parse(line) as typeof l;
+    } catch {
+      return undefined;
+    }
+    if (typeof l.time !== 'number') return undefined;
+    if (l.msg === 'member state changed' && (l.state === 'suspect' || l.state === 'dead') && typeof l.node === 'string') return { at: l.time, kind: l.state, subject: l.node };
+    if (l.msg === 'owner elected' && typeof l.owner === 'string') return { at: l.time, kind: 'elected', subject: l.owner };
+    if (l.msg === 'announcing' && typeof l.ip === 'string') return { at: l.time, kind: 'garp', subject: l.ip };
+    return undefined;
   }
 }

@@ -14,6 +14,7 @@ import { arpAndNdpFilter } from '../netdev/bpf.js';
 import { ineligibilityMessage, structuralIneligibility } from '../netdev/eligibility.js';
 import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
+import { installCrashHandler } from '../host/crash-handler.js';
 import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
@@ -80,6 +81,7 @@ export class SpeakerRuntime {
   /** Other MACs claiming our VIPs, by episode. */
   readonly conflicts: ConflictEpisodes;
   private readonly clock: Clock;
+  private uninstallCrashHandler: (() => void) | undefined;
 
   constructor(private readonly o: SpeakerRuntimeOptions) {
     const log = o.logger;
@@ -181,6 +183,8 @@ export class SpeakerRuntime {
         this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, () => this.status());
       }
       this.stalls.start();
+      // A bug that escapes every handler must not leave the host delivering VIPs it no longer answers for.
+      if (this.delivery !== undefined) this.uninstallCrashHandler = installCrashHandler(this.o.logger, () => this.delivery!.stop());
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -215,6 +219,8 @@ export class SpeakerRuntime {
     this.metrics = undefined;
     this.started = false;
     this.stalls.stop();
+    this.uninstallCrashHandler?.();
+    this.uninstallCrashHandler = undefined;
     try {
       await this.speaker.stop().catch((err: unknown) => this.o.logger.error({ err }, 'stopping the speaker failed'));
       this.announcer.stop();

@@ -171,6 +171,33 @@ describe('speaker under faults', () => {
     expect(new Set(nodes.map((n) => n.speaker.currentOwners().get('web')))).toEqual(new Set([a]));
   });
 
+  it('doubles the hold-down of a node that flaps again (route-flap damping)', async () => {
+    const { sim, nodes, owners } = await cluster(3, 0, 1000);
+    const [a] = owners();
+    const aAddr = sim.node(a!).address;
+    const others = nodes.filter((n) => n.name !== a);
+    const quiet = (ms: number) => {
+      for (const o of others) sim.network.block(aAddr, sim.node(o.name).address);
+      sim.advance(ms);
+      for (const o of others) sim.network.unblock(aAddr, sim.node(o.name).address);
+    };
+    const backAfter = (): number => {
+      for (let t = 0; t < 20_000; t += 50) {
+        if (owners().length === 1 && owners()[0] === a) return t;
+        sim.advance(50);
+      }
+      return Infinity;
+    };
+    quiet(400);
+    const first = backAfter();
+    quiet(400);
+    const second = backAfter();
+    expect(first).toBeGreaterThanOrEqual(900);
+    expect(first).toBeLessThan(1600);
+    expect(second).toBeGreaterThanOrEqual(1900);
+    expect(second).toBeLessThan(2600);
+  });
+
   it('announces again at once when it refutes a suspicion', async () => {
     const { sim, nodes, owners } = await cluster(5);
     const owner = nodes.find((n) => n.name === owners()[0])!;

@@ -100,6 +100,10 @@ export interface ConflictDecision {
 }
 
 export const DEFAULT_HOLD_DOWN_MS = 3_000;
+/** Comebacks this recent make the next hold-down longer (doubling each time). */
+export const DAMPING_WINDOW_MS = 10 * 60_000;
+/** The longest hold-down, however often a node flaps. */
+export const MAX_HOLD_DOWN_MS = 5 * 60_000;
 /** RFC 5227 §2.4 (b)/(c): DEFEND_INTERVAL, at most one defence per IP in this period. */
 export const DEFEND_INTERVAL_MS = 10_000;
 /** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
@@ -201,8 +205,10 @@ export class Speaker {
   /** This node is settling (flap damping) until then. */
   private settlingUntil = 0;
   private settleTimer: { cancel(): void } | undefined;
-  /** When this node saw each peer come back from dead. */
-  private readonly revivedAt = new Map<string, number>();
+  /** Peers this node saw come back from dead: until when they are held. */
+  private readonly heldUntil = new Map<string, number>();
+  /** When each node (this one included) came back from dead, within DAMPING_WINDOW_MS. */
+  private readonly revivals = new Map<string, number[]>();
   /** Peers this node has heard from while they were alive. */
   private readonly heardBefore = new Set<string>();
   private digest = desiredDigest([]);
@@ -345,9 +351,9 @@ export class Speaker {
   private held(): string[] {
     const now = this.c.clock.now();
     const out: string[] = [];
-    for (const [name, at] of this.revivedAt) {
-      if (now - at < this.holdDownMs) out.push(name);
-      else this.revivedAt.delete(name);
+    for (const [name, until] of this.heldUntil) {
+      if (now < until) out.push(name);
+      else this.heldUntil.delete(name);
     }
     return out.slice(0, MAX_PUBLISHED_HELD);
   }
@@ -363,7 +369,7 @@ export class Speaker {
     if (this.holdDownMs > 0 && this.lastAlive.size > 0) {
       // A node counts as back from dead only if it had been heard before: one that simply starts
       // later than this one (never heard, so declared dead) is joining, not flapping.
-      for (const name of view.alive) if (name !== this.c.self && !this.lastAlive.has(name) && this.heardBefore.has(name)) this.revivedAt.set(name, now);
+      for (const name of view.alive) if (name !== this.c.self && !this.lastAlive.has(name) && this.heardBefore.has(name)) this.heldUntil.set(name, now + this.holdFor(name));
     }
     for (const [name, m] of view.members) if (!m.self && m.lastHeardMsAgo !== undefined && view.alive.has(name)) this.heardBefore.add(name);
     const out = new Set<string>([...this.held()]);
@@ -380,7 +386,7 @@ export class Speaker {
 
   /** Re-elects when the earliest hold-down of this node's own ends. */
   private armSettleTimer(): void {
-    const ends = [...this.revivedAt.values()].map((at) => at + this.holdDownMs);
+    const ends = [...this.heldUntil.values()];
     if (this.settling()) ends.push(this.settlingUntil);
     this.settleTimer?.cancel();
     this.settleTimer = undefined;
@@ -393,10 +399,24 @@ export class Speaker {
     }, delay + 1);
   }
 
+  /**
+   * The hold-down of a node coming back now: the base period, doubled for each earlier comeback
+   * within DAMPING_WINDOW_MS (as BGP route-flap damping accumulates a penalty), at most
+   * MAX_HOLD_DOWN_MS. A node that flaps more often than the base period would otherwise still
+   * take its VIPs back after every comeback.
+   */
+  private holdFor(name: string): number {
+    const now = this.c.clock.now();
+    const recent = (this.revivals.get(name) ?? []).filter((t) => now - t < DAMPING_WINDOW_MS);
+    recent.push(now);
+    this.revivals.set(name, recent);
+    return Math.min(MAX_HOLD_DOWN_MS, this.holdDownMs * 2 ** (recent.length - 1));
+  }
+
   /** Starts (or extends) this node's own hold-down; peers learn it through metadata. */
   private settle(): void {
     if (this.holdDownMs <= 0) return;
-    this.settlingUntil = this.c.clock.now() + this.holdDownMs;
+    this.settlingUntil = this.c.clock.now() + this.holdFor(this.c.self);
   }
 
   /**

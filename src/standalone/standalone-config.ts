@@ -13,6 +13,7 @@ import { parseHostPort } from '../ip/host-port.js';
 import type { MembershipOptions } from '../membership/membership-options.js';
 import { resolveMembershipOptions } from '../membership/membership-options.js';
 import type { ServiceSpec } from '../speaker/ownership.js';
+import { DEFAULT_HOLD_DOWN_MS } from '../speaker/speaker.js';
 import { compileExcludeList } from '../netdev/eligibility.js';
 
 /**
@@ -61,6 +62,7 @@ export const StandaloneFileSchema = Type.Object(
       ),
     ),
     handoffMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+    holdDownMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     metrics: Type.Optional(Type.Object({ listen: Type.String() }, { additionalProperties: false })),
     services: Type.Array(Service),
   },
@@ -90,6 +92,8 @@ export interface StandaloneConfig {
   readonly localDelivery: boolean;
   readonly garp: GarpTiming;
   readonly handoffMs: number;
+  /** Flap damping: a node back from dead takes its VIPs back only after this long (0: off). */
+  readonly holdDownMs: number;
   readonly metricsListen: string | undefined;
   readonly services: readonly ServiceSpec[];
 }
@@ -237,6 +241,7 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
       localDelivery: f.localDelivery ?? true,
       garp,
       handoffMs: f.handoffMs ?? 150,
+      holdDownMs: f.holdDownMs ?? DEFAULT_HOLD_DOWN_MS,
       metricsListen: f.metrics?.listen,
       services,
     },

@@ -92,6 +92,7 @@ export class StandaloneSpeaker {
       garp: config.garp,
       localDelivery: config.localDelivery,
       handoffMs: config.handoffMs,
+      holdDownMs: config.holdDownMs,
       metricsListen: config.metricsListen,
       mode: 'standalone',
       configReloads: () => this.reloads,
@@ -114,10 +115,10 @@ export class StandaloneSpeaker {
    */
   reload(next: StandaloneConfig, secrets?: StandaloneSecrets): void {
     const cur = this.config;
-    const restartOnly = JSON.stringify([cur.node, cur.bind, cur.peers, cur.membership, cur.localDelivery, cur.garp, cur.handoffMs, cur.metricsListen]);
-    const nextRestartOnly = JSON.stringify([next.node, next.bind, next.peers, next.membership, next.localDelivery, next.garp, next.handoffMs, next.metricsListen]);
+    const restartOnly = JSON.stringify([cur.node, cur.bind, cur.peers, cur.membership, cur.localDelivery, cur.garp, cur.handoffMs, cur.holdDownMs, cur.metricsListen]);
+    const nextRestartOnly = JSON.stringify([next.node, next.bind, next.peers, next.membership, next.localDelivery, next.garp, next.handoffMs, next.holdDownMs, next.metricsListen]);
     if (restartOnly !== nextRestartOnly) {
-      this.log.warn('node, cluster (but its secrets), localDelivery, garp, handoffMs and metrics changes take effect at the next restart; services, interfaces and secrets are applied now');
+      this.log.warn('node, cluster (but its secrets), localDelivery, garp, handoffMs, holdDownMs and metrics changes take effect at the next restart; services, interfaces and secrets are applied now');
     }
     const applied = {
       ...cur,

@@ -398,6 +398,8 @@ describe.skipIf(!KUBECTL)('install manifests: kubectl kustomize config/default',
     const env = list(c.env).map((e) => [at(e, 'name'), at(e, 'valueFrom.fieldRef.fieldPath')]);
     expect(env).toContainEqual(['NODE_NAME', 'spec.nodeName']);
     expect(env).toContainEqual(['POD_NAMESPACE', 'metadata.namespace']);
+    // Owner of the ServiceL2Status objects (speaker), Lease identity (controller).
+    expect(env).toContainEqual(['POD_NAME', 'metadata.name']);
 
     const ports = list(c.ports).map((p) => [at(p, 'name'), at(p, 'containerPort'), at(p, 'protocol')]);
     expect(ports).toContainEqual(['monitoring', 7472, 'TCP']);
@@ -448,6 +450,8 @@ describe.skipIf(!KUBECTL)('install manifests: kubectl kustomize config/default',
     expect(at(c, 'securityContext.allowPrivilegeEscalation')).toBe(false);
     const env = list(c.env).map((e) => [at(e, 'name'), at(e, 'valueFrom.fieldRef.fieldPath')]);
     expect(env).toContainEqual(['POD_NAMESPACE', 'metadata.namespace']);
+    // Owner of the ServiceL2Status objects (speaker), Lease identity (controller).
+    expect(env).toContainEqual(['POD_NAME', 'metadata.name']);
     const flags = flagsOf(list(c.args), 'controller');
     for (const f of flags.keys()) expect(CONTROLLER_FLAGS, `unknown controller flag ${f}`).toContain(f);
     expect(flags.get('--namespace')).toBe('$(POD_NAMESPACE)');

@@ -8,7 +8,7 @@ import { componentNamespace, loadKubeconfig } from '../k8s/kubeconfig.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startMetricsServer } from '../observability/metrics.js';
 import { Signals } from './lifecycle.js';
-import { parseIntOption } from './options.js';
+import { LOG_LEVEL_HELP, parseIntOption, parseLogLevelOption } from './options.js';
 
 export interface ControllerCliOptions {
   readonly kubeconfig?: string;
@@ -87,7 +87,7 @@ export function registerController(program: Command): void {
     .option('--lb-class <name>', 'handle only Services with this spec.loadBalancerClass (default: only Services without one)')
     .option('--metrics-listen <addr:port>', 'address for /metrics, /healthz and /readyz (":7472": every address)', ':7472')
     .option('--lease-duration <seconds>', 'leader Lease duration: a standby takes over about this long after the leader dies', parseIntOption, 15)
-    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
     .action(async (opts: ControllerCliOptions) => {
       const log = createLogger(opts.logLevel);
       const signals = new Signals(log);

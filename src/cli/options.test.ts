@@ -15,7 +15,7 @@ describe('--log-level', () => {
     expect(() => parseLogLevelOption('loud')).toThrow(expect.objectContaining({ code: 'L2VIP_USAGE', exitCode: 2 }));
   });
 
-  it.each([['announce', '-i', 'l2vip-none0', '192.0.2.1'], ['standalone', '-c', '/nonexistent.yaml']])(
+  it.each([['announce', '-i', 'l2vip-none0', '192.0.2.1'], ['standalone', '-c', '/nonexistent.yaml'], ['speaker', '--node-name', 'n1'], ['controller', '--kubeconfig', '/nonexistent']])(
     '%s refuses a bad level before doing anything else',
     async (...args) => {
       const program = buildProgram();

@@ -1,14 +1,12 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry, type Counter } from 'prom-client';
+import { registerK8sClientMetrics, type K8sClientMetricsSources } from '../k8s/client-metrics.js';
 import type { PoolStats } from '../allocator/index.js';
 
 /** What the controller's gauges read at scrape time. */
-export interface ControllerMetricsSources {
+export interface ControllerMetricsSources extends K8sClientMetricsSources {
   /** Per pool of the configuration in force: its stats, or undefined while not leading. */
   readonly pools: () => readonly { readonly name: string; readonly stats: PoolStats | undefined; readonly capacity: { v4: bigint; v6: bigint } }[];
-  readonly configLoaded: () => boolean;
-  readonly configStale: () => boolean;
   readonly leader: () => boolean;
-  readonly watchErrors: () => readonly { readonly resource: string; readonly errors: number }[];
 }
 
 export interface ControllerMetrics {
@@ -44,33 +42,13 @@ export function controllerMetrics(src: ControllerMetricsSources): ControllerMetr
   poolGauge('metallb_allocator_addresses_in_use_total', 'Number of IP addresses in use, per pool', (_c, s) => (s ? s.assignedV4 + s.assignedV6 : 0n));
   poolGauge('metallb_allocator_ipv4_addresses_in_use_total', 'Number of IPv4 addresses in use, per pool', (_c, s) => s?.assignedV4 ?? 0n);
   poolGauge('metallb_allocator_ipv6_addresses_in_use_total', 'Number of IPv6 addresses in use, per pool', (_c, s) => s?.assignedV6 ?? 0n);
-  const updates = new Counter({ name: 'metallb_k8s_client_updates_total', help: 'Number of k8s object updates that have been processed', registers: [registry] });
-  const updateErrors = new Counter({
-    name: 'metallb_k8s_client_update_errors_total',
-    help: 'Number of k8s object updates that failed for some reason',
-    registers: [registry],
-  });
-  const bool = (name: string, help: string, read: () => boolean): void => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read() ? 1 : 0);
-      },
-    });
-  };
-  bool('metallb_k8s_client_config_loaded_bool', '1 if the configuration was ever loaded successfully', src.configLoaded);
-  bool('metallb_k8s_client_config_stale_bool', '1 if running on a stale configuration, because the latest one failed to load', src.configStale);
-  bool('l2vip_controller_leader', '1 on the replica holding the l2vip-controller Lease (the one that allocates)', src.leader);
-  new Counter({
-    name: 'l2vip_k8s_watch_errors_total',
-    help: 'Watches or lists that failed and were restarted, per resource',
-    labelNames: ['resource'],
+  const { updates, updateErrors } = registerK8sClientMetrics(registry, src);
+  new Gauge({
+    name: 'l2vip_controller_leader',
+    help: '1 on the replica holding the l2vip-controller Lease (the one that allocates)',
     registers: [registry],
     collect() {
-      this.reset();
-      for (const w of src.watchErrors()) this.inc({ resource: w.resource }, w.errors);
+      this.set(src.leader() ? 1 : 0);
     },
   });
   return { registry, updates, updateErrors };

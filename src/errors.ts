@@ -76,6 +76,12 @@ export class LabError extends L2vipError {
   readonly code = 'L2VIP_LAB_FAILED';
 }
 
+/** `l2vip status`: nothing answers at the status endpoint, or what answers is not an l2vip status endpoint. Exit code 3. */
+export class NotRunningError extends L2vipError {
+  readonly code = 'L2VIP_NOT_RUNNING';
+  override readonly exitCode = 3;
+}
+
 /** No usable Kubernetes client configuration (kubeconfig file, $KUBECONFIG, or in-cluster). */
 export class KubeconfigError extends L2vipError {
   readonly code = 'L2VIP_KUBECONFIG';
@@ -106,4 +112,5 @@ export const ERROR_CLASSES = [
   LabError,
   KubeconfigError,
   KubernetesApiError,
+  NotRunningError,
 ] as const;

@@ -258,3 +258,41 @@ describe('NDP responder', () => {
     expect(nodeSockets.get('eth0')!.memberships.size).toBe(0);
   });
 });
+
+describe('first gratuitous announcement of a gained IP', () => {
+  it('is reported once per gain, with the canonical IP, when a frame actually went out', () => {
+    const { a, clock } = setup();
+    const seen: string[] = [];
+    a.onFirstGratuitous((ip, iface) => seen.push(`${ip}@${iface}`));
+    a.setOwned(owned([['2001:db8:0::10', ['eth0', 'eth1']]]));
+    expect(seen).toEqual(['2001:db8::10@eth0']);
+    clock.advance(10_000);
+    expect(seen).toHaveLength(1);
+    // Lost everywhere, then gained again: a new gain.
+    a.setOwned(owned([]));
+    a.setOwned(owned([['2001:db8::10', ['eth1']]]));
+    expect(seen).toEqual(['2001:db8::10@eth0', '2001:db8::10@eth1']);
+  });
+
+  it('waits for a socket that failed to open, and reports when its first frame goes out', () => {
+    const clock = new VirtualClock();
+    const lan = new MemoryLan();
+    let fail = true;
+    const a = new Announcer({
+      clock,
+      logger: silentLogger(),
+      resolveInterface: () => ({ name: 'eth0', ifindex: 2, mac: NODE_MAC }),
+      openSocket: (i) => {
+        if (fail) throw Object.assign(new Error('no'), { code: 'EPERM' });
+        return lan.socket(i.ifindex);
+      },
+    });
+    const seen: number[] = [];
+    a.onFirstGratuitous(() => seen.push(clock.now()));
+    a.setOwned(owned([['192.0.2.10', ['eth0']]]));
+    expect(seen).toEqual([]);
+    fail = false;
+    clock.advance(1_000);
+    expect(seen).toEqual([1_000]);
+  });
+});

@@ -70,6 +70,9 @@ export class Announcer {
   private wanted: OwnedSet = new Map();
   private readonly failed = new Map<string, FailedInterface>();
   private readonly conflictHandlers = new Set<(ip: string, iface: string, mac: Uint8Array) => void>();
+  private readonly firstGratuitousHandlers = new Set<(ip: string, iface: string) => void>();
+  /** IPs gained and not yet announced by any gratuitous frame (canonical text). */
+  private readonly unannounced = new Set<string>();
   /** Socket open failures by reason (errno code), for metrics. */
   readonly socketFailures = new Map<string, number>();
 
@@ -211,6 +214,16 @@ export class Announcer {
   }
 
   /**
+   * Subscribes to the first gratuitous announcement actually sent for an IP after this node
+   * gained it (it owned it on no interface before): where a takeover ends, for the failover
+   * duration. Called once per gain, with the canonical IP text.
+   */
+  onFirstGratuitous(handler: (ip: string, iface: string) => void): () => void {
+    this.firstGratuitousHandlers.add(handler);
+    return () => this.firstGratuitousHandlers.delete(handler);
+  }
+
+  /**
    * Defends an owned IP: one gratuitous announcement on each interface it is announced on,
    * now (RFC 5227 §2.4 (b): a single announcement; the caller limits how often).
    */
@@ -253,6 +266,7 @@ export class Announcer {
     this.responders.clear();
     this.owned.clear();
     this.anywhere.clear();
+    this.unannounced.clear();
   }
 
   private answer(ip: OwnedIp, iface: string): void {
@@ -262,6 +276,7 @@ export class Announcer {
     const key = ipKey(ip.bytes);
     this.anywhere.set(key, (this.anywhere.get(key) ?? 0) + 1);
     const entry = this.owned.get(ip.ip) ?? { ip, ifaces: new Set<string>() };
+    if (entry.ifaces.size === 0) this.unannounced.add(ip.ip);
     entry.ifaces.add(iface);
     this.owned.set(ip.ip, entry);
     this.garp.start(garpKey(iface, ip.ip));
@@ -274,7 +289,10 @@ export class Announcer {
     this.decAnywhere(ipKey(ip.bytes));
     const entry = this.owned.get(ip.ip);
     entry?.ifaces.delete(iface);
-    if (entry?.ifaces.size === 0) this.owned.delete(ip.ip);
+    if (entry?.ifaces.size === 0) {
+      this.owned.delete(ip.ip);
+      this.unannounced.delete(ip.ip);
+    }
     this.log.debug({ ip: ip.ip, iface }, 'withdrawn');
   }
 
@@ -342,7 +360,11 @@ export class Announcer {
     const sep = key.indexOf('|');
     const iface = key.slice(0, sep);
     const o = this.owned.get(key.slice(sep + 1));
-    if (o?.ifaces.has(iface)) this.responders.get(iface)?.sendGratuitous(o.ip);
+    if (o?.ifaces.has(iface) !== true) return;
+    const sent = this.responders.get(iface)?.sendGratuitous(o.ip) === true;
+    if (sent && this.unannounced.delete(o.ip.ip)) {
+      for (const h of this.firstGratuitousHandlers) h(o.ip.ip, iface);
+    }
   }
 }
 

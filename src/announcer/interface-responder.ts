@@ -35,8 +35,6 @@ export interface Ipv6Groups {
   leave(iface: string, group: string): void;
 }
 
-/** Conflicts are logged at most once per interface in this period (with a count), but always counted. */
-const CONFLICT_LOG_INTERVAL_MS = 10_000;
 /** Send failures are logged at most once per interface in this period, but always counted. */
 const SEND_FAILURE_LOG_INTERVAL_MS = 10_000;
 
@@ -49,9 +47,6 @@ export class InterfaceResponder {
   private readonly owned = new Map<number | string, OwnedIp>();
   /** Solicited-node multicast memberships, refcounted: several VIPs can share one group. */
   private readonly groups = new Map<string, number>();
-  private lastConflictLog: number | undefined;
-  /** Conflicts since the last conflict line. */
-  private conflictsUnlogged = 0;
   private lastSendFailureLog: number | undefined;
   private readonly log: Logger;
 
@@ -111,10 +106,12 @@ export class InterfaceResponder {
   /**
    * One gratuitous announcement of `ip`: for IPv4 an ARP request and an ARP reply
    * (RFC 5227 §3 announcement; some devices update their caches only from one form),
-   * for IPv6 an unsolicited Neighbor Advertisement to all nodes (RFC 4861 §7.2.6).
+   * for IPv6 an unsolicited Neighbor Advertisement to all nodes (RFC 4861 §7.2.6). True if a
+   * frame went out.
    */
-  sendGratuitous(ip: OwnedIp): void {
+  sendGratuitous(ip: OwnedIp): boolean {
     const c = this.ctx.stats.ip(ip.ip);
+    const before = c.gratuitousSent;
     if (ip.family === 4) {
       for (const op of ['request', 'reply'] as const) {
         if (this.send(arpFrame(gratuitousArp(this.iface.mac, ip.bytes, op)))) c.gratuitousSent++;
@@ -122,6 +119,7 @@ export class InterfaceResponder {
     } else if (this.send(unsolicitedAdvertisement(this.iface.mac, ip.bytes))) {
       c.gratuitousSent++;
     }
+    return c.gratuitousSent > before;
   }
 
   close(): void {
@@ -193,21 +191,10 @@ export class InterfaceResponder {
     if (this.send(reply)) c.responsesSent++;
   }
 
-  /**
-   * Counted always; logged at most once per CONFLICT_LOG_INTERVAL_MS per interface, with the
-   * number of conflicts since the last line (two nodes announcing the same 10 000 VIPs must not
-   * write 10 000 lines); every one at debug.
-   */
+  /** Counts it and tells the announcer, which logs once per episode (src/announcer/conflict-episodes.ts). */
   private conflict(ip: OwnedIp, mac: Uint8Array): void {
     this.ctx.stats.ip(ip.ip).conflicts++;
     this.ctx.onConflict?.(ip.ip, this.iface.name, mac);
-    this.conflictsUnlogged++;
-    const now = this.ctx.clock.now();
-    if (this.lastConflictLog === undefined || now - this.lastConflictLog >= CONFLICT_LOG_INTERVAL_MS) {
-      this.lastConflictLog = now;
-      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac), conflicts: this.conflictsUnlogged }, 'another host claims an IP this node announces');
-      this.conflictsUnlogged = 0;
-    } else this.log.debug({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
   }
 
   private send(frame: Uint8Array): boolean {

@@ -8,6 +8,7 @@ import { registerConfigCheck } from './config-check.js';
 import { registerCleanup } from './cleanup.js';
 import { registerController } from './controller.js';
 import { registerSpeaker } from './speaker.js';
+import { registerStatus } from './status.js';
 
 /**
  * The l2vip command line. Every command reports bad input as one line on stderr and exits 2;
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerCleanup(program);
   registerController(program);
   registerSpeaker(program);
+  registerStatus(program);
   return program;
 }
 

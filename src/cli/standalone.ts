@@ -31,13 +31,16 @@ async function runStandalone(file: string, level: string): Promise<void> {
     const speaker = new StandaloneSpeaker(config, secret, log, previousSecrets);
     await speaker.start();
     signals.onReload = () => {
-      const failed = (err: unknown): void =>
+      const failed = (err: unknown): void => {
+        speaker.reloads.failure++;
         log.error({ reason: err instanceof L2vipError ? err.message : String(err) }, 'config reload failed; keeping the running config');
+      };
       loadStandaloneConfig(file)
         .then(async ({ config: next, secret: nextSecret, previousSecrets: nextPrevious, warnings: nextWarnings }) => {
           for (const w of nextWarnings) log.warn(w);
           await speaker.checkAddresses(next);
           speaker.reload(next, { secret: nextSecret, previousSecrets: nextPrevious });
+          speaker.reloads.success++;
         })
         .catch(failed);
     };

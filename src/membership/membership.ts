@@ -46,6 +46,8 @@ export interface MemberView {
   readonly incarnation: number;
   /** ms since the last evidence that it was alive (direct or reported by a peer); undefined: never. */
   readonly lastHeardMsAgo: number | undefined;
+  /** ms since it entered its current state here (undefined: not known, e.g. this node itself). */
+  readonly stateSinceMsAgo?: number | undefined;
   readonly metadata: Metadata | undefined;
   readonly self: boolean;
 }
@@ -157,6 +159,8 @@ interface Member {
   suspectedAt: number;
   /** Last change of its state, incarnation or metadata here: such entries are pushed for gossipMs. */
   changedAt: number;
+  /** When it entered its current state here (clock ms); -Infinity: never changed. */
+  stateAt: number;
   metadata: Metadata | undefined;
   metaBytes: Uint8Array | undefined;
   metaVersion: number;
@@ -357,6 +361,7 @@ export class Membership {
         state: m.state,
         incarnation: m.incarnation,
         lastHeardMsAgo: m.heard ? now - m.lastEvidenceAt : undefined,
+        stateSinceMsAgo: m.stateAt === -Infinity ? undefined : now - m.stateAt,
         metadata: m.metadata,
         self: false,
       });
@@ -803,6 +808,7 @@ export class Membership {
       heard: false,
       suspectedAt: 0,
       changedAt: -Infinity,
+      stateAt: -Infinity,
       metadata: undefined,
       metaBytes: undefined,
       metaVersion: 0,
@@ -850,6 +856,7 @@ export class Membership {
     if (before === state) return;
     m.state = state;
     m.changedAt = now;
+    m.stateAt = now;
     if (state === 'suspect') this.counters.suspicions++;
     else if (state === 'dead') this.counters.deaths++;
     else if (state === 'left') this.counters.leaves++;

@@ -82,6 +82,71 @@ describe('health endpoints', () => {
   });
 });
 
+describe('failover, conflict and reload metrics', () => {
+  it('exposes takeovers by cause, the failover histogram, conflict episodes, auth failures and reloads', async () => {
+    const listeners: ((seconds: number, cause: string) => void)[] = [];
+    const zero = { incarnation: 1, sent: 0, received: 0, accepted: 0, suspicions: 0, deaths: 0, revivals: 0, leaves: 0, refutations: 0, stalls: 0, badMetadata: 0, sendErrors: 0 };
+    const drops = { ...(Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as MembershipStats['drops']), 'bad-mac': 4, 'unknown-key': 1, replay: 9 };
+    const reg = speakerRegistry({
+      node: 'n1',
+      stats: new ResponderStats(),
+      owned: () => new Map(),
+      services: () => [],
+      membership: { stats: () => ({ ...zero, drops, verified: { current: 0, previous: 0 } }), view: () => ({ alive: new Set(), members: new Map() }) },
+      failovers: {
+        takeovers: new Map([
+          ['death', 2],
+          ['election', 1],
+        ]),
+        onFailover: (l) => {
+          listeners.push(l);
+          return () => undefined;
+        },
+      },
+      conflictEpisodes: () => 3,
+      configReloads: () => ({ success: 5, failure: 2 }),
+    });
+    for (const l of listeners) {
+      l(0.004, 'death');
+      l(0.3, 'handoff');
+    }
+    const text = await reg.metrics();
+    expect(text).toContain('l2vip_takeovers_total{cause="death"} 2');
+    expect(text).toContain('l2vip_takeovers_total{cause="election"} 1');
+    expect(text).toContain('l2vip_failover_duration_seconds_bucket{le="0.005",cause="death"} 1');
+    expect(text).toContain('l2vip_failover_duration_seconds_bucket{le="0.25",cause="handoff"} 0');
+    expect(text).toContain('l2vip_failover_duration_seconds_count{cause="handoff"} 1');
+    expect(text).toContain('l2vip_conflicts_total 3');
+    expect(text).toContain('l2vip_membership_auth_failures_total{reason="bad-mac"} 4');
+    expect(text).toContain('l2vip_membership_auth_failures_total{reason="unknown-key"} 1');
+    expect(text).not.toContain('l2vip_membership_auth_failures_total{reason="replay"}');
+    expect(text).toContain('l2vip_config_reloads_total{result="success"} 5');
+    expect(text).toContain('l2vip_config_reloads_total{result="failure"} 2');
+  });
+});
+
+describe('status endpoint', () => {
+  it('serves the status document as JSON, and 404 without one', async () => {
+    const { startMetricsServer } = await import('./metrics.js');
+    const { silentLogger } = await import('./logger.js');
+    const { Registry } = await import('prom-client');
+    const doc = { schemaVersion: 1, node: 'n1' };
+    const withStatus = await startMetricsServer('127.0.0.1:0', new Registry(), silentLogger(), {}, () => doc);
+    const without = await startMetricsServer('127.0.0.1:0', new Registry(), silentLogger(), {});
+    try {
+      const url = (s: typeof withStatus) => `http://127.0.0.1:${(s.address() as { port: number }).port}/status`;
+      const r = await fetch(url(withStatus));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('application/json');
+      expect(await r.json()).toEqual(doc);
+      expect((await fetch(url(without))).status).toBe(404);
+    } finally {
+      withStatus.close();
+      without.close();
+    }
+  });
+});
+
 describe('metrics server', () => {
   it('listens on ":port" and answers /readyz from its callback', async () => {
     let ready = false;

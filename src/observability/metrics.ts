@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry, type MetricType } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client';
 import type { OwnedSet } from '../announcer/announcer.js';
 import type { ResponderStats } from '../announcer/responder-stats.js';
 import { parseHostPort } from '../ip/host-port.js';
@@ -26,6 +26,15 @@ export interface SpeakerMetricsSources {
   readonly droppedLogBytes?: () => number;
   /** Longest event-loop stall seen since start, ms (StallWatch). */
   readonly eventLoopMaxLagMs?: () => number;
+  /** Takeovers by this node by cause, and measured failover durations as they happen. */
+  readonly failovers?: {
+    readonly takeovers: ReadonlyMap<string, number>;
+    onFailover(listener: (seconds: number, cause: string) => void): () => void;
+  };
+  /** Conflict episodes started (another MAC claiming an owned VIP; see ConflictEpisodes). */
+  readonly conflictEpisodes?: () => number;
+  /** Config reloads by result (standalone: SIGHUP). */
+  readonly configReloads?: () => { readonly success: number; readonly failure: number };
 }
 
 type Labels = Record<string, string>;
@@ -54,6 +63,14 @@ class ReadMetric extends Counter {
     return Promise.resolve({ name: this.metricName, help: this.helpText, type, aggregator: 'sum', collect: () => undefined, values });
   }
 }
+
+/** Membership drop reasons that mean a datagram failed authentication. */
+export const AUTH_FAILURE_REASONS = ['bad-mac', 'unknown-key'] as const;
+
+/** Buckets of l2vip_failover_duration_seconds: a takeover is usually well under 10 ms once the peer is declared dead. */
+export const FAILOVER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+
 
 /** A counter whose value is read from a source at scrape time. */
 function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -161,6 +178,17 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       },
     });
     new Counter({
+      name: 'l2vip_membership_auth_failures_total',
+      help: 'Membership datagrams that failed authentication: bad-mac (wrong secret or tampered), unknown-key (key id of no configured secret)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const drops: Readonly<Record<string, number>> = m.stats().drops;
+        for (const reason of AUTH_FAILURE_REASONS) this.inc({ reason }, drops[reason] ?? 0);
+      },
+    });
+    new Counter({
       name: 'l2vip_membership_transitions_total',
       help: 'Member state transitions observed by this node',
       labelNames: ['event'],
@@ -190,6 +218,27 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
     readLabelledCounter(registry, 'l2vip_local_delivery_failures_total', 'Local delivery updates that failed (retried with back-off), by tool', 'reason', () => d().failures);
     readCounter(registry, 'l2vip_local_delivery_repairs_total', 'Local delivery state that something else removed or changed and l2vip put back', () => d().repairs);
   }
+  const f = src.failovers;
+  if (f !== undefined) {
+    readLabelledCounter(registry, 'l2vip_takeovers_total', 'Services this node started announcing, by cause: death, handoff, link, conflict, election', 'cause', () => f.takeovers);
+    const h = new Histogram({
+      name: 'l2vip_failover_duration_seconds',
+      help: 'On the node that takes over: from the previous owner declared dead (or its handoff, the link event, the end of a yield) to the first gratuitous announcement sent',
+      labelNames: ['cause'],
+      buckets: FAILOVER_BUCKETS,
+      registers: [registry],
+    });
+    f.onFailover((seconds, cause) => h.observe({ cause }, seconds));
+  }
+  const episodes = src.conflictEpisodes;
+  if (episodes !== undefined) readCounter(registry, 'l2vip_conflicts_total', 'Conflict episodes: another MAC claimed a VIP this node announces (one per IP, interface and MAC until 30 s quiet)', episodes);
+  const reloads = src.configReloads;
+  if (reloads !== undefined) {
+    readLabelledCounter(registry, 'l2vip_config_reloads_total', 'Config reloads by result: success (applied) or failure (kept the running config)', 'result', () => [
+      ['success', reloads().success],
+      ['failure', reloads().failure],
+    ]);
+  }
   const logs = src.droppedLogBytes;
   if (logs !== undefined) readCounter(registry, 'l2vip_log_dropped_bytes_total', 'Log output dropped because the reader of stdout was too slow', logs);
   readLabelledCounter(registry, 'l2vip_frame_send_failures_total', 'Frames the kernel refused to send, by errno (ENOBUFS: transmit queue or socket buffer full)', 'reason', () => src.stats.sendFailures);
@@ -208,11 +257,11 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
 }
 
 /**
- * Serves /metrics (Prometheus text), /healthz and /readyz on `listen`: IP:port, or :port for
- * every address (MetalLB's style, e.g. ":7472"). Health and readiness answer 200 "ok", or 503
- * with one problem a line.
+ * Serves /metrics (Prometheus text), /healthz, /readyz and, given `status`, /status (JSON) on
+ * `listen`: IP:port, or :port for every address (MetalLB's style, e.g. ":7472"). Health and
+ * readiness answer 200 "ok", or 503 with one problem a line.
  */
-export async function startMetricsServer(listen: string, registry: Registry, log: Logger, checks: HealthChecks = {}): Promise<Server> {
+export async function startMetricsServer(listen: string, registry: Registry, log: Logger, checks: HealthChecks = {}, status?: () => unknown): Promise<Server> {
   const bare = /^:(\d{1,5})$/.exec(listen);
   const { host, port } = bare ? { host: undefined, port: Number(bare[1]) } : parseHostPort(listen, 'metrics.listen');
   if (port > 65535) throw new ConfigError(`metrics.listen: port ${port} is out of range`, [{ path: 'metrics.listen', message: 'port out of range' }]);
@@ -228,6 +277,17 @@ export async function startMetricsServer(listen: string, registry: Registry, log
           res.end(String(err));
         },
       );
+    } else if (req.url === '/status' && status !== undefined) {
+      let body: string;
+      try {
+        body = `${JSON.stringify(status(), null, 2)}\n`;
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`status failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
     } else if (req.url === '/healthz' || req.url === '/readyz') {
       const problems = runChecks(req.url === '/healthz' ? checks.health : checks.ready);
       res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });

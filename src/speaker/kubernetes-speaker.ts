@@ -171,6 +171,18 @@ export class KubernetesSpeaker {
       onError: () => this.metrics?.updateErrors.inc(),
     });
     this.runtime = this.makeRuntime();
+    // Another host claims a VIP this node announces: a Warning on the Service, once per episode.
+    this.runtime.onConflict((e) => {
+      const svc = e.service === undefined ? undefined : this.serviceRef(e.service);
+      if (svc === undefined) return;
+      const ours = e.ourMac === undefined ? '' : ` (ours there: ${e.ourMac})`;
+      const what = e.action === 'defend' ? 'defending it' : e.action === 'yield' ? 'yielding it' : 'not ours to keep';
+      this.recorder.record(svc, {
+        type: 'Warning',
+        reason: 'ipConflict',
+        message: `another host with MAC ${e.otherMac} claims ${e.ip} on ${e.iface} of node ${this.o.nodeName}${ours}: ${what}`,
+      });
+    });
   }
 
   private makeRuntime(): SpeakerRuntime {
@@ -191,6 +203,7 @@ export class KubernetesSpeaker {
       },
       localDelivery: this.o.localDelivery,
       metricsListen: this.o.metricsListen,
+      mode: 'kubernetes',
       extraMetrics: (registry) => {
         this.metrics = registerK8sClientMetrics(registry, {
           configLoaded: () => this.config !== undefined,

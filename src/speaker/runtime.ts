@@ -19,8 +19,11 @@ import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
+import { ConflictEpisodes, type ConflictEpisode } from './conflict-episodes.js';
+import { OwnershipHistory } from './failover.js';
 import { SoloMembership } from './solo-membership.js';
 import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
+import { buildStatus, type StatusDocument } from './status.js';
 
 /** A membership the runtime can also stop without a handoff (when a start fails half-way). */
 export type RuntimeMembership = MembershipPort & {
@@ -41,7 +44,7 @@ export interface SpeakerRuntimeOptions {
   readonly localDelivery: boolean;
   /** How long a graceful stop keeps answering after publishing `draining` (see Speaker). */
   readonly handoffMs?: number;
-  /** Serve /metrics, /healthz and /readyz here (IP:port, or :port). */
+  /** Serve /metrics, /healthz, /readyz and /status here (IP:port, or :port). */
   readonly metricsListen?: string | undefined;
   /** Flap damping (see Speaker); undefined: the default. */
   readonly holdDownMs?: number | undefined;
@@ -49,6 +52,12 @@ export interface SpeakerRuntimeOptions {
   readonly extraMetrics?: ((registry: Registry) => void) | undefined;
   /** Why the mode is not ready yet (e.g. caches not synced), on top of the runtime's own reasons. */
   readonly notReady?: (() => readonly string[]) | undefined;
+  /** What /status reports as the mode: standalone, announce or kubernetes (default: announce without a membership, else standalone). */
+  readonly mode?: string;
+  /** Wall clock (ms since the epoch) for the times /status reports; default Date.now. */
+  readonly wallClock?: () => number;
+  /** Config reloads by result, for l2vip_config_reloads_total (standalone's SIGHUP). */
+  readonly configReloads?: () => { readonly success: number; readonly failure: number };
 }
 
 /**
@@ -67,12 +76,19 @@ export class SpeakerRuntime {
   private metrics: Server | undefined;
   private started = false;
   private readonly stalls: StallWatch;
+  /** Owners, owned-since and last failovers as this node saw them; failover durations. */
+  readonly history: OwnershipHistory;
+  /** Other MACs claiming our VIPs, by episode. */
+  readonly conflicts: ConflictEpisodes;
+  private readonly clock: Clock;
   private uninstallCrashHandler: (() => void) | undefined;
 
   constructor(private readonly o: SpeakerRuntimeOptions) {
     const log = o.logger;
-    const clock = o.clock ?? systemClock;
+    const clock = (this.clock = o.clock ?? systemClock);
     this.stalls = new StallWatch(clock);
+    this.history = new OwnershipHistory(clock);
+    this.conflicts = new ConflictEpisodes(clock, log, (name) => this.links.get(name)?.mac ?? undefined);
     this.links = new LinkWatcher({ logger: log });
     this.membership = o.membership ?? new SoloMembership(o.node);
     this.groups = new Ipv6GroupJoiner(log);
@@ -104,6 +120,34 @@ export class SpeakerRuntime {
       delivery: this.delivery,
       handoffMs: o.handoffMs ?? (o.membership === undefined ? 0 : undefined),
       holdDownMs: o.holdDownMs,
+      onOwnerChange: (changes) => this.history.changed(changes),
+      onConflictAction: (d) => this.conflicts.observe(d),
+    });
+    this.announcer.onFirstGratuitous((ip) => this.history.firstGratuitous(ip));
+  }
+
+  /** Subscribes to conflict episodes (once per episode, at its first frame): Kubernetes raises an Event. */
+  onConflict(listener: (episode: Readonly<ConflictEpisode>) => void): () => void {
+    return this.conflicts.onEpisode(listener);
+  }
+
+  /** The document GET /status serves (docs/status.md). */
+  status(): StatusDocument {
+    const now = this.clock.now();
+    const wall = (this.o.wallClock ?? Date.now)();
+    const owners = this.speaker.currentOwners();
+    return buildStatus({
+      node: this.o.node,
+      mode: this.o.mode ?? (this.o.membership === undefined ? 'announce' : 'standalone'),
+      now,
+      toWall: (t) => wall - (now - t),
+      services: this.desired.services.map((s) => ({ name: s.name, addresses: s.addresses, owner: owners.get(s.name) })),
+      ownership: (name) => this.history.get(name),
+      owned: this.announcer.current(),
+      view: this.membership.view(),
+      conflicts: this.conflicts.list(),
+      problems: this.problems(),
+      notReady: this.notReady(),
     });
   }
 
@@ -134,9 +178,12 @@ export class SpeakerRuntime {
           delivery: this.delivery === undefined ? undefined : () => this.delivery!.stats,
           droppedLogBytes: droppedLogBytesTotal,
           eventLoopMaxLagMs: () => this.stalls.maxLagMs,
+          failovers: { takeovers: this.history.takeovers, onFailover: (l) => this.history.onFailover(l) },
+          conflictEpisodes: () => this.conflicts.total,
+          configReloads: this.o.configReloads,
         });
         this.o.extraMetrics?.(registry);
-        this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() });
+        this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, () => this.status());
       }
       // A bug that escapes every handler must not leave the host delivering VIPs it no longer answers for.
       if (this.delivery !== undefined) this.uninstallCrashHandler = installCrashHandler(this.o.logger, () => this.delivery!.stop());
@@ -151,6 +198,7 @@ export class SpeakerRuntime {
   setDesired(desired: DesiredState): void {
     this.speaker.setDesired(desired);
     this.desired = desired;
+    this.history.retain(new Set(desired.services.map((s) => s.name)));
   }
 
   /** Refuses (VipHostAddressError) desired VIPs that are addresses of this host: delivery would take them over. */

@@ -7,7 +7,7 @@ import type { Metadata, MembershipView } from '../membership/membership.js';
 import { compileExcludeList, ineligibilityReason, type ExcludeList } from '../netdev/eligibility.js';
 import type { LinkWatcherPort, NetInterface } from '../netdev/link-watcher.js';
 import type { Logger } from '../observability/logger.js';
-import { computeOwnership, ownedInterfaces, type LinkSummary, type NodeStatus, type Ownership, type ServiceSpec } from './ownership.js';
+import { canCarry, computeOwnership, ownedInterfaces, type LinkSummary, type NodeStatus, type Ownership, type ServiceSpec } from './ownership.js';
 
 /** The part of the announcer the speaker drives. */
 export interface AnnouncerPort {
@@ -64,6 +64,41 @@ export interface SpeakerComponents {
   readonly holdDownMs?: number | undefined;
   /** See DEFAULT_START_GRACE_MS (0 = off). */
   readonly startGraceMs?: number | undefined;
+  /**
+   * Told of every change of a service's owner as this node sees it, before the announcer is
+   * given the new owned set (so a takeover's first gratuitous announcement comes after it).
+   */
+  readonly onOwnerChange?: ((changes: readonly OwnerChange[]) => void) | undefined;
+  /** Told what this node did about each frame of another MAC claiming one of its VIPs. */
+  readonly onConflictAction?: ((c: ConflictDecision) => void) | undefined;
+}
+
+/** Why a node started announcing a service (bounded: the `cause` label of l2vip_takeovers_total). */
+export type TakeoverCause = 'death' | 'handoff' | 'link' | 'conflict' | 'election';
+
+/** A service changed owner (or this node started or stopped announcing it), as this node sees it. */
+export interface OwnerChange {
+  readonly service: string;
+  readonly addresses: readonly string[];
+  /** Owner before (undefined: none, or this node's first election). */
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+  readonly cause: TakeoverCause;
+  /** Clock time of the reconcile that made the change. */
+  readonly at: number;
+  /** Clock time of what caused it: when the previous owner was declared dead, else `at`. */
+  readonly since: number;
+  /** This node starts announcing the service now (a takeover by this node). */
+  readonly takeover: boolean;
+}
+
+/** What this node did about another MAC claiming a VIP: defend it (RFC 5227), yield it, or nothing (not its to keep). */
+export interface ConflictDecision {
+  readonly ip: string;
+  readonly iface: string;
+  readonly mac: Uint8Array;
+  readonly service: string | undefined;
+  readonly action: 'defend' | 'yield' | 'none';
 }
 
 export const DEFAULT_HOLD_DOWN_MS = 3_000;
@@ -327,6 +362,7 @@ export class Speaker {
       const meta = m.self ? { links: this.links(defaults), draining: false } : readMetadata(m.metadata);
       nodes.set(name, { alive: view.alive.has(name) || unheard.has(name), draining: meta.draining ?? false, settling: settling.has(name), links: meta.links });
     }
+    const yieldedBefore = this.c.onOwnerChange === undefined ? undefined : new Set(this.yielded.keys());
     this.expireYields(view.alive);
     // A yielded service has no local interface for now: this node does not announce it.
     const localInterfaces = (svc: ServiceSpec): readonly string[] =>
@@ -334,6 +370,7 @@ export class Speaker {
     const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces, this.lastOwnership);
     this.lastOwnership = { services: this.desired.services, owners, owned };
     const before = this.owners;
+    if (this.c.onOwnerChange !== undefined) this.reportOwnerChanges(before, owners, owned, view, yieldedBefore);
     this.owners = owners;
     // Incremental: the same owned set (same object) is not handed over again.
     if (owned !== this.owned) this.c.announcer.setOwned(owned);
@@ -479,7 +516,8 @@ export class Speaker {
   private onConflict(ip: string, iface: string, mac: Uint8Array): void {
     // Indexed: during a split brain every one of thousands of VIPs conflicts, several times a second.
     const svc = this.servicesOf(ip).find((s) => this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
-    if (svc === undefined) return;
+    const decided = (action: ConflictDecision['action']): void => this.c.onConflictAction?.({ ip, iface, mac, service: svc?.name, action });
+    if (svc === undefined) return decided('none');
     const view = this.c.membership.view();
     const hex = Buffer.from(mac).toString('hex');
     const peer = [...view.members.values()].find((m) => !m.self && view.alive.has(m.name) && (readMetadata(m.metadata).macs ?? []).includes(hex));
@@ -490,13 +528,14 @@ export class Speaker {
       if (other.alone !== true && nodeDigest(peer.name, key) < nodeDigest(this.c.self, key)) {
         this.log.warn({ service: svc.name, ip, iface, node: peer.name, reason: 'split-brain' }, 'another speaker announces this VIP and ranks first for it: yielding');
         this.yieldService(svc.name, peer.name);
-        return;
+        return decided('yield');
       }
     } else if (view.members.size > 1 && view.alive.size <= 1) {
       this.log.warn({ service: svc.name, ip, iface, otherMac: formatMac(mac), reason: 'alone' }, 'this node hears no peer and another host answers for its VIP: yielding until it hears its peers');
       this.yieldService(svc.name, undefined);
-      return;
+      return decided('yield');
     }
+    decided('defend');
     const now = this.c.clock.now();
     const last = this.lastDefence.get(ip);
     if (last !== undefined && now - last < DEFEND_INTERVAL_MS) return;
@@ -519,6 +558,53 @@ export class Speaker {
       this.byIp = { services: this.desired.services, index };
     }
     return this.byIp.index.get(ip) ?? [];
+  }
+
+  /**
+   * Tells onOwnerChange what changed, with a cause: this node announces a service it did not
+   * (a takeover) because the previous owner died, handed over (left or draining), lost its link,
+   * because a yield of this node's ended (conflict; a yield that ends because the peer died is
+   * a death), because this node's link came back, or otherwise (election: first election, a
+   * node came back, a config change).
+   */
+  private reportOwnerChanges(
+    before: ReadonlyMap<string, string | undefined>,
+    owners: ReadonlyMap<string, string | undefined>,
+    owned: ReadonlyMap<string, ReadonlySet<string>>,
+    view: MembershipView,
+    yieldedBefore: ReadonlySet<string> | undefined,
+  ): void {
+    const now = this.c.clock.now();
+    const changes: OwnerChange[] = [];
+    let ownLinks: LinkSummary | undefined;
+    for (const s of this.desired.services) {
+      const from = before.get(s.name);
+      const to = owners.get(s.name);
+      const first = s.addresses[0];
+      const wasAnnounced = first !== undefined && this.owned.has(first);
+      const announced = first !== undefined && owned.has(first);
+      const takeover = announced && !wasAnnounced;
+      if (from === to && !takeover) continue;
+      let cause: TakeoverCause = 'election';
+      let since = now;
+      const prev = from === undefined || from === this.c.self ? undefined : view.members.get(from);
+      if (prev !== undefined && (prev.state === 'dead' || (prev.state !== 'left' && !view.alive.has(prev.name)))) {
+        cause = 'death';
+        if (prev.stateSinceMsAgo !== undefined) since = now - prev.stateSinceMsAgo;
+      } else if (prev !== undefined && (prev.state === 'left' || readMetadata(prev.metadata).draining === true)) cause = 'handoff';
+      else if (prev !== undefined) {
+        const links = readMetadata(prev.metadata).links;
+        if (links !== undefined && !canCarryLinks(links, s.interfaces)) cause = 'link';
+      } else if (yieldedBefore?.has(s.name) === true && !this.yielded.has(s.name)) cause = 'conflict';
+      else if (from === this.c.self && takeover) cause = 'link';
+      else if (from === this.c.self) {
+        // This node lost it because its own link went down? (Its own draining never moves a service in its own view.)
+        ownLinks ??= this.links();
+        if (!canCarryLinks(ownLinks, s.interfaces)) cause = 'link';
+      }
+      changes.push({ service: s.name, addresses: s.addresses, from, to, cause, at: now, since, takeover });
+    }
+    if (changes.length > 0) this.c.onOwnerChange?.(changes);
   }
 
   private yieldService(name: string, to: string | undefined): void {
@@ -660,6 +746,11 @@ export class Speaker {
       this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
     }
   }
+}
+
+/** Whether a node with these links can carry a service on `interfaces` (ownership's canCarry). */
+function canCarryLinks(links: LinkSummary, interfaces: readonly string[] | undefined): boolean {
+  return canCarry({ alive: true, draining: false, links }, interfaces);
 }
 
 function formatMac(mac: Uint8Array): string {

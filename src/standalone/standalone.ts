@@ -66,6 +66,8 @@ function speakerDesired(c: StandaloneConfig) {
 export class StandaloneSpeaker {
   private readonly runtime: SpeakerRuntime;
   private readonly membership: Membership;
+  /** SIGHUP reloads by result (l2vip_config_reloads_total), counted by whoever reloads (the CLI). */
+  readonly reloads = { success: 0, failure: 0 };
 
   constructor(
     private config: StandaloneConfig,
@@ -92,6 +94,8 @@ export class StandaloneSpeaker {
       handoffMs: config.handoffMs,
       holdDownMs: config.holdDownMs,
       metricsListen: config.metricsListen,
+      mode: 'standalone',
+      configReloads: () => this.reloads,
     });
   }
 

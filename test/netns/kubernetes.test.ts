@@ -8,6 +8,10 @@ import { rankNodes } from '../../src/election/hash-ranking.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { startFakeApiServer, type FakeApi, type KubeObject } from '../fakes/api-server/index.js';
 import { TestLan, type L2vipProcess } from './helpers/lan.js';
+import { toOwnedIp } from '../../src/announcer/owned-ips.js';
+import { arpFrame, gratuitousArp } from '../../src/packet/arp.js';
+import { parseMac } from '../../src/packet/mac.js';
+import type { StatusDocument } from '../../src/speaker/status.js';
 import { arpingMacs } from './helpers/neighbours.js';
 
 const root = process.getuid?.() === 0;
@@ -186,6 +190,30 @@ describe.skipIf(!root)('Kubernetes mode end to end: fake API server, controller,
     api.objects.update(slice('local', [other]));
     await until('the new endpoint node announcing', () => (statusNodes('local').join() === other ? true : undefined));
     expect([...(await arping(ip, 1))].map(nodeOfMac)).toEqual([other]);
+  }, 60_000);
+
+  it('reports another host claiming a Service IP as a Warning Event, and l2vip status on the owner (default endpoint) shows it', async () => {
+    const ip = ingress('web')!;
+    // The node the hash ranks first, once a restarted speaker's hold-down is over.
+    const owner = rankNodes(ip, nodes.map((n) => n.name))[0]!;
+    await until('the first-ranked node answering', async () => ([...(await arping(ip, 1))].map(nodeOfMac).join() === owner ? true : undefined));
+    const rogue = '0e:11:22:33:44:66';
+    const garp = arpFrame(gratuitousArp(parseMac(rogue)!, toOwnedIp(ip)!.bytes, 'request'));
+    await lan.script(lan.topo.client.netns, 'raw-frames.ts', ['send', Buffer.from(garp).toString('hex')]);
+    const conflictEvents = () => api.objects.list('v1', 'Event', 'default').filter((e) => (e as { reason?: string }).reason === 'ipConflict');
+    if (process.env.L2VIP_TEST_DEBUG) console.log(JSON.stringify(conflictEvents().map((e) => (e as { message?: string }).message)));
+    const event = await until('an ipConflict Event naming the rogue MAC', () => conflictEvents().find((e) => (e as { message?: string }).message?.includes(rogue)));
+    expect(event).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Service', name: 'web', namespace: 'default' } });
+    expect((event as { message?: string }).message).toContain(`another host with MAC ${rogue} claims ${ip} on eth0 of node ${owner}`);
+    const n = nodes.find((x) => x.name === owner)!;
+    const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+    const out = await lan.exec(n.netns, process.execPath, '--import', 'tsx', main, 'status', '--output', 'json');
+    expect(out.code, out.stderr).toBe(0);
+    const doc = JSON.parse(out.stdout) as StatusDocument;
+    expect(doc).toMatchObject({ schemaVersion: 1, node: owner, mode: 'kubernetes' });
+    expect(doc.services.find((s) => s.name === 'default/web')).toMatchObject({ owner, interfaces: ['eth0'] });
+    expect(doc.conflicts).toContainEqual(expect.objectContaining({ ip, iface: 'eth0', otherMac: rogue, service: 'default/web', action: 'defend', count: 1 }));
+    expect(doc.peers.map((p) => p.name).sort()).toEqual(nodes.map((x) => x.name).filter((x) => x !== owner).sort());
   }, 60_000);
 
   it('fails over without the API server: it stops answering, the owner dies, another node takes over', async () => {

@@ -78,6 +78,9 @@ describe.skipIf(!root)('l2vip standalone command', () => {
       await p.waitFor('config reloaded');
       expect((await arping('198.51.100.201')).stdout).toMatch(/Received 1 response/);
       expect((await arping('198.51.100.200')).stdout).toMatch(/Received 0 response/);
+      const after = await lan.exec(node.netns, process.execPath, '-e', "fetch('http://127.0.0.1:9120/metrics').then((r) => r.text()).then((t) => console.log(t))");
+      expect(after.stdout).toContain('l2vip_config_reloads_total{result="success"} 1');
+      expect(after.stdout).toContain('l2vip_config_reloads_total{result="failure"} 1');
     } finally {
       p.child.kill('SIGTERM');
     }

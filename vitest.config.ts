@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` needs nothing but Node; `netns` builds network namespaces and
 // needs root, the native addon and iproute2/arping/ndisc6. It skips itself without root.
+// `npm test` runs them one after the other: the namespace tests run real failure detectors
+// with 5 ms heartbeats and must not share the 2 CPUs with the CPU-heavy unit suites.
 export default defineConfig({
   test: {
     projects: [

@@ -191,7 +191,8 @@ async function runOne(
     await done(results);
     if (o.keep) {
       print(`lab kept: namespaces ${lab.topo.client.netns} (client), ${lab.topo.nodes.map((n) => n.netns).join(', ')}`);
-      print(`  try: sudo ip netns exec ${lab.topo.client.netns} ping ${lab.topo.vip4}`);
+      print(`  try: ip netns exec ${lab.topo.client.netns} ping ${lab.topo.vip4}`);
+      print(`       ip netns exec ${lab.topo.nodes[0]?.netns ?? ''} l2vip status     (each node serves its status on 127.0.0.1:7472 in its namespace)`);
       print(`  speaker logs: ${lab.logDir}/n*.log; Ctrl-C removes everything`);
       await exitRequested;
     }

@@ -59,6 +59,8 @@ export class StandaloneRunner implements NodeRunner {
       peers,
       `  secretFile: ${join(ctx.dir, 'secret')}`,
       'interfaces: [eth0]',
+      // Each node has its own namespace, so the default port of `l2vip status` works in every one.
+      'metrics: { listen: "127.0.0.1:7472" }',
       'services:',
       '  - name: web',
       `    addresses: [${ctx.topo.vip4}, "${ctx.topo.vip6}"]`,

@@ -45,7 +45,13 @@ export interface K8sClusterOptions {
   readonly controller?: 'in-process' | 'process' | 'none';
   /** Extra `l2vip controller` arguments in 'process' mode. */
   readonly controllerArgs?: readonly string[];
-  /** Options of the fake API server. */
+  /**
+   * The l2vip entry point of the controller process and the speakers: a built dist/cli/main.js
+   * run by plain node (tsx doubles the memory of loading @kubernetes/client-node); default: the
+   * TypeScript sources through tsx.
+   */
+  readonly main?: string;
+  /** Watch history of the fake API server (events a resumed watch can replay). */
   readonly apiHistoryLimit?: number;
 }
 
@@ -141,7 +147,7 @@ export class K8sCluster {
       '--metrics-listen',
       SPEAKER_METRICS,
       ...(this.o.speakerArgs ?? []),
-    ]);
+    ], this.o.main);
     this.speakers.set(name, p);
     await p.waitFor('kubernetes speaker started', timeoutMs);
     return p;
@@ -243,9 +249,9 @@ export class K8sCluster {
       );
       return;
     }
-    const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+    const entry = this.o.main === undefined ? ['--import', 'tsx', fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))] : [this.o.main];
     const args = ['controller', '--kubeconfig', this.kubeconfig, '--namespace', CLUSTER_NAMESPACE, '--metrics-listen', '127.0.0.1:0', ...(this.o.controllerArgs ?? [])];
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: 'controller-0' } });
+    const child = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: 'controller-0' } });
     this.controllerChild = new L2vipProcess(child);
     // It holds the Lease once it allocates (whatever its log level).
     await this.api.objects.waitFor('coordination.k8s.io/v1', 'Lease', CLUSTER_NAMESPACE, 'l2vip-controller', (l) => l !== undefined, 45_000);

@@ -2,7 +2,9 @@
  * Kubernetes mode at scale: `sudo npm run bench:k8s` (about 2 minutes on a busy 2-core machine).
  *   options: --services N (default 5000), --nodes N (default 3), --timeout SECONDS (default 120),
  *            --scrape-ms N (speaker /metrics poll interval, default 500),
- *            --tsx (run the processes from the TypeScript sources instead of building dist/)
+ *            --tsx (run the processes from the TypeScript sources instead of building dist/),
+ *            --cpu-prof DIR (node --cpu-prof for the controller and the speakers; open the
+ *            .cpuprofile files in Chrome DevTools)
  *
  * The cluster of the end-to-end test (test/netns/helpers/k8s-cluster.ts): the fake API server in
  * this process, `l2vip controller` as its own process on loopback, one `l2vip speaker` process per
@@ -30,11 +32,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { rankNodes } from '../src/election/hash-ranking.js';
 import { CLUSTER_NAMESPACE, endpointSlice, ingressOf, K8sCluster, lbService, SPEAKER_METRICS } from '../test/netns/helpers/k8s-cluster.js';
-import { load, numberArg, requireRoot, table } from './lib/failover-lab.js';
+import { argValue, load, numberArg, requireRoot, table } from './lib/failover-lab.js';
 import { onCleanup } from './lib/cleanup.js';
 import { cpuSample, rssMiB, type CpuSample } from './lib/proc-stats.js';
 
-const USAGE = 'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx]';
+const USAGE = 'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR]';
 const GOAL = { allocatedS: 10, announcedS: 15, speakerRssMB: 150 };
 const POOL = '198.18.0.0/19';
 
@@ -70,7 +72,15 @@ async function main(): Promise<void> {
   console.log(`bench:k8s: ${n} LoadBalancer Services, ${nodeCount} speakers, controller process; load average ${loadBefore}`);
 
   const main = argv.includes('--tsx') ? undefined : build();
-  const cluster = new K8sCluster({ nodes: nodeCount, pool: [POOL], controller: 'process', apiHistoryLimit: 200_000, ...(main !== undefined ? { main } : {}) });
+  const profDir = argValue(argv, '--cpu-prof');
+  const cluster = new K8sCluster({
+    nodes: nodeCount,
+    pool: [POOL],
+    controller: 'process',
+    apiHistoryLimit: 200_000,
+    ...(main !== undefined ? { main } : {}),
+    ...(profDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+  });
   const pollers: ChildProcess[] = [];
   // An interrupted run leaves no namespaces behind (destroy() is idempotent enough: it never throws).
   const unhook = onCleanup(() => {
@@ -141,6 +151,7 @@ async function main(): Promise<void> {
     await sleep(scrapeMs * 2);
     const procs: Proc[] = [{ name: 'controller', pid: controllerPid, cpu0: cpuSample(controllerPid) }, ...speakerPids.map((x) => ({ ...x, cpu0: cpuSample(x.pid) }))];
 
+    const benchCpu0 = process.cpuUsage();
     t0 = performance.now();
     const wallT0 = Date.now();
     for (const name of names) api.objects.create(lbService(name));
@@ -166,8 +177,10 @@ async function main(): Promise<void> {
       return { ...p, cpuS: c.statSeconds - p.cpu0.statSeconds, rss: rssMiB(p.pid), peak: peakRssMiB(p.pid) };
     });
     unsubscribe();
+    const benchCpu = process.cpuUsage(benchCpu0);
+    cpu.push({ name: 'fake API server + bench', pid: process.pid, cpu0: procs[0]!.cpu0, cpuS: (benchCpu.user + benchCpu.system) / 1e6, rss: process.memoryUsage().rss / 2 ** 20, peak: peakRssMiB(process.pid) });
 
-    const speakers = cpu.filter((c) => c.name !== 'controller');
+    const speakers = cpu.filter((c) => c.name !== 'controller' && c.pid !== process.pid);
     const maxSpeakerPeak = Math.max(...speakers.map((c) => c.peak));
     const ok = (pass: boolean): string => (pass ? 'ok' : 'MISSED');
     console.log('');
@@ -211,7 +224,8 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const p of pollers) p.kill('SIGTERM');
-    await cluster.destroy();
+    // A clean exit, so that NODE_OPTIONS=--cpu-prof writes the processes' profiles.
+    await cluster.destroy(profDir !== undefined ? 10_000 : 0);
     unhook();
   }
 }

@@ -51,6 +51,8 @@ export interface K8sClusterOptions {
    * TypeScript sources through tsx.
    */
   readonly main?: string;
+  /** Arguments for node itself in the controller process and the speakers (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
   /** Watch history of the fake API server (events a resumed watch can replay). */
   readonly apiHistoryLimit?: number;
 }
@@ -147,7 +149,7 @@ export class K8sCluster {
       '--metrics-listen',
       SPEAKER_METRICS,
       ...(this.o.speakerArgs ?? []),
-    ], this.o.main);
+    ], this.o.main, this.o.nodeArgs);
     this.speakers.set(name, p);
     await p.waitFor('kubernetes speaker started', timeoutMs);
     return p;
@@ -176,13 +178,21 @@ export class K8sCluster {
       .sort();
   }
 
-  /** Kills every process, deletes the namespaces, closes the fake. Never throws. */
-  async destroy(): Promise<void> {
+  /**
+   * Stops every process (SIGTERM, then SIGKILL after `graceMs`: a clean exit lets
+   * `node --cpu-prof` write its profile), deletes the namespaces, closes the fake. Never throws.
+   */
+  async destroy(graceMs = 0): Promise<void> {
     await this.inProcess?.stop().catch(() => undefined);
-    if (this.controllerChild !== undefined && this.controllerChild.child.exitCode === null) {
-      this.controllerChild.child.kill('SIGKILL');
-      await this.controllerChild.exited;
+    const running = [...this.speakers.values(), ...(this.controllerChild !== undefined ? [this.controllerChild] : [])].filter(
+      (p) => p.child.exitCode === null && p.child.signalCode === null,
+    );
+    if (graceMs > 0) {
+      for (const p of running) p.child.kill('SIGTERM');
+      await Promise.race([Promise.all(running.map((p) => p.exited)), new Promise((r) => setTimeout(r, graceMs))]);
     }
+    for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(running.map((p) => p.exited));
     await this.lan.destroy().catch(() => undefined);
     this.bridge?.close();
     await this.fake?.close().catch(() => undefined);
@@ -251,7 +261,7 @@ export class K8sCluster {
     }
     const entry = this.o.main === undefined ? ['--import', 'tsx', fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))] : [this.o.main];
     const args = ['controller', '--kubeconfig', this.kubeconfig, '--namespace', CLUSTER_NAMESPACE, '--metrics-listen', '127.0.0.1:0', ...(this.o.controllerArgs ?? [])];
-    const child = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: 'controller-0' } });
+    const child = spawn(process.execPath, [...(this.o.nodeArgs ?? []), ...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: 'controller-0' } });
     this.controllerChild = new L2vipProcess(child);
     // It holds the Lease once it allocates (whatever its log level).
     await this.api.objects.waitFor('coordination.k8s.io/v1', 'Lease', CLUSTER_NAMESPACE, 'l2vip-controller', (l) => l !== undefined, 45_000);

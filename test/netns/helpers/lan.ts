@@ -28,11 +28,12 @@ export class TestLan {
 
   /**
    * Starts `l2vip <args>` in a namespace, from the TypeScript sources, or from a built entry
-   * point (`main`: a dist/cli/main.js, run by plain node, e.g. for honest RSS figures).
+   * point (`main`: a dist/cli/main.js, run by plain node, e.g. for honest RSS figures);
+   * `nodeArgs` go to node itself (e.g. --cpu-prof).
    */
-  l2vip(netns: string, args: readonly string[], main?: string): L2vipProcess {
+  l2vip(netns: string, args: readonly string[], main?: string, nodeArgs: readonly string[] = []): L2vipProcess {
     const entry = main === undefined ? ['--import', 'tsx', fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))] : [main];
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, ...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, ...nodeArgs, ...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return new L2vipProcess(child);

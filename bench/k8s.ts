@@ -3,8 +3,8 @@
  *   options: --services N (default 5000), --nodes N (default 3), --timeout SECONDS (default 120),
  *            --scrape-ms N (speaker /metrics poll interval, default 500),
  *            --tsx (run the processes from the TypeScript sources instead of building dist/),
- *            --cpu-prof DIR (node --cpu-prof for the controller and the speakers; open the
- *            .cpuprofile files in Chrome DevTools)
+ *            --cpu-prof DIR (node --prof for the controller and the speakers: DIR/v8-PID.log,
+ *            read with `node --prof-process DIR/v8-PID.log`)
  *
  * The cluster of the end-to-end test (test/netns/helpers/k8s-cluster.ts): the fake API server in
  * this process, `l2vip controller` as its own process on loopback, one `l2vip speaker` process per
@@ -13,9 +13,9 @@
  * announces); then N LoadBalancer Services (`allocateLoadBalancerNodePorts: false`) are created
  * at once, straight into the fake's store, and the clock starts. Figures:
  *   - allocated: every Service has an IP in status.loadBalancer.ingress (watched in the store);
- *   - announced: the speakers' own `metallb_speaker_announced` samples (one per IP owned AND
- *     answered by the announcer), summed over the nodes, reach N (each speaker's /metrics is
- *     polled from inside its namespace by test/netns/helpers/metrics-poll.ts);
+ *   - announced: each speaker's own `metallb_speaker_announced` samples (one per IP owned AND
+ *     answered by the announcer) number exactly the Services MetalLB's hash gives that node (each
+ *     speaker's /metrics is polled from inside its namespace by test/netns/helpers/metrics-poll.ts);
  *   - ServiceL2Status: every Service has a ServiceL2Status naming the node MetalLB's hash ranks
  *     first (all nodes are live), and no other;
  *   - RSS (VmRSS at the end, VmHWM: the peak) and CPU (utime + stime from the creation until
@@ -79,7 +79,8 @@ async function main(): Promise<void> {
     controller: 'process',
     apiHistoryLimit: 200_000,
     ...(main !== undefined ? { main } : {}),
-    ...(profDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+    // --prof writes its tick log as it goes: a process killed at the end still leaves it.
+    ...(profDir !== undefined ? { nodeArgs: ['--prof', '--no-logfile-per-isolate', `--logfile=${profDir}/v8-%p.log`] } : {}),
   });
   const pollers: ChildProcess[] = [];
   // An interrupted run leaves no namespaces behind (destroy() is idempotent enough: it never throws).
@@ -164,8 +165,13 @@ async function main(): Promise<void> {
     while (performance.now() < deadline && (announcedAt === undefined || statusAt === undefined || allocatedAt === undefined)) {
       await sleep(50);
       const now = performance.now() - t0;
-      const sum = [...announced.values()].reduce((a, b) => a + b, 0);
-      if (announcedAt === undefined && sum >= n) announcedAt = now;
+      // Each node announces exactly the Services MetalLB's hash gives it (all nodes live): a
+      // split brain (two nodes answering for one VIP) does not count.
+      if (announcedAt === undefined && ips.size === n) {
+        const share = new Map<string, number>();
+        for (const owner of expected.values()) share.set(owner, (share.get(owner) ?? 0) + 1);
+        if (nodeNames.every((node) => announced.get(node) === (share.get(node) ?? 0))) announcedAt = now;
+      }
       if (statusAt === undefined && now - lastCheck >= 250) {
         lastCheck = now;
         if (statusesRight()) statusAt = now;
@@ -196,6 +202,8 @@ async function main(): Promise<void> {
       console.log(line);
     }
     console.log('');
+    const share = new Map<string, number>();
+    for (const owner of expected.values()) share.set(owner, (share.get(owner) ?? 0) + 1);
     for (const line of table([
       ['process', 'RSS now', 'peak RSS', 'CPU s', `% of a core over ${s(endMs)}`],
       ...cpu.map((c) => [c.name, mb(c.rss), mb(c.peak), c.cpuS.toFixed(1), `${((100 * c.cpuS * 1000) / endMs).toFixed(0)} %`]),
@@ -204,7 +212,7 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(
-      `announced per node: ${[...announced].map(([k, v]) => `${k} ${v}`).join(', ')}; ServiceL2Status objects ${statuses.size}; ` +
+      `announced per node (expected): ${[...announced].map(([k, v]) => `${k} ${v} (${share.get(k) ?? 0})`).join(', ')}; ServiceL2Status objects ${statuses.size}; ` +
         `speaker scrapes every ${scrapeMs} ms, median ${median(scrapes)} ms, ${scrapeErrors} failed`,
     );
     const events = api.objects.list('v1', 'Event').length;
@@ -225,7 +233,7 @@ async function main(): Promise<void> {
   } finally {
     for (const p of pollers) p.kill('SIGTERM');
     // A clean exit, so that NODE_OPTIONS=--cpu-prof writes the processes' profiles.
-    await cluster.destroy(profDir !== undefined ? 10_000 : 0);
+    await cluster.destroy(profDir !== undefined ? 40_000 : 0);
     unhook();
   }
 }

@@ -188,8 +188,12 @@ export class K8sCluster {
       (p) => p.child.exitCode === null && p.child.signalCode === null,
     );
     if (graceMs > 0) {
+      const alive = (p: L2vipProcess): boolean => p.child.exitCode === null && p.child.signalCode === null;
       for (const p of running) p.child.kill('SIGTERM');
-      await Promise.race([Promise.all(running.map((p) => p.exited)), new Promise((r) => setTimeout(r, graceMs))]);
+      await Promise.race([Promise.all(running.map((p) => p.exited)), new Promise((r) => setTimeout(r, graceMs / 2))]);
+      // A second signal during a slow stop exits at once (process.exit: profiles are written).
+      for (const p of running) if (alive(p)) p.child.kill('SIGTERM');
+      await Promise.race([Promise.all(running.map((p) => p.exited)), new Promise((r) => setTimeout(r, graceMs / 2))]);
     }
     for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await Promise.all(running.map((p) => p.exited));

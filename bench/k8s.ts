@@ -3,6 +3,7 @@
  *   options: --services N (default 5000), --nodes N (default 3), --timeout SECONDS (default 120),
  *            --scrape-ms N (speaker /metrics poll interval, default 500),
  *            --tsx (run the processes from the TypeScript sources instead of building dist/),
+ *            --speaker-log-level LEVEL (default info),
  *            --cpu-prof DIR (node --prof for the controller and the speakers: DIR/v8-PID.log,
  *            read with `node --prof-process DIR/v8-PID.log`)
  *
@@ -36,7 +37,7 @@ import { argValue, load, numberArg, requireRoot, table } from './lib/failover-la
 import { onCleanup } from './lib/cleanup.js';
 import { cpuSample, rssMiB, type CpuSample } from './lib/proc-stats.js';
 
-const USAGE = 'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR]';
+const USAGE = 'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR] [--speaker-log-level LEVEL]';
 const GOAL = { allocatedS: 10, announcedS: 15, speakerRssMB: 150 };
 const POOL = '198.18.0.0/19';
 
@@ -55,6 +56,8 @@ interface Proc {
   readonly name: string;
   readonly pid: number;
   readonly cpu0: CpuSample;
+  /** RSS before the Services are created (started, EndpointSlices listed), MiB. */
+  readonly rss0: number;
 }
 
 async function main(): Promise<void> {
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
     pool: [POOL],
     controller: 'process',
     apiHistoryLimit: 200_000,
+    speakerArgs: ['--log-level', argValue(argv, '--speaker-log-level') ?? 'info'],
     ...(main !== undefined ? { main } : {}),
     // --prof writes its tick log as it goes: a process killed at the end still leaves it.
     ...(profDir !== undefined ? { nodeArgs: ['--prof', '--no-logfile-per-isolate', `--logfile=${profDir}/v8-%p.log`] } : {}),
@@ -150,7 +154,10 @@ async function main(): Promise<void> {
 
     const speakerPids = [...cluster.speakers].map(([name, p]) => ({ name, pid: p.child.pid ?? 0 }));
     await sleep(scrapeMs * 2);
-    const procs: Proc[] = [{ name: 'controller', pid: controllerPid, cpu0: cpuSample(controllerPid) }, ...speakerPids.map((x) => ({ ...x, cpu0: cpuSample(x.pid) }))];
+    const procs: Proc[] = [
+      { name: 'controller', pid: controllerPid, cpu0: cpuSample(controllerPid), rss0: rssMiB(controllerPid) },
+      ...speakerPids.map((x) => ({ ...x, cpu0: cpuSample(x.pid), rss0: rssMiB(x.pid) })),
+    ];
 
     const benchCpu0 = process.cpuUsage();
     t0 = performance.now();
@@ -184,7 +191,7 @@ async function main(): Promise<void> {
     });
     unsubscribe();
     const benchCpu = process.cpuUsage(benchCpu0);
-    cpu.push({ name: 'fake API server + bench', pid: process.pid, cpu0: procs[0]!.cpu0, cpuS: (benchCpu.user + benchCpu.system) / 1e6, rss: process.memoryUsage().rss / 2 ** 20, peak: peakRssMiB(process.pid) });
+    cpu.push({ name: 'fake API server + bench', pid: process.pid, cpu0: procs[0]!.cpu0, rss0: NaN, cpuS: (benchCpu.user + benchCpu.system) / 1e6, rss: process.memoryUsage().rss / 2 ** 20, peak: peakRssMiB(process.pid) });
 
     const speakers = cpu.filter((c) => c.name !== 'controller' && c.pid !== process.pid);
     const maxSpeakerPeak = Math.max(...speakers.map((c) => c.peak));
@@ -205,8 +212,8 @@ async function main(): Promise<void> {
     const share = new Map<string, number>();
     for (const owner of expected.values()) share.set(owner, (share.get(owner) ?? 0) + 1);
     for (const line of table([
-      ['process', 'RSS now', 'peak RSS', 'CPU s', `% of a core over ${s(endMs)}`],
-      ...cpu.map((c) => [c.name, mb(c.rss), mb(c.peak), c.cpuS.toFixed(1), `${((100 * c.cpuS * 1000) / endMs).toFixed(0)} %`]),
+      ['process', 'RSS before', 'RSS now', 'peak RSS', 'CPU s', `% of a core over ${s(endMs)}`],
+      ...cpu.map((c) => [c.name, Number.isNaN(c.rss0) ? '-' : mb(c.rss0), mb(c.rss), mb(c.peak), c.cpuS.toFixed(1), `${((100 * c.cpuS * 1000) / endMs).toFixed(0)} %`]),
     ])) {
       console.log(line);
     }

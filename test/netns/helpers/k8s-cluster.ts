@@ -151,8 +151,21 @@ export class K8sCluster {
       ...(this.o.speakerArgs ?? []),
     ], this.o.main, this.o.nodeArgs);
     this.speakers.set(name, p);
-    await p.waitFor('kubernetes speaker started', timeoutMs);
-    return p;
+    const args = this.o.speakerArgs ?? [];
+    const level = args[args.indexOf('--log-level') + 1];
+    if (!args.includes('--log-level') || level === 'info' || level === 'debug' || level === 'trace') {
+      await p.waitFor('kubernetes speaker started', timeoutMs);
+      return p;
+    }
+    // Quieter than info: started once its metrics server listens (the last step of the start).
+    const deadline = Date.now() + timeoutMs;
+    const [host, port] = SPEAKER_METRICS.split(':') as [string, string];
+    for (;;) {
+      const r = await this.lan.exec(n.netns, 'ss', '-Hltn', 'src', host, 'sport', '=', `:${port}`);
+      if (r.stdout.trim() !== '') return p;
+      if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`speaker ${name} did not start: ${p.stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   node(name: string): LabHost {

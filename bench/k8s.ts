@@ -26,7 +26,7 @@
  * tsx (the tests' way, --tsx) loading @kubernetes/client-node alone costs about 100 MB more RSS.
  * The pool is 198.18.0.0/19 (RFC 2544's range for benchmarks); the VIPs need not be reachable.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -90,8 +90,11 @@ async function main(): Promise<void> {
   // An interrupted run leaves no namespaces behind (destroy() is idempotent enough: it never throws).
   const unhook = onCleanup(() => {
     for (const p of pollers) p.kill('SIGKILL');
+    // Processes outlive their namespace: kill them first (speakers, forwarders, pollers).
+    cluster.lan.killChildren();
     for (const ns of [cluster.lan.topo.client.netns, ...cluster.nodes.map((x) => x.netns), cluster.lan.topo.switchNs]) spawnSync('ip', ['netns', 'del', ns]);
     cluster.controllerProcess?.child.kill('SIGKILL');
+    if (cluster.dir !== '') rmSync(cluster.dir, { recursive: true, force: true });
   });
   try {
     await cluster.start();

@@ -60,8 +60,13 @@ export class TestLan {
     return spawnRunner.run('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', path, ...args]);
   }
 
-  async destroy(): Promise<void> {
+  /** SIGKILL to every process started here (synchronous: usable from an exit handler). */
+  killChildren(): void {
     for (const c of this.children) c.kill('SIGKILL');
+  }
+
+  async destroy(): Promise<void> {
+    this.killChildren();
     await destroyTopology(spawnRunner, this.topo);
   }
 }

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
-
 import { KubeconfigError } from '../errors.js';
 
 export interface KubeconfigSource {
@@ -75,6 +74,9 @@ export function componentNamespace(flag: string | undefined, env: NodeJS.Process
   return env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : 'metallb-system';
 }
 
+/** The agent options client-node sets (config.js applySecurityAuthentication): the cache key. */
+const AGENT_OPTION_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
 /**
  * client-node 1.4 makes a new http(s).Agent for every API request (KubeConfig.createAgent from
  * applySecurityAuthentication), so every status patch opens a new TCP connection, and a new TLS
@@ -84,8 +86,6 @@ export function componentNamespace(flag: string | undefined, env: NodeJS.Process
  * Proxy agents (hpagent, socks) are left as client-node makes them. Watches take another path
  * (applyToFetchOptions) and are long-lived anyway.
  */
-const AGENT_OPTION_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
-
 export class KeepAliveKubeConfig extends KubeConfig {
   private readonly agents = new Map<string, http.Agent>();
 
@@ -96,7 +96,6 @@ export class KeepAliveKubeConfig extends KubeConfig {
     const ctor = made.constructor;
     if (ctor !== http.Agent && ctor !== https.Agent) return;
     const options = (made as http.Agent & { options?: Record<string, unknown> }).options ?? {};
-    // What client-node puts in the agent options (config.js applySecurityAuthentication).
     const text = (v: unknown): unknown => (Buffer.isBuffer(v) ? v.toString('base64') : v);
     const key = JSON.stringify([ctor === https.Agent, ...AGENT_OPTION_KEYS.map((k) => text(options[k]))]);
     let agent = this.agents.get(key);

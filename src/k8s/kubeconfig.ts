@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import { KubeconfigError } from '../errors.js';
 
 export interface KubeconfigSource {
@@ -24,7 +26,7 @@ export interface LoadedKubeconfig {
  */
 export function loadKubeconfig(src: KubeconfigSource = {}): LoadedKubeconfig {
   const env = src.env ?? process.env;
-  const kc = new KubeConfig();
+  const kc = new KeepAliveKubeConfig();
   let source: string;
   const fromFile = (file: string, how: string): void => {
     if (!existsSync(file)) throw new KubeconfigError(`${how} ${file}: no such file`);
@@ -70,4 +72,40 @@ export function loadKubeconfig(src: KubeconfigSource = {}): LoadedKubeconfig {
 export function componentNamespace(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (flag !== undefined && flag !== '') return flag;
   return env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : 'metallb-system';
+}
+
+/** The agent options client-node sets (config.js applySecurityAuthentication): the cache key. */
+const AGENT_OPTION_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
+/**
+ * client-node 1.4 makes a new http(s).Agent for every API request (KubeConfig.createAgent from
+ * applySecurityAuthentication), so every status patch opens a new TCP connection, and a new TLS
+ * handshake against a real API server: with thousands of Services that is most of the
+ * controller's CPU and latency. This KubeConfig reuses one keep-alive agent per set of agent
+ * options (CA, client certificate, verification, SNI), as client-go keeps its connections.
+ * Proxy agents (hpagent, socks) are left as client-node makes them. Watches take another path
+ * (applyToFetchOptions) and are long-lived anyway.
+ */
+export class KeepAliveKubeConfig extends KubeConfig {
+  private readonly agents = new Map<string, http.Agent>();
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const made = context.getAgent();
+    if (made === undefined) return;
+    const ctor = made.constructor;
+    if (ctor !== http.Agent && ctor !== https.Agent) return;
+    const options = (made as http.Agent & { options?: Record<string, unknown> }).options ?? {};
+    const text = (v: unknown): unknown => (Buffer.isBuffer(v) ? v.toString('base64') : v);
+    const key = JSON.stringify([ctor === https.Agent, ...AGENT_OPTION_KEYS.map((k) => text(options[k]))]);
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      const opts = Object.fromEntries(AGENT_OPTION_KEYS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+      opts.keepAlive = true;
+      agent = ctor === https.Agent ? new https.Agent(opts) : new http.Agent(opts);
+      this.agents.set(key, agent);
+    }
+    made.destroy();
+    context.setAgent(agent);
+  }
 }

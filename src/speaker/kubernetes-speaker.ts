@@ -67,6 +67,8 @@ type CustomObject = KubernetesObject & { spec?: unknown; status?: unknown };
 const METALLB = { group: 'metallb.io', version: 'v1beta1' } as const;
 /** Informer events come in bursts (a relist, 5 000 Services created at once): decide once per burst. */
 const DEBOUNCE_MS = 20;
+/** ServiceL2Status writes in flight at once (as the controller's Service writes). */
+const STATUS_WRITE_CONCURRENCY = 8;
 /** ServiceL2Status objects are also checked this often, so a failed write is retried. */
 const STATUS_RESYNC_MS = 30_000;
 
@@ -430,7 +432,16 @@ export class KubernetesSpeaker {
       announced,
       existing,
     );
-    for (const a of actions) await this.applyStatus(a);
+    // A few Services at a time (thousands are created after a restart or a bulk change); one
+    // Service's actions in order.
+    const byService = new Map<string, L2StatusAction[]>();
+    for (const a of actions) byService.set(a.service, [...(byService.get(a.service) ?? []), a]);
+    const queue = [...byService.values()];
+    let taken = 0;
+    const worker = async (): Promise<void> => {
+      for (let next = queue[taken++]; next !== undefined; next = queue[taken++]) for (const a of next) await this.applyStatus(a);
+    };
+    await Promise.all(Array.from({ length: Math.min(STATUS_WRITE_CONCURRENCY, queue.length) }, worker));
   }
 
   private async applyStatus(a: L2StatusAction): Promise<void> {
@@ -467,8 +478,9 @@ export class KubernetesSpeaker {
     const now = new Set(announced.map((a) => a.service));
     const unanswered = new Set(this.runtime.announcer.unanswered().map((u) => u.ip));
     const failed = new Set<string>();
+    const specs = new Map(this.desired.services.map((s) => [s.name, s]));
     for (const name of now) {
-      const spec = this.desired.services.find((s) => s.name === name);
+      const spec = specs.get(name);
       const svc = this.serviceRef(name);
       if (spec === undefined || svc === undefined) continue;
       if (spec.addresses.some((ip) => unanswered.has(ip))) {

@@ -5,7 +5,7 @@ import { silentLogger } from '../observability/logger.js';
 import { FakeLinks } from '../../test/fakes/fake-links.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import type { MembershipView } from '../membership/membership.js';
-import { DIGEST_GRACE_MS, Speaker, type AnnouncerPort } from './speaker.js';
+import { DIGEST_GRACE_MS, Speaker, YIELD_BATCH_MS, type AnnouncerPort } from './speaker.js';
 import type { ServiceSpec } from './ownership.js';
 
 class RecordingAnnouncer implements AnnouncerPort {
@@ -269,6 +269,41 @@ describe('speaker under faults', () => {
     for (const o of nodes) if (o !== deaf) sim.network.unblock(sim.node(o.name).address, deafAddr);
     sim.advance(4000);
     expect(owners()).toHaveLength(1);
+  });
+});
+
+describe('speaker under a conflict storm', () => {
+  it('a deaf node seeing another host answer for many VIPs yields them all, re-electing once per batch, not once per frame', async () => {
+    const services: ServiceSpec[] = Array.from({ length: 200 }, (_, i) => ({ name: `s${i}`, addresses: [`198.18.0.${i}`], nodes: ['node-0', 'node-1', 'node-2'] }));
+    const sim = new SimCluster({ size: 3, seed: 7, loss: 0 });
+    const nodes = sim.nodes.map((n, i) => {
+      const announcer = new RecordingAnnouncer(() => sim.clock.now());
+      const speaker = new Speaker({ self: n.name, clock: sim.clock, logger: silentLogger(), membership: n.membership, links: new FakeLinks(['eth0'], i + 1), announcer });
+      speaker.setDesired({ services });
+      return { name: n.name, announcer, speaker };
+    });
+    for (const n of nodes) await n.speaker.start();
+    sim.advance(500);
+    const deaf = nodes[0]!;
+    const deafAddr = sim.node(deaf.name).address;
+    for (const o of nodes.slice(1)) sim.network.block(sim.node(o.name).address, deafAddr);
+    sim.advance(400);
+    // Hearing nobody, it announces every VIP; the others answer for theirs.
+    expect(deaf.announcer.owned.size).toBe(200);
+    let setOwnedCalls = 0;
+    const real = deaf.announcer.setOwned.bind(deaf.announcer);
+    deaf.announcer.setOwned = (owned) => {
+      setOwnedCalls++;
+      real(owned);
+    };
+    const other = Uint8Array.from([2, 0, 0, 0, 2, 2]);
+    for (const s of services) deaf.announcer.conflict(s.addresses[0]!, other);
+    // The first yield is applied at once, the rest at the end of the batch.
+    expect(deaf.announcer.owned.size).toBe(199);
+    sim.advance(YIELD_BATCH_MS);
+    expect(deaf.announcer.owned.size).toBe(0);
+    expect(deaf.speaker.stats().yields).toBe(200);
+    expect(setOwnedCalls).toBeLessThanOrEqual(4);
   });
 });
 

@@ -118,6 +118,8 @@ export const DEFAULT_START_GRACE_MS = 3_000;
 export const DEFEND_INTERVAL_MS = 10_000;
 /** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
 export const YIELD_MS = 10_000;
+/** Yields after the first one within this window are applied together (see yieldService). */
+export const YIELD_BATCH_MS = 10;
 /** A peer's different desired state is a mismatch worth reporting once it lasts this long. */
 export const DIGEST_GRACE_MS = 2_000;
 /** Owner changes logged one line each at info; more in one reconcile are summarised. */
@@ -239,6 +241,7 @@ export class Speaker {
   private mismatchSince: number | undefined;
   private mismatchReported = false;
   private mismatchTimer: { cancel(): void } | undefined;
+  private yieldBatch: { more: boolean; timer?: { cancel(): void } } | undefined;
   private readonly counters: SpeakerStats = { defences: 0, splitBrains: 0, yields: 0, digestMismatches: 0, refutations: 0 };
 
   constructor(private readonly c: SpeakerComponents) {
@@ -327,6 +330,8 @@ export class Speaker {
     this.mismatchTimer?.cancel();
     this.graceTimer?.cancel();
     this.graceTimer = undefined;
+    this.yieldBatch?.timer?.cancel();
+    this.yieldBatch = undefined;
     this.electing = false;
     this.c.announcer.setOwned(new Map());
     this.owned = new Map();
@@ -607,9 +612,25 @@ export class Speaker {
     if (changes.length > 0) this.c.onOwnerChange?.(changes);
   }
 
+  /**
+   * Marks `name` yielded and re-elects. The first yield re-elects at once; further yields within
+   * YIELD_BATCH_MS are re-elected together at its end: in a split brain over thousands of VIPs
+   * every gratuitous ARP of the other side is a conflict, and one full re-election per frame
+   * (each over every service) starved the event loop and the failure detector with it.
+   */
   private yieldService(name: string, to: string | undefined): void {
     this.counters.yields++;
     this.yielded.set(name, { until: to === undefined ? Infinity : this.c.clock.now() + YIELD_MS, to });
+    if (this.yieldBatch !== undefined) {
+      this.yieldBatch.more = true;
+      return;
+    }
+    const batch: { more: boolean; timer?: { cancel(): void } } = { more: false };
+    this.yieldBatch = batch;
+    batch.timer = this.c.clock.setTimeout(() => {
+      this.yieldBatch = undefined;
+      if (batch.more) this.reconcile();
+    }, YIELD_BATCH_MS);
     this.reconcile();
   }
 

@@ -26,10 +26,14 @@ export class TestLan {
     return spawnRunner.run('ip', ['netns', 'exec', netns, cmd, ...args]);
   }
 
-  /** Starts `l2vip <args>` in a namespace, from the TypeScript sources. */
-  l2vip(netns: string, args: readonly string[]): L2vipProcess {
-    const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Starts `l2vip <args>` in a namespace, from the TypeScript sources, or from a built entry
+   * point (`main`: a dist/cli/main.js, run by plain node, e.g. for honest RSS figures);
+   * `nodeArgs` go to node itself (e.g. --cpu-prof).
+   */
+  l2vip(netns: string, args: readonly string[], main?: string, nodeArgs: readonly string[] = []): L2vipProcess {
+    const entry = main === undefined ? ['--import', 'tsx', fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))] : [main];
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, ...nodeArgs, ...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return new L2vipProcess(child);
@@ -56,8 +60,13 @@ export class TestLan {
     return spawnRunner.run('ip', ['netns', 'exec', netns, process.execPath, '--import', 'tsx', path, ...args]);
   }
 
-  async destroy(): Promise<void> {
+  /** SIGKILL to every process started here (synchronous: usable from an exit handler). */
+  killChildren(): void {
     for (const c of this.children) c.kill('SIGKILL');
+  }
+
+  async destroy(): Promise<void> {
+    this.killChildren();
     await destroyTopology(spawnRunner, this.topo);
   }
 }

@@ -232,6 +232,8 @@ export class Speaker {
   private readonly heldUntil = new Map<string, number>();
   /** When each node (this one included) came back from dead, within DAMPING_WINDOW_MS. */
   private readonly revivals = new Map<string, number[]>();
+  /** The settling nodes of the last reconcile. */
+  private lastSettling: ReadonlySet<string> = new Set();
   /** Peers this node has heard from while they were alive. */
   private readonly heardBefore = new Set<string>();
   private digest = desiredDigest([]);
@@ -361,6 +363,7 @@ export class Speaker {
       for (const m of view.members.values()) if (!m.self && m.lastHeardMsAgo === undefined) unheard.add(m.name);
     }
     const settling = this.settlingNodes(view);
+    this.lastSettling = settling;
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {
       // Our own draining only matters to the peers: we keep answering until the successor has announced.
@@ -530,7 +533,9 @@ export class Speaker {
     if (peer !== undefined) {
       this.counters.splitBrains++;
       const other = readMetadata(peer.metadata);
-      if (other.alone !== true && nodeDigest(peer.name, key) < nodeDigest(this.c.self, key)) {
+      // The deaf side of a partition, or a node still in its hold-down (it restarted and claims
+      // before it learnt it is held), does not win the tie-break: this node keeps the VIP.
+      if (other.alone !== true && !this.lastSettling.has(peer.name) && nodeDigest(peer.name, key) < nodeDigest(this.c.self, key)) {
         this.log.warn({ service: svc.name, ip, iface, node: peer.name, reason: 'split-brain' }, 'another speaker announces this VIP and ranks first for it: yielding');
         this.yieldService(svc.name, peer.name);
         return decided('yield');

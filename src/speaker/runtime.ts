@@ -19,7 +19,9 @@ import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
+import { MacvlanDevices } from '../netdev/virtual-mac-device.js';
 import { SoloMembership } from './solo-membership.js';
+import { VirtualMacGate } from './virtual-mac-gate.js';
 import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
 
 /** A membership the runtime can also stop without a handoff (when a start fails half-way). */
@@ -63,6 +65,8 @@ export class SpeakerRuntime {
   readonly membership: RuntimeMembership;
   private readonly groups: Ipv6GroupJoiner;
   private readonly delivery: LocalDelivery | undefined;
+  /** Services with a virtual MAC (docs/virtual-mac.md): between the speaker and the announcer. */
+  readonly virtualMacs: VirtualMacGate;
   private desired: DesiredState = { services: [] };
   private metrics: Server | undefined;
   private started = false;
@@ -81,6 +85,7 @@ export class SpeakerRuntime {
       logger: log,
       groups: this.groups,
       timing: o.garp ?? DEFAULT_GARP_TIMING,
+      sourceMac: (ip, iface) => this.virtualMacs.sourceMac(ip, iface),
       resolveInterface: (name) => {
         const i = this.links.get(name);
         // Ethernet only: ARP and NDP frames are built for 6-byte MACs (not IPoIB's 20).
@@ -93,6 +98,7 @@ export class SpeakerRuntime {
           onError: (err) => log.debug({ iface: i.name, err: err.message }, 'receive error'),
         }),
     });
+    this.virtualMacs = new VirtualMacGate(this.announcer, new MacvlanDevices({ runner: spawnRunner }), log);
     this.delivery = o.localDelivery ? new LocalDelivery({ runner: spawnRunner, logger: log }) : undefined;
     this.speaker = new Speaker({
       self: o.node,
@@ -100,7 +106,7 @@ export class SpeakerRuntime {
       logger: log,
       membership: this.membership,
       links: this.links,
-      announcer: this.announcer,
+      announcer: this.virtualMacs,
       delivery: this.delivery,
       handoffMs: o.handoffMs ?? (o.membership === undefined ? 0 : undefined),
       holdDownMs: o.holdDownMs,
@@ -118,6 +124,8 @@ export class SpeakerRuntime {
       // After delivery's start: it removes what a crashed run left on lo, which is not the host's.
       await this.delivery?.start([]);
       await this.checkAddresses(desired);
+      // Virtual MAC devices a killed run left: this host must not accept those MACs before it owns them.
+      await this.virtualMacs.removeLeftovers();
       this.setDesired(desired);
       await this.speaker.start();
       if (this.o.metricsListen !== undefined) {
@@ -147,6 +155,7 @@ export class SpeakerRuntime {
 
   /** Replaces the desired state (a reload, a watch event); a bad exclude pattern throws and keeps the old one. */
   setDesired(desired: DesiredState): void {
+    this.virtualMacs.setServices(desired.services);
     this.speaker.setDesired(desired);
     this.desired = desired;
   }
@@ -176,6 +185,7 @@ export class SpeakerRuntime {
     try {
       await this.speaker.stop().catch((err: unknown) => this.o.logger.error({ err }, 'stopping the speaker failed'));
       this.announcer.stop();
+      await this.virtualMacs.close();
       this.groups.close();
       // After a failed start the speaker never left: close the membership's socket too.
       await this.membership.stop().catch(() => undefined);

@@ -159,7 +159,9 @@ export class InterfaceResponder {
     // Someone else claiming an IP we announce (a reply, a gratuitous request, or a request
     // with it as sender address): count and log, never answer it.
     const claimed = this.owned.get(ipKey(arp.senderIp));
-    if (claimed !== undefined && !macEquals(arp.senderMac, this.iface.mac) && !macEquals(arp.senderMac, this.macFor(claimed))) {
+    // Also a claim with our virtual MAC: another host sending from it (we never receive our own
+    // frames) moved the switches' entry for it to its port, so the owner must announce again.
+    if (claimed !== undefined && !macEquals(arp.senderMac, this.iface.mac)) {
       this.conflict(claimed, arp.senderMac);
       return;
     }

@@ -54,7 +54,8 @@ export function answerNeighborSolicitation(frame: EthernetFrame, ourMac: Uint8Ar
     env.stats.drop('not-solicitation');
     if (mine !== undefined) {
       const ip = env.lookup(ipKey(msg.target));
-      if (ip !== undefined && !macEquals(mine, ourMac) && !macEquals(mine, env.macFor?.(ip) ?? ourMac)) env.conflict(ip, mine);
+      // A claim with our virtual MAC too: another host sent it (see the ARP half).
+      if (ip !== undefined && !macEquals(mine, ourMac)) env.conflict(ip, mine);
     }
     return;
   }

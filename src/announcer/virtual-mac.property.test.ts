@@ -6,8 +6,6 @@ import {
   deriveVirtualMac,
   resolveVirtualMac,
   virtualMacCollisions,
-  virtualMacDeviceName,
-  VIRTUAL_MAC_DEVICE_PATTERN,
   virtualMacProblem,
   type VirtualMacUse,
 } from './virtual-mac.js';
@@ -91,20 +89,6 @@ describe('virtual MAC collisions', () => {
         const refused = new Set(c.map((x) => x.refused));
         const kept = uses.filter((u) => !refused.has(u.service));
         expect(virtualMacCollisions(kept)).toEqual([]);
-      }),
-    );
-  });
-});
-
-describe('virtual MAC device names', () => {
-  it('fit IFNAMSIZ, match the cleanup pattern, and differ per parent', () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 15 }), fc.string({ minLength: 1, maxLength: 15 }), (p1, p2) => {
-        const mac = '02:00:00:00:00:01';
-        const n = virtualMacDeviceName(p1, mac);
-        expect(n.length).toBe(15);
-        expect(n).toMatch(VIRTUAL_MAC_DEVICE_PATTERN);
-        if (p1 !== p2) expect(virtualMacDeviceName(p2, mac)).not.toBe(n);
       }),
     );
   });

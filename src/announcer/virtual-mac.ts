@@ -92,16 +92,3 @@ function sharedInterface(a: readonly string[] | undefined, b: readonly string[] 
   if (b === undefined) return a[0] ?? '*';
   return a.find((x) => b.includes(x));
 }
-
-/**
- * The kernel device that accepts a virtual MAC on `parent` (src/netdev/virtual-mac-device.ts):
- * `l2v` and 12 hex digits of sha256(parent, mac), 15 characters (IFNAMSIZ - 1), so a service on
- * two interfaces has two devices, and a restart finds what a killed run left by the prefix.
- */
-export function virtualMacDeviceName(parent: string, mac: string): string {
-  return VIRTUAL_MAC_DEVICE_PREFIX + createHash('sha256').update(`${parent}\0${mac}`).digest('hex').slice(0, 12);
-}
-
-export const VIRTUAL_MAC_DEVICE_PREFIX = 'l2v';
-/** Names virtualMacDeviceName makes, and only those. */
-export const VIRTUAL_MAC_DEVICE_PATTERN = /^l2v[0-9a-f]{12}$/;

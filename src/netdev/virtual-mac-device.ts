@@ -1,7 +1,6 @@
-import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from '../host/command-runner.js';
 import { HostSetupError } from '../errors.js';
-import { VIRTUAL_MAC_DEVICE_PATTERN, virtualMacDeviceName } from '../announcer/virtual-mac.js';
+import { createHash } from 'node:crypto';
 
 /**
  * Port: makes this host accept (or stop accepting) frames sent to a virtual MAC on an interface.
@@ -16,88 +15,104 @@ export interface VirtualMacDevicePort {
   removeAll(): Promise<readonly string[]>;
 }
 
-export interface MacvlanDevicesOptions {
+export interface NftVirtualMacsOptions {
   readonly runner: CommandRunner;
-  /** Writes a sysctl file under /proc/sys (tests record the writes). */
-  readonly writeSysctl?: (path: string, value: string) => Promise<void>;
 }
 
-/**
- * The kernel side of a virtual MAC: one macvlan device per (interface, virtual MAC), named
- * `l2v<12 hex>` (virtualMacDeviceName), mode private, ARP off, no IPv6 address generation,
- * reverse-path filter loose. Why a macvlan (docs/virtual-mac.md):
- *
- * - Only a device whose own address is the virtual MAC makes the kernel deliver the frames: a
- *   MAC merely added to the parent's unicast filter (`bridge fdb add MAC dev eth0 self`) lets
- *   them in with pkt_type OTHERHOST, which the IP layer drops; promiscuous mode takes every
- *   frame on the wire. An up macvlan adds its MAC to the parent's unicast filter (dev_uc_add)
- *   and its receive handler hands frames to that MAC to itself as PACKET_HOST; IP then delivers
- *   them to the VIP (a local route or a `lo` address of local delivery, any interface: Linux
- *   is a weak host).
- * - It has no addresses and NOARP, so the kernel never answers ARP or NDP on it, never sends a
- *   frame from the virtual MAC (our responder does, over the parent's AF_PACKET socket), and
- *   `addrgenmode none` means no link-local address, so no DAD, no MLD for it, no router
- *   solicitation; `accept_ra=0`, `autoconf=0` keep SLAAC off. Mode private: it never talks to
- *   the host's other macvlans. rp_filter=2 (loose): packets arrive on the macvlan but the route
- *   back to the client is through the parent, which strict mode (1) would drop.
- * - Replies leave through the parent with the parent's MAC as source; clients do not learn
- *   neighbour entries from IP frames, so their entry for the VIP stays the virtual MAC.
- * - The device is down while this node does not own the service: a down macvlan is not in the
- *   parent's unicast filter and receives nothing. Going up is one netlink request, the least
- *   work on the failover path; the device is created on the first gain only.
- * - The kernel refuses to bring up two macvlans with the same MAC on one parent (EADDRINUSE):
- *   a second line of defence behind the collision check.
- */
-export class MacvlanDevices implements VirtualMacDevicePort {
-  private readonly created = new Set<string>();
-  private readonly writeSysctl: (path: string, value: string) => Promise<void>;
+/** The nftables table (netdev family) that marks frames to an owned virtual MAC as this host's. */
+export const VMAC_NFT_TABLE = 'l2vip_vmac';
 
-  constructor(private readonly o: MacvlanDevicesOptions) {
-    this.writeSysctl = o.writeSysctl ?? ((path, value) => writeFile(path, value));
-  }
+/**
+ * The kernel side of a virtual MAC, on the interface itself, with no extra device:
+ *
+ * 1. `bridge fdb add MAC dev IFACE self` puts the MAC in the interface's unicast filter
+ *    (dev_uc_add: the NIC's hardware filter; a NIC without one, like veth, goes promiscuous, as
+ *    for any macvlan), so the frames get in.
+ * 2. Such frames still come up with pkt_type OTHERHOST (their destination is not the device's
+ *    own address), and IP drops those. An nftables chain on the interface's ingress hook
+ *    (netdev family, table l2vip_vmac, one chain and one set per interface) sets
+ *    `meta pkttype host` for frames to a MAC in the set. It runs after packet taps (our
+ *    AF_PACKET responder sees every frame either way) and before IP, which then delivers them
+ *    as any frame to the interface's own MAC: same interface, same routes, same rp_filter, same
+ *    firewall, so local delivery and kube-proxy work unchanged.
+ *
+ * Owning adds the MAC to both, losing removes it from both (the set first: the host stops
+ * accepting at once). The table itself stays while l2vip runs; `removeAll` (stop, start after a
+ * crash, `l2vip cleanup`) deletes it and the filter entries its sets name.
+ *
+ * Why not a macvlan device with the virtual MAC (keepalived's use_vmac): a device without an
+ * IPv4 address fails every reverse-path check (rp_filter 1 or 2 drops all its packets, and the
+ * effective value is the maximum of `all` and the device's, so hosts with
+ * net.ipv4.conf.all.rp_filter=2 would have to lower it host-wide, as keepalived does); giving it
+ * the VIP as an address changes routes and ARP behaviour; and an interface enslaved to a bridge
+ * or bond cannot carry a macvlan (one rx_handler per device). Measured in namespaces:
+ * docs/virtual-mac.md.
+ */
+export class NftVirtualMacs implements VirtualMacDevicePort {
+  /** Parents whose chain and set exist. */
+  private readonly chains = new Set<string>();
+  private readonly accepted = new Set<string>();
+
+  constructor(private readonly o: NftVirtualMacsOptions) {}
 
   async accept(parent: string, mac: string): Promise<void> {
-    const name = virtualMacDeviceName(parent, mac);
-    if (!this.created.has(name)) {
-      // A device of that name from a killed run: start from a known state.
-      await this.o.runner.run('ip', ['link', 'del', name]);
-      await this.ip(['link', 'add', 'link', parent, 'name', name, 'address', mac, 'type', 'macvlan', 'mode', 'private']);
-      this.created.add(name);
-      await this.ip(['link', 'set', name, 'arp', 'off', 'addrgenmode', 'none']);
-      for (const [path, value] of [
-        [`/proc/sys/net/ipv4/conf/${name}/rp_filter`, '2'],
-        [`/proc/sys/net/ipv6/conf/${name}/accept_ra`, '0'],
-        [`/proc/sys/net/ipv6/conf/${name}/autoconf`, '0'],
-      ] as const) {
-        await this.writeSysctl(path, value).catch((err: unknown) => {
-          // IPv6 disabled on the host: nothing to keep off.
-          if (!path.includes('/ipv6/')) throw new HostSetupError(`writing ${path}: ${(err as Error).message}`, { cause: err });
-        });
-      }
+    const id = interfaceId(parent);
+    const lines: string[] = [];
+    if (!this.chains.has(parent)) {
+      lines.push(
+        `add table netdev ${VMAC_NFT_TABLE}`,
+        `add set netdev ${VMAC_NFT_TABLE} m${id} { type ether_addr; comment "${parent}"; }`,
+        `add chain netdev ${VMAC_NFT_TABLE} i${id} { type filter hook ingress device "${parent}" priority filter; policy accept; }`,
+        `flush chain netdev ${VMAC_NFT_TABLE} i${id}`,
+        `add rule netdev ${VMAC_NFT_TABLE} i${id} ether daddr @m${id} meta pkttype set host`,
+      );
     }
-    await this.ip(['link', 'set', name, 'up']);
+    lines.push(`add element netdev ${VMAC_NFT_TABLE} m${id} { ${mac} }`);
+    await this.nft(lines.join('\n') + '\n');
+    this.chains.add(parent);
+    this.accepted.add(`${parent}|${mac}`);
+    // Already there (a restart): fine.
+    const r = await this.o.runner.run('bridge', ['fdb', 'replace', mac, 'dev', parent, 'self', 'permanent']);
+    if (r.code !== 0) throw new HostSetupError(`bridge fdb replace ${mac} dev ${parent} self: ${r.stderr.trim()}`);
   }
 
   async release(parent: string, mac: string): Promise<void> {
-    const name = virtualMacDeviceName(parent, mac);
-    if (this.created.has(name)) await this.ip(['link', 'set', name, 'down']);
+    if (!this.accepted.delete(`${parent}|${mac}`)) return;
+    const id = interfaceId(parent);
+    await this.nft(`delete element netdev ${VMAC_NFT_TABLE} m${id} { ${mac} }\n`);
+    await this.o.runner.run('bridge', ['fdb', 'del', mac, 'dev', parent, 'self']);
   }
 
   async removeAll(): Promise<readonly string[]> {
-    const r = await this.o.runner.run('ip', ['-o', 'link', 'show', 'type', 'macvlan']);
-    const names = new Set(this.created);
-    for (const line of r.stdout.split('\n')) {
-      const m = /^\d+:\s+([^@:\s]+)/.exec(line);
-      if (m !== null && VIRTUAL_MAC_DEVICE_PATTERN.test(m[1]!)) names.add(m[1]!);
-    }
+    const r = await this.o.runner.run('nft', ['list', 'table', 'netdev', VMAC_NFT_TABLE]);
     const removed: string[] = [];
-    for (const n of names) if ((await this.o.runner.run('ip', ['link', 'del', n])).code === 0) removed.push(n);
-    this.created.clear();
+    if (r.code === 0) {
+      // Each set names its interface in its comment; its elements are the MACs accepted there.
+      for (const m of r.stdout.matchAll(/set m[0-9a-f]+ \{([^}]*)\}/g)) {
+        const body = m[1]!;
+        const parent = /comment "([^"]+)"/.exec(body)?.[1];
+        const macs = /elements = \{([^}]*)/.exec(body)?.[1]?.match(/[0-9a-f]{2}(:[0-9a-f]{2}){5}/g) ?? [];
+        if (parent === undefined) continue;
+        for (const mac of macs) {
+          await this.o.runner.run('bridge', ['fdb', 'del', mac, 'dev', parent, 'self']);
+          removed.push(`${mac} on ${parent}`);
+        }
+      }
+      await this.o.runner.run('nft', ['delete', 'table', 'netdev', VMAC_NFT_TABLE]);
+      removed.push(`nftables table netdev ${VMAC_NFT_TABLE}`);
+    }
+    this.chains.clear();
+    this.accepted.clear();
     return removed;
   }
 
-  private async ip(args: string[]): Promise<void> {
-    const r = await this.o.runner.run('ip', args);
-    if (r.code !== 0) throw new HostSetupError(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+  private async nft(script: string): Promise<void> {
+    const r = await this.o.runner.run('nft', ['-f', '-'], script);
+    if (r.code !== 0) throw new HostSetupError(`nft (virtual MAC): ${r.stderr.trim()}`);
   }
+}
+
+/** nftables names for an interface's chain and set: 12 hex digits of sha256(name), valid whatever the interface is called. */
+export function interfaceId(parent: string): string {
+  return createHash('sha256').update(parent).digest('hex').slice(0, 12);
 }

@@ -19,7 +19,7 @@ import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
-import { MacvlanDevices } from '../netdev/virtual-mac-device.js';
+import { NftVirtualMacs } from '../netdev/virtual-mac-device.js';
 import { SoloMembership } from './solo-membership.js';
 import { VirtualMacGate } from './virtual-mac-gate.js';
 import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
@@ -98,7 +98,7 @@ export class SpeakerRuntime {
           onError: (err) => log.debug({ iface: i.name, err: err.message }, 'receive error'),
         }),
     });
-    this.virtualMacs = new VirtualMacGate(this.announcer, new MacvlanDevices({ runner: spawnRunner }), log);
+    this.virtualMacs = new VirtualMacGate(this.announcer, new NftVirtualMacs({ runner: spawnRunner }), log);
     this.delivery = o.localDelivery ? new LocalDelivery({ runner: spawnRunner, logger: log }) : undefined;
     this.speaker = new Speaker({
       self: o.node,

@@ -14,6 +14,8 @@ describe('virtual MAC derivation', () => {
   it('is 02 + the first 5 bytes of sha256("l2vip-vmac\\0" + name) (the documented derivation)', () => {
     const h = createHash('sha256').update('l2vip-vmac\0web').digest('hex');
     expect(deriveVirtualMac('web')).toBe(`02:${h.slice(0, 10).match(/../g)!.join(':')}`);
+    // The example in docs/virtual-mac.md.
+    expect(deriveVirtualMac('web')).toBe('02:00:67:7c:5a:c0');
   });
 
   it('is a stable, locally administered unicast MAC for any name', () => {

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { FrameSocket } from './frame-socket.js';
-import { DEFAULT_GARP_TIMING, GarpScheduler, type GarpTiming } from './garp-schedule.js';
+import { DEFAULT_GARP_PACING, DEFAULT_GARP_TIMING, GarpScheduler, type GarpPacing, type GarpStats, type GarpTiming } from './garp-schedule.js';
 import { InterfaceResponder, type InterfaceInfo, type Ipv6Groups } from './interface-responder.js';
 import { ipKey, toOwnedIp, type OwnedIp } from './owned-ips.js';
 import { ResponderStats } from './responder-stats.js';
@@ -17,12 +17,24 @@ export interface AnnouncerComponents {
   /** Opens the frame socket of an interface (AF_PACKET in production). May throw. */
   readonly openSocket: (iface: InterfaceInfo) => FrameSocket;
   readonly timing?: GarpTiming;
+  /** Rate of gratuitous announcements (default DEFAULT_GARP_PACING). */
+  readonly pacing?: GarpPacing;
   readonly stats?: ResponderStats;
   /** IP-level IPv6 multicast joins (MLD reports); optional. */
   readonly groups?: Ipv6Groups;
   /** The virtual MAC an IP is answered and announced with on an interface; undefined: the interface's MAC. */
   readonly sourceMac?: (ip: string, iface: string) => Uint8Array | undefined;
 }
+
+/**
+ * Gains are applied in slices, one per event-loop turn, so the failure detector sharing the loop
+ * is never held up by a big gain (10 000 VIPs at start-up): at most GAIN_SLICE IPs, and no more
+ * than SLICE_BUDGET_MS of work (checked every 50 IPs). Parsing, the responder's table and the
+ * announcement schedule cost 2 to 10 us per IP (idle to busy machine). Withdrawals are never
+ * sliced.
+ */
+export const GAIN_SLICE = 500;
+export const SLICE_BUDGET_MS = 2;
 
 /** First retry of an interface whose socket failed to open; doubles up to the maximum. */
 const SOCKET_RETRY_MS = 1_000;
@@ -46,6 +58,14 @@ export class Announcer {
   /** ipKey -> number of interfaces it is owned on, for the wrong-interface drop reason. */
   private readonly anywhere = new Map<number | string, number>();
   private readonly owned = new Map<string, { ip: OwnedIp; ifaces: Set<string> }>();
+  /** Parsed forms of the texts asked for (IP text -> OwnedIp, null: not an IP). */
+  private parsed = new Map<string, OwnedIp | null>();
+  /** Gains still to apply: what is left of the last owned set asked for, and its summary. */
+  private gaining: { rest: Iterator<[string, ReadonlySet<string>]>; timer: { cancel(): void } | undefined; since: number } | undefined;
+  /** Canonical IP -> interfaces, of the entries of `wanted` not in canonical form (built when needed). */
+  private aliases: Map<string, Set<string>> | undefined;
+  /** Counts of the reconcile being applied, logged once it is done. */
+  private summary = { gained: 0, withdrawn: 0 };
   private readonly garp: GarpScheduler<string>;
   private readonly log: Logger;
   /** The last owned set asked for: what a retried interface must answer once it opens. */
@@ -58,7 +78,7 @@ export class Announcer {
   constructor(private readonly c: AnnouncerComponents) {
     this.stats = c.stats ?? new ResponderStats();
     this.log = c.logger.child({ component: 'announcer' });
-    this.garp = new GarpScheduler(c.clock, c.timing ?? DEFAULT_GARP_TIMING, (k) => this.sendGratuitous(k));
+    this.garp = new GarpScheduler(c.clock, c.timing ?? DEFAULT_GARP_TIMING, (k) => this.sendGratuitous(k), c.pacing ?? DEFAULT_GARP_PACING);
   }
 
   /** Opens responders ahead of need, so a failover does not wait for a socket. */
@@ -72,30 +92,99 @@ export class Announcer {
   }
 
   /**
-   * Makes the owned set `next`. Lost IPs stop being answered before this returns; gained ones
-   * are answered and announced at once, then on the GARP schedule.
+   * Makes the owned set `next` (the announcer keeps it: do not change it afterwards). Lost IPs
+   * stop being answered before this returns, including gains of an earlier call still being
+   * applied; gained ones are applied in slices of GAIN_SLICE per event-loop turn, each answered at
+   * once and announced on the paced GARP schedule, first announcements before refreshes. One
+   * info line per reconcile, when it is applied: `announcing N VIPs (+a −b)`; per IP at debug.
    */
   setOwned(next: OwnedSet): void {
     this.wanted = next;
-    const want = new Map<string, { ip: OwnedIp; ifaces: Set<string> }>();
-    for (const [text, ifaces] of next) {
-      const ip = toOwnedIp(text);
-      if (ip === undefined) {
-        this.log.error({ ip: text }, 'ignoring an owned entry that is not an IP');
-        continue;
-      }
-      const entry = want.get(ip.ip) ?? { ip, ifaces: new Set<string>() };
-      for (const i of ifaces) entry.ifaces.add(i);
-      want.set(ip.ip, entry);
-    }
+    this.aliases = undefined;
     // Withdraw first: stopping an answer is never delayed by the work of starting another.
-    for (const [text, o] of this.owned) {
-      const keep = want.get(text)?.ifaces;
-      for (const iface of [...o.ifaces]) if (!keep?.has(iface)) this.withdraw(o.ip, iface);
+    if (next.size === 0 && this.owned.size > 0) {
+      // Everything lost (a yield, a stop): cleared in bulk, not IP by IP (10 000 in one turn).
+      this.summary.withdrawn += this.owned.size;
+      for (const r of this.responders.values()) r.removeAll();
+      this.garp.stop();
+      this.anywhere.clear();
+      this.owned.clear();
+      this.log.debug('withdrawn: every IP');
     }
-    for (const [text, o] of want) {
-      for (const iface of o.ifaces) if (!this.owned.get(text)?.ifaces.has(iface)) this.answer(o.ip, iface);
+    for (const o of [...this.owned.values()]) {
+      for (const iface of [...o.ifaces]) {
+        if (!this.wants(o.ip, iface)) {
+          this.withdraw(o.ip, iface);
+          if (!this.owned.has(o.ip.ip)) this.summary.withdrawn++;
+        }
+      }
     }
+    if (this.parsed.size > 2 * next.size + 1024) this.parsed = new Map();
+    this.gaining?.timer?.cancel();
+    this.gaining = { rest: next[Symbol.iterator](), timer: undefined, since: this.gaining?.since ?? this.c.clock.now() };
+    // A new gain: its first announcements go before those of an earlier gain still waiting.
+    this.garp.newBatch();
+    this.applyGains();
+  }
+
+  /** True while gains of the last setOwned are still being applied. */
+  get pendingGains(): boolean {
+    return this.gaining !== undefined;
+  }
+
+  /** Whether the last owned set asked for has `ip` on `iface`. Any text form of the IP matches. */
+  private wants(ip: OwnedIp, iface: string): boolean {
+    if (this.wanted.get(ip.ip)?.has(iface) === true) return true;
+    // Asked for in another text form (IPv6 not in canonical form, say)? Indexed once per call.
+    if (this.aliases === undefined) {
+      this.aliases = new Map();
+      for (const [text, ifaces] of this.wanted) {
+        const canonical = this.parse(text)?.ip;
+        if (canonical === undefined || canonical === text) continue;
+        const set = this.aliases.get(canonical) ?? new Set<string>();
+        for (const i of ifaces) set.add(i);
+        this.aliases.set(canonical, set);
+      }
+    }
+    return this.aliases.get(ip.ip)?.has(iface) === true;
+  }
+
+  private parse(text: string): OwnedIp | undefined {
+    let ip = this.parsed.get(text);
+    if (ip === undefined) {
+      ip = toOwnedIp(text) ?? null;
+      this.parsed.set(text, ip);
+      if (ip === null) this.log.error({ ip: text }, 'ignoring an owned entry that is not an IP');
+    }
+    return ip ?? undefined;
+  }
+
+  /** One slice of the gains; schedules the next on the clock, or logs the summary when done. */
+  private applyGains(): void {
+    const g = this.gaining;
+    if (g === undefined) return;
+    g.timer = undefined;
+    const deadline = this.c.clock.now() + SLICE_BUDGET_MS;
+    for (let n = 0; n < GAIN_SLICE; n++) {
+      if (n % 50 === 49 && this.c.clock.now() > deadline) break;
+      const r = g.rest.next();
+      if (r.done === true) {
+        this.gaining = undefined;
+        const { gained, withdrawn } = this.summary;
+        this.summary = { gained: 0, withdrawn: 0 };
+        if (gained + withdrawn > 0) {
+          this.log.info({ vips: this.owned.size, gained, withdrawn, ms: this.c.clock.now() - g.since }, `announcing ${this.owned.size} VIPs (+${gained} −${withdrawn})`);
+        }
+        return;
+      }
+      const [text, ifaces] = r.value;
+      const ip = this.parse(text);
+      if (ip === undefined) continue;
+      const had = this.owned.has(ip.ip);
+      for (const iface of ifaces) if (!this.owned.get(ip.ip)?.ifaces.has(iface)) this.answer(ip, iface);
+      if (!had && this.owned.has(ip.ip)) this.summary.gained++;
+    }
+    g.timer = this.c.clock.setTimeout(() => this.applyGains(), 0);
   }
 
   /**
@@ -104,8 +193,10 @@ export class Announcer {
    */
   unanswered(): { ip: string; iface: string; reason: string }[] {
     const out: { ip: string; iface: string; reason: string }[] = [];
+    // While gains are being applied (well under a second) the rest is not yet answered, not failed.
+    if (this.gaining !== undefined) return out;
     for (const [text, ifaces] of this.wanted) {
-      const ip = toOwnedIp(text);
+      const ip = this.parse(text);
       const have = ip === undefined ? undefined : this.owned.get(ip.ip)?.ifaces;
       for (const iface of ifaces) {
         if (have?.has(iface) === true) continue;
@@ -134,7 +225,13 @@ export class Announcer {
 
   /** Restarts the announcements of every IP on `iface` (its carrier came back, say). */
   reannounce(iface: string): void {
+    this.garp.newBatch();
     for (const o of this.owned.values()) if (o.ifaces.has(iface)) this.garp.start(garpKey(iface, o.ip.ip));
+  }
+
+  /** What the GARP schedule sent and how long first announcements waited for their turn. */
+  garpStats(): Readonly<GarpStats> {
+    return this.garp.stats;
   }
 
   /** The interface went away or changed MAC: drop its responder; IPs on it are re-added by the next setOwned. */
@@ -147,6 +244,9 @@ export class Announcer {
   }
 
   stop(): void {
+    this.gaining?.timer?.cancel();
+    this.gaining = undefined;
+    this.summary = { gained: 0, withdrawn: 0 };
     this.garp.stop();
     for (const f of this.failed.values()) f.timer.cancel();
     this.failed.clear();
@@ -167,7 +267,7 @@ export class Announcer {
     entry.ifaces.add(iface);
     this.owned.set(ip.ip, entry);
     this.garp.start(garpKey(iface, ip.ip));
-    this.log.info({ ip: ip.ip, iface }, 'announcing');
+    this.log.debug({ ip: ip.ip, iface }, 'announcing');
   }
 
   private withdraw(ip: OwnedIp, iface: string): void {
@@ -177,7 +277,7 @@ export class Announcer {
     const entry = this.owned.get(ip.ip);
     entry?.ifaces.delete(iface);
     if (entry?.ifaces.size === 0) this.owned.delete(ip.ip);
-    this.log.info({ ip: ip.ip, iface }, 'withdrawn');
+    this.log.debug({ ip: ip.ip, iface }, 'withdrawn');
   }
 
   private decAnywhere(key: number | string): void {

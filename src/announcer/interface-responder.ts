@@ -1,6 +1,6 @@
 import { ARP_OP_REQUEST, arpFrame, arpReply, decodeArp, gratuitousArp } from '../packet/arp.js';
 import { decodeEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV6, type EthernetFrame } from '../packet/ethernet.js';
-import { isBroadcastMac, macEquals, macToString, solicitedNodeMulticastMac } from '../packet/mac.js';
+import { isBroadcastMac, macEquals, macToString, parseMac, solicitedNodeMulticastMac } from '../packet/mac.js';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../clock/clock.js';
 import type { FrameSocket } from './frame-socket.js';
@@ -40,8 +40,10 @@ export interface Ipv6Groups {
   leave(iface: string, group: string): void;
 }
 
-/** Conflicts are logged at most once per IP in this period, but always counted. */
+/** Conflicts are logged at most once per interface in this period (with a count), but always counted. */
 const CONFLICT_LOG_INTERVAL_MS = 10_000;
+/** Send failures are logged at most once per interface in this period, but always counted. */
+const SEND_FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Answers ARP requests and Neighbor Solicitations for the IPs this node announces on one
@@ -52,7 +54,10 @@ export class InterfaceResponder {
   private readonly owned = new Map<number | string, OwnedIp>();
   /** Solicited-node multicast memberships, refcounted: several VIPs can share one group. */
   private readonly groups = new Map<string, number>();
-  private readonly lastConflictLog = new Map<string, number>();
+  private lastConflictLog: number | undefined;
+  /** Conflicts since the last conflict line. */
+  private conflictsUnlogged = 0;
+  private lastSendFailureLog: number | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -91,6 +96,21 @@ export class InterfaceResponder {
       this.leave(solicitedNodeMulticastMac(ip.bytes));
       this.ctx.groups?.leave(this.iface.name, solicitedNodeGroup(ip.bytes));
     }
+  }
+
+  /** Stops answering for every IP at once. */
+  removeAll(): void {
+    for (const ip of this.owned.values()) if (ip.family === 6) this.ctx.groups?.leave(this.iface.name, solicitedNodeGroup(ip.bytes));
+    for (const k of this.groups.keys()) {
+      const mac = parseMac(k);
+      try {
+        if (mac !== undefined) this.socket.dropMembership(mac);
+      } catch {
+        // Gone with the interface.
+      }
+    }
+    this.owned.clear();
+    this.groups.clear();
   }
 
   /**
@@ -190,15 +210,21 @@ export class InterfaceResponder {
     return this.ctx.sourceMac?.(ip) ?? this.iface.mac;
   }
 
+  /**
+   * Counted always; logged at most once per CONFLICT_LOG_INTERVAL_MS per interface, with the
+   * number of conflicts since the last line (two nodes announcing the same 10 000 VIPs must not
+   * write 10 000 lines); every one at debug.
+   */
   private conflict(ip: OwnedIp, mac: Uint8Array): void {
     this.ctx.stats.ip(ip.ip).conflicts++;
     this.ctx.onConflict?.(ip.ip, this.iface.name, mac);
+    this.conflictsUnlogged++;
     const now = this.ctx.clock.now();
-    const last = this.lastConflictLog.get(ip.ip);
-    if (last === undefined || now - last >= CONFLICT_LOG_INTERVAL_MS) {
-      this.lastConflictLog.set(ip.ip, now);
-      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
-    }
+    if (this.lastConflictLog === undefined || now - this.lastConflictLog >= CONFLICT_LOG_INTERVAL_MS) {
+      this.lastConflictLog = now;
+      this.log.warn({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac), conflicts: this.conflictsUnlogged }, 'another host claims an IP this node announces');
+      this.conflictsUnlogged = 0;
+    } else this.log.debug({ ip: ip.ip, reason: 'conflict', otherMac: macToString(mac) }, 'another host claims an IP this node announces');
   }
 
   private send(frame: Uint8Array): boolean {
@@ -207,7 +233,14 @@ export class InterfaceResponder {
       return true;
     } catch (err) {
       this.ctx.stats.drop('send-failed');
-      this.log.warn({ err }, 'sending a frame failed');
+      const reason = errnoReason(err);
+      this.ctx.stats.sendFailed(reason);
+      // Counted always, logged at most once per period: a full transmit queue fails thousands of sends.
+      const now = this.ctx.clock.now();
+      if (this.lastSendFailureLog === undefined || now - this.lastSendFailureLog >= SEND_FAILURE_LOG_INTERVAL_MS) {
+        this.lastSendFailureLog = now;
+        this.log.warn({ err, reason, failures: this.ctx.stats.sendFailures.get(reason) }, 'sending a frame failed (counted in l2vip_frame_send_failures_total)');
+      }
       return false;
     }
   }
@@ -244,4 +277,12 @@ export class InterfaceResponder {
 /** RFC 4291 §2.7.1 solicited-node group of an IPv6 address, as text. */
 function solicitedNodeGroup(ip: Uint8Array): string {
   return ipaddr.fromByteArray([...solicitedNodeAddress(ip)]).toString();
+}
+
+/** A bounded label for a failed send: the errno code (ENOBUFS, ENETDOWN ...), else 'error'. */
+function errnoReason(err: unknown): string {
+  // SocketError (src/errors.ts) carries it as `errno`; the addon's raw error as `code`.
+  const e = err as { errno?: unknown; code?: unknown } | null;
+  for (const v of [e?.errno, e?.code]) if (typeof v === 'string' && /^E[A-Z0-9]{1,31}$/.test(v)) return v;
+  return 'error';
 }

@@ -8,11 +8,21 @@ export interface OwnedIp {
   readonly bytes: Uint8Array;
 }
 
+/** Four decimal octets; checked against their canonical form (no leading zero, at most 255). */
+const CANONICAL_V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 /**
  * Parses and canonicalises an IP with the project's one parser (src/ip: Go's rules, so an
  * IPv4-mapped IPv6 address is the IPv4 address); undefined if it is not one.
  */
 export function toOwnedIp(text: string): OwnedIp | undefined {
+  // Fast path for the common case, an IPv4 address already in canonical form (what configs hold,
+  // 10 000 of them at a time): the same result without BigInt arithmetic.
+  const m = CANONICAL_V4.exec(text);
+  if (m !== null) {
+    const bytes = Uint8Array.of(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
+    if (bytes.join('.') === text) return { ip: text, family: 4, bytes };
+  }
   const parsed = parseIp(text);
   if (parsed === undefined) return undefined;
   const bytes = new Uint8Array(parsed.family === 4 ? 4 : 16);

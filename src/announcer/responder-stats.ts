@@ -31,6 +31,12 @@ export interface IpCounters {
 export class ResponderStats {
   readonly perIp = new Map<string, IpCounters>();
   readonly drops = new Map<string, number>();
+  /** Frames the kernel refused to send, by errno (ENOBUFS: a transmit queue or socket buffer was full). */
+  readonly sendFailures = new Map<string, number>();
+
+  sendFailed(reason: string): void {
+    this.sendFailures.set(reason, (this.sendFailures.get(reason) ?? 0) + 1);
+  }
 
   ip(ip: string): IpCounters {
     let c = this.perIp.get(ip);

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type MetricType } from 'prom-client';
 import type { OwnedSet } from '../announcer/announcer.js';
 import type { ResponderStats } from '../announcer/responder-stats.js';
 import { parseHostPort } from '../ip/host-port.js';
@@ -24,6 +24,35 @@ export interface SpeakerMetricsSources {
   readonly delivery?: () => { failures: ReadonlyMap<string, number>; repairs: number; failing: boolean };
   /** Bytes of log lines dropped because stdout's reader was too slow. */
   readonly droppedLogBytes?: () => number;
+  /** Longest event-loop stall seen since start, ms (StallWatch). */
+  readonly eventLoopMaxLagMs?: () => number;
+}
+
+type Labels = Record<string, string>;
+
+/**
+ * A metric with one series per VIP (thousands), read from its source at scrape time straight
+ * into the values prom-client formats: no reset and re-hashing of every label set on each scrape,
+ * which for 10 000 VIPs held the event loop (and the failure detector) for hundreds of ms.
+ */
+class ReadMetric extends Counter {
+  constructor(
+    registry: Registry,
+    private readonly kind: 'counter' | 'gauge',
+    private readonly metricName: string,
+    private readonly helpText: string,
+    private readonly read: () => Iterable<readonly [Labels, number]>,
+  ) {
+    super({ name: metricName, help: helpText, registers: [registry] });
+  }
+
+  override get(): ReturnType<Counter['get']> {
+    const values: { value: number; labels: Labels }[] = [];
+    for (const [labels, value] of this.read()) values.push({ value, labels });
+    // prom-client prints `type` as given; its typings declare a numeric enum that does not exist at run time.
+    const type = this.kind as unknown as MetricType;
+    return Promise.resolve({ name: this.metricName, help: this.helpText, type, aggregator: 'sum', collect: () => undefined, values });
+  }
 }
 
 /** A counter whose value is read from a source at scrape time. */
@@ -61,15 +90,8 @@ function readLabelledCounter(registry: Registry, name: string, help: string, lab
 export function speakerRegistry(src: SpeakerMetricsSources): Registry {
   const registry = new Registry();
   const perIp = (name: string, help: string, pick: (c: { requestsReceived: number; responsesSent: number; gratuitousSent: number; conflicts: number }) => number) =>
-    new Counter({
-      name,
-      help,
-      labelNames: ['ip'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [ip, c] of src.stats.perIp) this.inc({ ip }, pick(c));
-      },
+    new ReadMetric(registry, 'counter', name, help, function* () {
+      for (const [ip, c] of src.stats.perIp) yield [{ ip }, pick(c)];
     });
   perIp('metallb_layer2_requests_received', 'ARP requests and NDP solicitations received for an announced IP', (c) => c.requestsReceived);
   perIp('metallb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer', (c) => c.responsesSent);
@@ -85,19 +107,12 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       for (const [reason, n] of src.stats.drops) this.inc({ reason }, n);
     },
   });
-  new Gauge({
-    name: 'metallb_speaker_announced',
-    help: 'Services announced from this node (1 per IP)',
-    labelNames: ['node', 'service', 'protocol', 'ip'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const owned = src.owned();
-      for (const s of src.services()) {
-        if (s.owner !== src.node) continue;
-        for (const ip of s.addresses) if (owned.has(ip)) this.set({ node: src.node, service: s.name, protocol: 'layer2', ip }, 1);
-      }
-    },
+  new ReadMetric(registry, 'gauge', 'metallb_speaker_announced', 'Services announced from this node (1 per IP)', function* () {
+    const owned = src.owned();
+    for (const s of src.services()) {
+      if (s.owner !== src.node) continue;
+      for (const ip of s.addresses) if (owned.has(ip)) yield [{ node: src.node, service: s.name, protocol: 'layer2', ip }, 1];
+    }
   });
   new Gauge({
     name: 'l2vip_service_owned',
@@ -177,6 +192,18 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
   }
   const logs = src.droppedLogBytes;
   if (logs !== undefined) readCounter(registry, 'l2vip_log_dropped_bytes_total', 'Log output dropped because the reader of stdout was too slow', logs);
+  readLabelledCounter(registry, 'l2vip_frame_send_failures_total', 'Frames the kernel refused to send, by errno (ENOBUFS: transmit queue or socket buffer full)', 'reason', () => src.stats.sendFailures);
+  const lag = src.eventLoopMaxLagMs;
+  if (lag !== undefined) {
+    new Gauge({
+      name: 'l2vip_event_loop_max_lag_seconds',
+      help: 'Longest event-loop stall since start: the failure detector shares the loop, so peers suspect this node when it exceeds suspectMs',
+      registers: [registry],
+      collect() {
+        this.set(lag() / 1000);
+      },
+    });
+  }
   return registry;
 }
 

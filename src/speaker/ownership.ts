@@ -104,6 +104,7 @@ export function computeOwnership(
   nodes: ReadonlyMap<string, NodeStatus>,
   elector: Elector,
   localInterfaces: (svc: ServiceSpec) => readonly string[],
+  previous?: Ownership & { readonly services: readonly ServiceSpec[] },
 ): Ownership {
   const items = electionItems(services, nodes);
   const owners = new Map(elector.elect(items, liveSet(nodes)));
@@ -113,16 +114,56 @@ export function computeOwnership(
   if (orphans.length > 0 && [...nodes.values()].some((n) => n.settling === true)) {
     for (const [key, owner] of electAll(orphans, liveSet(nodes, true))) owners.set(key, owner);
   }
-  const owned = new Map<string, Set<string>>();
+  // Incremental: with the same services and the same (service, interfaces) carried here as last
+  // time, the owned set is the previous one, object and all, not rebuilt IP by IP.
+  const mine: [ServiceSpec, readonly string[]][] = [];
   for (const s of services) {
     if (owners.get(s.name) !== self) continue;
     const ifaces = localInterfaces(s);
-    if (ifaces.length === 0) continue;
+    if (ifaces.length > 0) mine.push([s, ifaces]);
+  }
+  const prevOwners = previous?.owners;
+  const same =
+    previous !== undefined &&
+    prevOwners !== undefined &&
+    previous.services === services &&
+    mine.every(([s]) => prevOwners.get(s.name) === self) &&
+    [...prevOwners.values()].filter((o) => o === self).length === mine.length &&
+    mine.every(([s, ifaces]) => sameInterfaces(previous.owned.get(s.addresses[0] ?? ''), ifaces));
+  if (same) return { owners: sameOwners(prevOwners, owners) ? prevOwners : owners, owned: previous.owned };
+  const owned = new Map<string, Set<string>>();
+  for (const [s, ifaces] of mine) {
+    // One set per service, shared by its IPs; an IP of several services gets its own union.
+    const shared = new Set(ifaces);
     for (const ip of s.addresses) {
-      const set = owned.get(ip) ?? new Set<string>();
-      for (const i of ifaces) set.add(i);
-      owned.set(ip, set);
+      const had = owned.get(ip);
+      if (had === undefined) owned.set(ip, shared);
+      else if (had !== shared) owned.set(ip, new Set([...had, ...ifaces]));
     }
   }
   return { owners, owned };
 }
+
+function sameInterfaces(had: ReadonlySet<string> | undefined, ifaces: readonly string[]): boolean {
+  return had !== undefined && had.size === ifaces.length && ifaces.every((i) => had.has(i));
+}
+
+function sameOwners(a: ReadonlyMap<string, string | undefined>, b: ReadonlyMap<string, string | undefined>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of b) if (a.get(k) !== v) return false;
+  return true;
+}
+
+/** The interfaces of an owned set, each once (one pass, no per-IP copies). */
+export function ownedInterfaces(owned: OwnedSetLike): Set<string> {
+  const out = new Set<string>();
+  const seen = new Set<ReadonlySet<string>>();
+  for (const ifaces of owned.values()) {
+    if (seen.has(ifaces)) continue;
+    seen.add(ifaces);
+    for (const i of ifaces) out.add(i);
+  }
+  return out;
+}
+
+type OwnedSetLike = ReadonlyMap<string, ReadonlySet<string>>;

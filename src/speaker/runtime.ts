@@ -120,6 +120,8 @@ export class SpeakerRuntime {
   async start(desired: DesiredState): Promise<void> {
     await this.links.start();
     try {
+      // From the start: the first announcements (thousands of VIPs) are what could stall the loop.
+      this.stalls.start();
       checkNamedInterfaces(this.links, desired);
       // After delivery's start: it removes what a crashed run left on lo, which is not the host's.
       await this.delivery?.start([]);
@@ -139,11 +141,11 @@ export class SpeakerRuntime {
           socketFailures: this.announcer.socketFailures,
           delivery: this.delivery === undefined ? undefined : () => this.delivery!.stats,
           droppedLogBytes: droppedLogBytesTotal,
+          eventLoopMaxLagMs: () => this.stalls.maxLagMs,
         });
         this.o.extraMetrics?.(registry);
         this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() });
       }
-      this.stalls.start();
       // A bug that escapes every handler must not leave the host delivering VIPs it no longer answers for.
       if (this.delivery !== undefined) this.uninstallCrashHandler = installCrashHandler(this.o.logger, () => this.delivery!.stop());
       this.started = true;

@@ -7,7 +7,7 @@ import type { Metadata, MembershipView } from '../membership/membership.js';
 import { compileExcludeList, ineligibilityReason, type ExcludeList } from '../netdev/eligibility.js';
 import type { LinkWatcherPort, NetInterface } from '../netdev/link-watcher.js';
 import type { Logger } from '../observability/logger.js';
-import { computeOwnership, type LinkSummary, type NodeStatus, type ServiceSpec } from './ownership.js';
+import { computeOwnership, ownedInterfaces, type LinkSummary, type NodeStatus, type Ownership, type ServiceSpec } from './ownership.js';
 
 /** The part of the announcer the speaker drives. */
 export interface AnnouncerPort {
@@ -62,6 +62,8 @@ export interface SpeakerComponents {
    * long before it takes back VIPs another node carries (default 3000 ms; 0 = off).
    */
   readonly holdDownMs?: number | undefined;
+  /** See DEFAULT_START_GRACE_MS (0 = off). */
+  readonly startGraceMs?: number | undefined;
 }
 
 export const DEFAULT_HOLD_DOWN_MS = 3_000;
@@ -69,12 +71,22 @@ export const DEFAULT_HOLD_DOWN_MS = 3_000;
 export const DAMPING_WINDOW_MS = 10 * 60_000;
 /** The longest hold-down, however often a node flaps. */
 export const MAX_HOLD_DOWN_MS = 5 * 60_000;
+/**
+ * After its start a node counts peers it has never heard from as alive for this long, so nodes
+ * whose processes start a second or two apart (a busy host, a config of thousands of VIPs to
+ * read) elect alike from the first moment instead of the first one up taking every VIP and
+ * handing them over as the others arrive. A peer that is really down costs its VIPs this long
+ * at a cold start of the cluster, never at a failover.
+ */
+export const DEFAULT_START_GRACE_MS = 3_000;
 /** RFC 5227 §2.4 (b)/(c): DEFEND_INTERVAL, at most one defence per IP in this period. */
 export const DEFEND_INTERVAL_MS = 10_000;
 /** How long a node that lost a tie-break against a peer for a VIP stays away from it, unless that peer dies. */
 export const YIELD_MS = 10_000;
 /** A peer's different desired state is a mismatch worth reporting once it lasts this long. */
 export const DIGEST_GRACE_MS = 2_000;
+/** Owner changes logged one line each at info; more in one reconcile are summarised. */
+export const OWNER_LINES = 8;
 /** MACs published to peers, so a conflict can be traced to the speaker that sent it. */
 const MAX_PUBLISHED_MACS = 8;
 /** Held-down peers published at most (metadata is small); more revive at once only in a cluster restart. */
@@ -161,6 +173,15 @@ export class Speaker {
   private owners: ReadonlyMap<string, string | undefined> = new Map();
   /** What this node announces now: IP -> interfaces. */
   private owned: OwnedSet = new Map();
+  /** The last computation, reused when nothing this node announces changed. */
+  private lastOwnership: (Ownership & { readonly services: readonly ServiceSpec[] }) | undefined;
+  /** End of the start grace (DEFAULT_START_GRACE_MS), and the re-election when it ends. */
+  private graceUntil = 0;
+  private graceTimer: { cancel(): void } | undefined;
+  /** IP -> services with it, for conflicts. */
+  private byIp: { services: readonly ServiceSpec[]; index: Map<string, ServiceSpec[]> } | undefined;
+  /** Bumped by every setDesired: what local delivery was last given is keyed by it. */
+  private desiredGeneration = 0;
   private deliveryChain: Promise<void> = Promise.resolve();
   private lastDelivered: string | undefined;
   private deliveryError: unknown;
@@ -199,6 +220,7 @@ export class Speaker {
     // Compile first: a bad pattern throws here and leaves the running state as it was.
     const exclude = compileExcludeList(d.excludePatterns);
     this.desired = d;
+    this.desiredGeneration++;
     this.exclude = exclude;
     this.digest = desiredDigest(d.services);
     if (this.started) {
@@ -219,8 +241,13 @@ export class Speaker {
         }
         if (ev.type === 'removed' || (ev.type === 'changed' && !sameMac(ev.iface, ev.previous))) {
           this.c.announcer.forgetInterface(ev.iface.name);
+          // The announcer dropped the IPs on it: hand the owned set over again, even if unchanged.
+          this.lastOwnership = undefined;
         }
-        if (ev.type === 'changed' && ev.previous.name !== ev.iface.name) this.c.announcer.forgetInterface(ev.previous.name);
+        if (ev.type === 'changed' && ev.previous.name !== ev.iface.name) {
+          this.c.announcer.forgetInterface(ev.previous.name);
+          this.lastOwnership = undefined;
+        }
         // A new (or re-created) interface: local delivery re-checks its settings on it.
         if (ev.type === 'added') this.lastDelivered = undefined;
         this.publish();
@@ -235,6 +262,14 @@ export class Speaker {
     await this.c.membership.start();
     // Only now: before its membership runs a node cannot hear its peers, and must not claim.
     this.electing = true;
+    const grace = this.c.startGraceMs ?? DEFAULT_START_GRACE_MS;
+    if (grace > 0) {
+      this.graceUntil = this.c.clock.now() + grace;
+      this.graceTimer = this.c.clock.setTimeout(() => {
+        this.graceTimer = undefined;
+        this.reconcile();
+      }, grace + 1);
+    }
     this.reconcile();
     // A host that cannot deliver the VIPs fails the start, not silently later.
     await this.deliveryChain;
@@ -255,8 +290,12 @@ export class Speaker {
     for (const u of this.unsubscribe.splice(0)) u();
     this.settleTimer?.cancel();
     this.mismatchTimer?.cancel();
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
     this.electing = false;
     this.c.announcer.setOwned(new Map());
+    this.owned = new Map();
+    this.lastOwnership = undefined;
     this.c.announcer.stop();
     await this.c.membership.leave();
     await this.deliveryChain;
@@ -275,35 +314,66 @@ export class Speaker {
     // Once per reconcile, not once per service: an owner of 10 000 VIPs asks for each.
     const defaults = this.defaultInterfaces();
     const usableDefaults = this.usable(defaults);
+    // Never heard since our start, within the start grace: assumed alive (see DEFAULT_START_GRACE_MS),
+    // and not "back from dead" when first heard.
+    const unheard = new Set<string>();
+    if (this.c.clock.now() < this.graceUntil) {
+      for (const m of view.members.values()) if (!m.self && m.lastHeardMsAgo === undefined) unheard.add(m.name);
+    }
     const settling = this.settlingNodes(view);
     const nodes = new Map<string, NodeStatus>();
     for (const [name, m] of view.members) {
       // Our own draining only matters to the peers: we keep answering until the successor has announced.
       const meta = m.self ? { links: this.links(defaults), draining: false } : readMetadata(m.metadata);
-      nodes.set(name, { alive: view.alive.has(name), draining: meta.draining ?? false, settling: settling.has(name), links: meta.links });
+      nodes.set(name, { alive: view.alive.has(name) || unheard.has(name), draining: meta.draining ?? false, settling: settling.has(name), links: meta.links });
     }
     this.expireYields(view.alive);
     // A yielded service has no local interface for now: this node does not announce it.
     const localInterfaces = (svc: ServiceSpec): readonly string[] =>
       this.yielded.has(svc.name) ? [] : svc.interfaces === undefined ? usableDefaults : this.usable(svc.interfaces);
-    const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces);
+    const { owners, owned } = computeOwnership(this.c.self, this.desired.services, nodes, this.elector, localInterfaces, this.lastOwnership);
+    this.lastOwnership = { services: this.desired.services, owners, owned };
     const before = this.owners;
     this.owners = owners;
+    // Incremental: the same owned set (same object) is not handed over again.
+    if (owned !== this.owned) this.c.announcer.setOwned(owned);
     this.owned = owned;
-    this.c.announcer.setOwned(owned);
     // A node came back (restart, healed partition): it may have announced our VIPs meanwhile,
     // so announce ours again instead of waiting for the next refresh.
     const grew = [...view.alive].some((n) => !this.lastAlive.has(n));
     if (grew && this.lastAlive.size > 0) {
-      for (const iface of new Set([...owned.values()].flatMap((s) => [...s]))) this.c.announcer.reannounce(iface);
+      for (const iface of ownedInterfaces(owned)) this.c.announcer.reannounce(iface);
     }
-    this.lastAlive = new Set(view.alive);
-    for (const [svc, owner] of owners) {
-      if (before.get(svc) !== owner) this.log.info({ service: svc, owner: owner ?? null }, owner === undefined ? 'no node can announce' : 'owner elected');
-    }
+    this.lastAlive = new Set([...view.alive, ...unheard]);
+    this.logOwners(before, owners);
     this.updateDelivery(defaults);
     this.publish();
     this.checkDigests(view);
+  }
+
+  /**
+   * A line per service whose owner changed, up to OWNER_LINES; beyond that (thousands of
+   * services moving at once) one summary line at info and the detail at debug.
+   */
+  private logOwners(before: ReadonlyMap<string, string | undefined>, owners: ReadonlyMap<string, string | undefined>): void {
+    if (before === owners) return;
+    const changed: [string, string | undefined][] = [];
+    for (const [svc, owner] of owners) if (before.get(svc) !== owner) changed.push([svc, owner]);
+    const many = changed.length > OWNER_LINES;
+    for (const [svc, owner] of changed) {
+      const msg = owner === undefined ? 'no node can announce' : 'owner elected';
+      if (many) this.log.debug({ service: svc, owner: owner ?? null }, msg);
+      else this.log.info({ service: svc, owner: owner ?? null }, msg);
+    }
+    if (many) {
+      let gained = 0;
+      let orphaned = 0;
+      for (const [, owner] of changed) {
+        if (owner === this.c.self) gained++;
+        else if (owner === undefined) orphaned++;
+      }
+      this.log.info({ changed: changed.length, gained, orphaned }, `owners elected: ${changed.length} services changed owner (${gained} to this node)`);
+    }
   }
 
   private settling(): boolean {
@@ -396,7 +466,7 @@ export class Speaker {
       this.reconcile();
       return;
     }
-    for (const iface of new Set([...this.owned.values()].flatMap((s) => [...s]))) this.c.announcer.reannounce(iface);
+    for (const iface of ownedInterfaces(this.owned)) this.c.announcer.reannounce(iface);
   }
 
   /**
@@ -407,7 +477,8 @@ export class Speaker {
    * announcement, at most once per DEFEND_INTERVAL.
    */
   private onConflict(ip: string, iface: string, mac: Uint8Array): void {
-    const svc = this.desired.services.find((s) => s.addresses.includes(ip) && this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
+    // Indexed: during a split brain every one of thousands of VIPs conflicts, several times a second.
+    const svc = this.servicesOf(ip).find((s) => this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
     if (svc === undefined) return;
     const view = this.c.membership.view();
     const hex = Buffer.from(mac).toString('hex');
@@ -432,6 +503,22 @@ export class Speaker {
     this.lastDefence.set(ip, now);
     this.counters.defences++;
     this.c.announcer.defend(ip);
+  }
+
+  /** The services that have `ip`, from an index built once per desired state. */
+  private servicesOf(ip: string): readonly ServiceSpec[] {
+    if (this.byIp === undefined || this.byIp.services !== this.desired.services) {
+      const index = new Map<string, ServiceSpec[]>();
+      for (const s of this.desired.services) {
+        for (const a of s.addresses) {
+          const list = index.get(a);
+          if (list === undefined) index.set(a, [s]);
+          else list.push(s);
+        }
+      }
+      this.byIp = { services: this.desired.services, index };
+    }
+    return this.byIp.index.get(ip) ?? [];
   }
 
   private yieldService(name: string, to: string | undefined): void {
@@ -485,11 +572,12 @@ export class Speaker {
   private updateDelivery(defaults: readonly string[]): void {
     const d = this.c.delivery;
     if (d === undefined) return;
-    const delivered = this.desired.services.filter((s) => s.nodes.includes(this.c.self)).flatMap((s) => [...s.addresses]);
     const ifaces = this.announceInterfaces(defaults);
-    const key = `${delivered.join(',')}|${[...ifaces].join(',')}`;
+    // Keyed by the desired state's generation, not by its thousands of VIPs joined.
+    const key = `${this.desiredGeneration}|${[...ifaces].join(',')}`;
     if (key === this.lastDelivered) return;
     this.lastDelivered = key;
+    const delivered = this.desired.services.filter((s) => s.nodes.includes(this.c.self)).flatMap((s) => [...s.addresses]);
     this.deliveryChain = this.deliveryChain
       .then(() => d.announceOn(ifaces))
       .then(() => d.set(delivered))
@@ -563,11 +651,15 @@ export class Speaker {
     // Before the call: setMetadata notifies onChange handlers at once, which reconcile and
     // publish again; that call must find it already published.
     const before = this.lastMeta;
+    const was = this.lastMeta;
+    // Before the call: setMetadata may report a membership change synchronously, whose
+    // reconcile publishes again; it must find this version published, not recurse without end.
     this.lastMeta = text;
     try {
       this.c.membership.setMetadata(meta);
     } catch (err) {
       this.lastMeta = before;
+      if (this.lastMeta === text) this.lastMeta = was;
       // Too large (hundreds of interfaces without carrier): peers keep the last version.
       this.log.error({ err }, 'cannot publish this node\'s link state to its peers');
     }

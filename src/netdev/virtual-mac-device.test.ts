@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MissingToolError } from '../errors.js';
 import type { CommandResult, CommandRunner } from '../host/command-runner.js';
 import { interfaceId, NftVirtualMacs, VMAC_NFT_TABLE } from './virtual-mac-device.js';
 
@@ -54,7 +55,9 @@ describe('virtual MAC kernel side (nftables netdev ingress + unicast filter)', (
     expect(removed).toHaveLength(3);
   });
 
-  it('removeAll with nothing there removes nothing', async () => {
+  it('removeAll with nothing there, or without nft on the host, removes nothing', async () => {
     expect(await new NftVirtualMacs({ runner: new Recorder() }).removeAll()).toEqual([]);
+    const noNft: CommandRunner = { run: () => Promise.reject(new MissingToolError('"nft" is not installed')) };
+    expect(await new NftVirtualMacs({ runner: noNft }).removeAll()).toEqual([]);
   });
 });

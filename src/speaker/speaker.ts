@@ -477,6 +477,9 @@ export class Speaker {
    * announcement, at most once per DEFEND_INTERVAL.
    */
   private onConflict(ip: string, iface: string, mac: Uint8Array): void {
+    // Draining: the claim is the successor's announcement (with a virtual MAC, from the same
+    // MAC); defending it would pull the switches and clients back to a node about to stop.
+    if (this.draining) return;
     // Indexed: during a split brain every one of thousands of VIPs conflicts, several times a second.
     const svc = this.servicesOf(ip).find((s) => this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
     if (svc === undefined) return;

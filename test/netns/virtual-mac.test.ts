@@ -7,10 +7,10 @@ import { ignoredGratuitous } from '../../src/lab/topology.js';
 const root = process.getuid?.() === 0;
 const VMAC = deriveVirtualMac('web');
 
-function newLab(virtualMac: boolean): Lab {
+function newLab(virtualMac: boolean, fault: 'kill' | 'stop' = 'kill'): Lab {
   return new Lab({
     nodes: 2,
-    fault: 'kill',
+    fault,
     loss: 0,
     trials: 1,
     keep: false,
@@ -90,6 +90,20 @@ describe.skipIf(!root)('virtual MAC: failover for a client that ignores gratuito
       // At least the first-probe delay (1 s) passes before the client asks again.
       expect(f.outageMs).toBeGreaterThan(1000);
     }
+    await lab.teardown();
+  }, 180_000);
+
+  it('with a virtual MAC, a planned stop (SIGTERM) hands the VIPs over with at most a few probes lost', async () => {
+    const lab = newLab(true, 'stop');
+    labs.push(lab);
+    await lab.setup();
+    const r = await lab.trial(1);
+    expect(r.newOwner).toBeDefined();
+    for (const f of [r.ipv4, r.ipv6]) {
+      expect(f.lastNode).toBe(r.newOwner);
+      expect(f.lost + f.late).toBeLessThanOrEqual(3);
+    }
+    expect(await clientNeighbour(lab, lab.topo.vip4)).toBe(VMAC);
     await lab.teardown();
   }, 180_000);
 });

@@ -152,7 +152,8 @@ function readMetadata(m: Metadata | undefined): PeerMetadata {
 /** The digest peers compare: same services, addresses, candidates and interfaces give the same text. */
 export function desiredDigest(services: readonly ServiceSpec[]): string {
   const canon = services
-    .map((s) => [s.name, [...s.addresses], [...s.nodes].sort(), s.interfaces === undefined ? null : [...s.interfaces].sort()])
+    // The virtual MAC only when set: digests of configs without one stay as they were.
+    .map((s) => [s.name, [...s.addresses], [...s.nodes].sort(), s.interfaces === undefined ? null : [...s.interfaces].sort(), ...(s.virtualMac === undefined ? [] : [s.virtualMac])])
     .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
   return createHash('sha256').update(JSON.stringify(canon)).digest('hex').slice(0, 12);
 }

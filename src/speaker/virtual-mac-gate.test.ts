@@ -3,7 +3,7 @@ import type { OwnedSet } from '../announcer/announcer.js';
 import type { VirtualMacDevicePort } from '../netdev/virtual-mac-device.js';
 import { silentLogger } from '../observability/logger.js';
 import { macToString } from '../packet/mac.js';
-import type { AnnouncerPort } from './speaker.js';
+import { desiredDigest, type AnnouncerPort } from './speaker.js';
 import { VirtualMacGate } from './virtual-mac-gate.js';
 
 const VMAC = '02:aa:bb:cc:dd:ee';
@@ -109,5 +109,13 @@ describe('virtual MAC gate', () => {
     gate.stop();
     await gate.close();
     expect(devices.log.at(-1)).toBe('removeAll');
+  });
+});
+
+describe('desired-state digest and virtual MACs', () => {
+  it('peers that disagree about a virtual MAC have different digests; no virtual MAC keeps the digest', () => {
+    const base = { name: 'v', addresses: ['192.0.2.10'], nodes: ['a'] };
+    expect(desiredDigest([{ ...base, virtualMac: VMAC }])).not.toBe(desiredDigest([base]));
+    expect(desiredDigest([{ ...base, virtualMac: undefined }])).toBe(desiredDigest([base]));
   });
 });

@@ -46,7 +46,7 @@ export function requireRoot(name: string): void {
  * (the logs are kept and their directory printed), and on SIGINT/SIGTERM/exit (synchronously).
  */
 export async function withLab<T>(
-  o: { nodeRunner: NodeRunner; fault: Fault; loss?: number; print: (l: string) => void },
+  o: { nodeRunner: NodeRunner; fault: Fault; loss?: number; print: (l: string) => void; clientIgnoresGratuitous?: boolean },
   body: (lab: Lab) => Promise<T>,
 ): Promise<T> {
   const lab = new Lab({
@@ -59,6 +59,7 @@ export async function withLab<T>(
     runner: spawnRunner,
     print: o.print,
     nodeRunner: o.nodeRunner,
+    clientIgnoresGratuitous: o.clientIgnoresGratuitous ?? false,
   });
   const unregister = onCleanup(() => lab.teardownSync());
   let failed = false;

@@ -22,6 +22,8 @@ export interface AnnouncerComponents {
   readonly stats?: ResponderStats;
   /** IP-level IPv6 multicast joins (MLD reports); optional. */
   readonly groups?: Ipv6Groups;
+  /** The virtual MAC an IP is answered and announced with on an interface; undefined: the interface's MAC. */
+  readonly sourceMac?: (ip: string, iface: string) => Uint8Array | undefined;
 }
 
 /**
@@ -317,6 +319,7 @@ export class Announcer {
         logger: this.c.logger,
         ownedAnywhere: (key) => this.anywhere.has(key),
         groups: this.c.groups,
+        sourceMac: this.c.sourceMac === undefined ? undefined : (ip) => this.c.sourceMac?.(ip.ip, name),
         onConflict: (ip, iface, mac) => {
           for (const h of this.conflictHandlers) h(ip, iface, mac);
         },

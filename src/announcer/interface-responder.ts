@@ -27,6 +27,11 @@ export interface ResponderContext {
   readonly groups?: Ipv6Groups | undefined;
   /** Told of every frame in which another MAC claims an IP announced here (after counting it). */
   readonly onConflict?: ((ip: string, iface: string, mac: Uint8Array) => void) | undefined;
+  /**
+   * The MAC to answer and announce `ip` with, when it is not the interface's: the service's
+   * virtual MAC (src/announcer/virtual-mac.ts). Undefined: the interface's MAC.
+   */
+  readonly sourceMac?: ((ip: OwnedIp) => Uint8Array | undefined) | undefined;
 }
 
 /** Port: joins IPv6 multicast groups at the IP level (src/netdev/ipv6-group-joiner.ts). */
@@ -112,11 +117,12 @@ export class InterfaceResponder {
   sendGratuitous(ip: OwnedIp): boolean {
     const c = this.ctx.stats.ip(ip.ip);
     const before = c.gratuitousSent;
+    const mac = this.macFor(ip);
     if (ip.family === 4) {
       for (const op of ['request', 'reply'] as const) {
-        if (this.send(arpFrame(gratuitousArp(this.iface.mac, ip.bytes, op)))) c.gratuitousSent++;
+        if (this.send(arpFrame(gratuitousArp(mac, ip.bytes, op)))) c.gratuitousSent++;
       }
-    } else if (this.send(unsolicitedAdvertisement(this.iface.mac, ip.bytes))) {
+    } else if (this.send(unsolicitedAdvertisement(mac, ip.bytes))) {
       c.gratuitousSent++;
     }
     return c.gratuitousSent > before;
@@ -148,6 +154,7 @@ export class InterfaceResponder {
         lookup: (key) => this.lookup(key),
         send: (f) => this.send(f),
         conflict: (ip, mac) => this.conflict(ip, mac),
+        macFor: (ip) => this.macFor(ip),
       });
     } else this.ctx.stats.drop('malformed:unsupported-ethertype');
   }
@@ -170,6 +177,8 @@ export class InterfaceResponder {
     // Someone else claiming an IP we announce (a reply, a gratuitous request, or a request
     // with it as sender address): count and log, never answer it.
     const claimed = this.owned.get(ipKey(arp.senderIp));
+    // Also a claim with our virtual MAC: another host sending from it (we never receive our own
+    // frames) moved the switches' entry for it to its port, so the owner must announce again.
     if (claimed !== undefined && !macEquals(arp.senderMac, this.iface.mac)) {
       this.conflict(claimed, arp.senderMac);
       return;
@@ -178,17 +187,25 @@ export class InterfaceResponder {
       this.ctx.stats.drop('not-request');
       return;
     }
-    if (!isBroadcastMac(frame.dst) && !macEquals(frame.dst, this.iface.mac)) {
+    // A unicast request (a client re-checking its entry) may be sent to the VIP's virtual MAC.
+    const target = this.owned.get(ipKey(arp.targetIp));
+    if (!isBroadcastMac(frame.dst) && !macEquals(frame.dst, this.iface.mac) && !(target !== undefined && macEquals(frame.dst, this.macFor(target)))) {
       this.ctx.stats.drop('wrong-destination');
       return;
     }
-    const ip = this.lookup(ipKey(arp.targetIp));
+    const ip = target ?? this.lookup(ipKey(arp.targetIp));
     if (ip === undefined) return;
     const c = this.ctx.stats.ip(ip.ip);
     c.requestsReceived++;
     // Reply unicast to the requester (RFC 826), in the requester's VLAN if the frame was tagged.
-    const reply = arpFrame(arpReply(arp, this.iface.mac), { dst: arp.senderMac, src: this.iface.mac, vlan: frame.vlan });
+    const mac = this.macFor(ip);
+    const reply = arpFrame(arpReply(arp, mac), { dst: arp.senderMac, src: mac, vlan: frame.vlan });
     if (this.send(reply)) c.responsesSent++;
+  }
+
+  /** The MAC `ip` is answered and announced with: its virtual MAC, else the interface's. */
+  private macFor(ip: OwnedIp): Uint8Array {
+    return this.ctx.sourceMac?.(ip) ?? this.iface.mac;
   }
 
   /** Counts it and tells the announcer, which logs once per episode (src/announcer/conflict-episodes.ts). */

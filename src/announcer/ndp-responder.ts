@@ -17,6 +17,8 @@ export interface NdpEnv {
   lookup(key: number | string): OwnedIp | undefined;
   send(frame: Uint8Array): boolean;
   conflict(ip: OwnedIp, mac: Uint8Array): void;
+  /** The MAC to answer for `ip` with (its virtual MAC); undefined: `ourMac`. */
+  macFor?(ip: OwnedIp): Uint8Array;
 }
 
 /**
@@ -52,6 +54,7 @@ export function answerNeighborSolicitation(frame: EthernetFrame, ourMac: Uint8Ar
     env.stats.drop('not-solicitation');
     if (mine !== undefined) {
       const ip = env.lookup(ipKey(msg.target));
+      // A claim with our virtual MAC too: another host sent it (see the ARP half).
       if (ip !== undefined && !macEquals(mine, ourMac)) env.conflict(ip, mine);
     }
     return;
@@ -60,12 +63,14 @@ export function answerNeighborSolicitation(frame: EthernetFrame, ourMac: Uint8Ar
   if (ip === undefined) return;
   const c = env.stats.ip(ip.ip);
   c.requestsReceived++;
+  // The target link-layer address option carries srcMac: the VIP's virtual MAC if it has one.
+  const mac = env.macFor?.(ip) ?? ourMac;
   let reply: Uint8Array;
   if (isUnspecified(pkt.src)) {
-    reply = unsolicitedNeighborAdvertisementFrame({ srcMac: ourMac, srcIp: ip.bytes, target: ip.bytes, vlan: frame.vlan });
+    reply = unsolicitedNeighborAdvertisementFrame({ srcMac: mac, srcIp: ip.bytes, target: ip.bytes, vlan: frame.vlan });
   } else {
     reply = solicitedNeighborAdvertisementFrame({
-      srcMac: ourMac,
+      srcMac: mac,
       dstMac: msg.options.sourceLinkLayerAddress ?? frame.src,
       srcIp: ip.bytes,
       dstIp: pkt.src,

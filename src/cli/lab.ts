@@ -23,6 +23,8 @@ interface LabCliOptions {
   compare?: 'keepalived';
   advertInterval: number;
   report?: string;
+  virtualMac: boolean;
+  clientIgnoresGarp: boolean;
 }
 
 export function registerLab(program: Command): void {
@@ -45,6 +47,8 @@ export function registerLab(program: Command): void {
     .addOption(new Option('--compare <software>', 'also measure this software with the same faults, in the same run (needs it installed)').choices(['keepalived']))
     .option('--advert-interval <s>', 'with --compare keepalived: VRRPv3 advert_int, seconds (0.01-40.95)', parseAdvert, 0.1)
     .option('--report <file.html>', 'write a self-contained HTML page: topology, and per trial who answered over time, the outage and the membership events')
+    .option('--virtual-mac', 'run l2vip twice, without and then with a virtual MAC for the VIPs (docs/virtual-mac.md), and print both side by side (with --keep: only with it)', false)
+    .option('--client-ignores-garp', 'the client drops gratuitous ARP and unsolicited NA (as many routers do) and has short neighbour timers (reachable 2 s)', false)
     .option('--keep', 'leave the lab running after the trials, for exploration, until Ctrl-C (not with --compare)', false)
     .action((o: LabCliOptions, cmd: Command) => {
       if (cmd.getOptionValueSource('advertInterval') === 'cli' && o.compare !== 'keepalived') throw new UsageError('--advert-interval applies to keepalived: add --compare keepalived');
@@ -124,7 +128,9 @@ async function runLabCli(o: LabCliOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Debug-level speaker logs carry the suspicions the report's timeline shows.
-  const software: NodeRunner[] = [new StandaloneRunner('', 'debug')];
+  const withVmac = new StandaloneRunner('virtualMac: true', 'debug', 'l2vip, virtual MAC');
+  // A kept lab is one lab: with --virtual-mac, the one with the virtual MAC.
+  const software: NodeRunner[] = o.virtualMac && o.keep ? [withVmac] : [new StandaloneRunner('', 'debug'), ...(o.virtualMac ? [withVmac] : [])];
   if (o.compare === 'keepalived') software.push(new KeepalivedRunner({ advertIntS: o.advertInterval, ipv6: true }));
   const runs: (ReportRun & { ipv6: boolean })[] = [];
   const writeReport = async (): Promise<void> => {
@@ -138,7 +144,7 @@ async function runLabCli(o: LabCliOptions): Promise<void> {
   try {
     for (const nodeRunner of software) {
       if (torn) return;
-      const lab = new Lab({ ...o, intervalMs: o.interval, runner: spawnRunner, print, nodeRunner });
+      const lab = new Lab({ ...o, intervalMs: o.interval, runner: spawnRunner, print, nodeRunner, clientIgnoresGratuitous: o.clientIgnoresGarp });
       current = lab;
       const done = (results: TrialResult[]): Promise<void> => {
         runs.push({ label: nodeRunner.label, results, ipv6: nodeRunner.servesIpv6 !== false, topology: lab.topo });

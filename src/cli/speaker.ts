@@ -20,6 +20,7 @@ export interface SpeakerCliOptions {
   readonly localDelivery: boolean;
   readonly lbClass?: string;
   readonly ignoreExcludeLb: boolean;
+  readonly virtualMac?: boolean;
   readonly metricsListen: string;
   readonly logLevel: string;
 }
@@ -50,6 +51,7 @@ export async function startSpeakerProcess(opts: SpeakerCliOptions, env: NodeJS.P
     localDelivery: opts.localDelivery,
     loadBalancerClass: opts.lbClass,
     ignoreExcludeLb: opts.ignoreExcludeLb,
+    virtualMac: opts.virtualMac ?? false,
     metricsListen: opts.metricsListen,
     podName: env.POD_NAME,
     log,
@@ -78,6 +80,7 @@ export function registerSpeaker(program: Command): void {
     .option('--local-delivery', 'make this host accept the VIPs\' traffic itself (off: kube-proxy does)', false)
     .option('--lb-class <name>', 'handle only Services with this spec.loadBalancerClass (default: only Services without one)')
     .option('--ignore-exclude-lb', 'announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too', false)
+    .option('--virtual-mac', 'give every Service a virtual MAC derived from namespace/name, unless annotated l2vip.io/virtual-mac: "false" (docs/virtual-mac.md)', false)
     .option('--metrics-listen <addr:port>', 'address for /metrics, /healthz and /readyz (":7472": every address)', ':7472')
     .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
     .action(async (opts: SpeakerCliOptions) => {

@@ -37,6 +37,12 @@ export interface KeepalivedOptions {
    * are lost independently, so false takeovers become far rarer than with one instance.
    */
   readonly ipv6: boolean;
+  /**
+   * keepalived's `use_vmac` (with `vmac_xmit_base`): each instance owns a macvlan interface
+   * (`vrrp.<vrid>`) with the VRRP virtual MAC 00:00:5e:00:01:<vrid> (IPv6: 00:00:5e:00:02:<vrid>),
+   * up on the master only, carrying the VIP. The comparison for l2vip's virtual MAC.
+   */
+  readonly useVmac?: boolean;
 }
 
 export class KeepalivedRunner implements NodeRunner {
@@ -46,7 +52,7 @@ export class KeepalivedRunner implements NodeRunner {
   private vip4 = '';
 
   constructor(private readonly o: KeepalivedOptions) {
-    this.label = `keepalived (advert_int ${o.advertIntS} s${o.ipv6 ? '' : ', IPv4 only'})`;
+    this.label = `keepalived (advert_int ${o.advertIntS} s${o.useVmac === true ? ', use_vmac' : ''}${o.ipv6 ? '' : ', IPv4 only'})`;
     this.servesIpv6 = o.ipv6;
   }
 
@@ -70,8 +76,9 @@ export class KeepalivedRunner implements NodeRunner {
       `  virtual_router_id ${vrid}`,
       `  priority ${priority}`,
       `  advert_int ${this.o.advertIntS}`,
+      ...(this.o.useVmac === true ? ['  use_vmac', '  vmac_xmit_base'] : []),
       `  virtual_ipaddress {`,
-      `    ${vip} dev eth0`,
+      this.o.useVmac === true ? `    ${vip}` : `    ${vip} dev eth0`,
       '  }',
       '}',
     ];
@@ -115,6 +122,8 @@ export class KeepalivedRunner implements NodeRunner {
     for (const f of ['keepalived.pid', 'vrrp.pid']) await rm(join(ctx.dir, `${n.name}.${f}`), { force: true });
     await ctx.runner.run('ip', ['-n', n.netns, 'address', 'del', `${ctx.topo.vip4}/24`, 'dev', 'eth0']);
     if (this.o.ipv6) await ctx.runner.run('ip', ['-n', n.netns, 'address', 'del', `${ctx.topo.vip6}/64`, 'dev', 'eth0']);
+    // use_vmac: the macvlan interfaces (with the VIPs) a killed keepalived leaves.
+    if (this.o.useVmac === true) for (const dev of ['vrrp.51', 'vrrp.52']) await ctx.runner.run('ip', ['-n', n.netns, 'link', 'del', dev]);
   }
 
   isReady(line: string): boolean {

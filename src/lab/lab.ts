@@ -12,7 +12,7 @@ import { ECHO_PORT } from './lab-agent.js';
 import type { ProbeReport } from './outage.js';
 import type { LabContext, NodeRunner, TimelineEvent } from './node-runner.js';
 import { selfCommand, StandaloneRunner } from './standalone-runner.js';
-import { buildTopology, destroyTopology, labId, leftoverNamespaces, lossCounters, planTopology, setLink, setPeerLoss, type LabHost, type LabTopology } from './topology.js';
+import { buildTopology, destroyTopology, ignoreGratuitous, labId, leftoverNamespaces, lossCounters, planTopology, setLink, setPeerLoss, type LabHost, type LabTopology } from './topology.js';
 
 export type Fault = 'link' | 'kill' | 'stop';
 
@@ -32,6 +32,8 @@ export interface LabOptions {
   readonly nodeRunner?: NodeRunner;
   /** With the default node runner: extra YAML merged into every node's config (e.g. membership timing). */
   readonly extraConfig?: string;
+  /** The client drops gratuitous ARP and unsolicited NA (topology.ts ignoreGratuitous), as many routers do. */
+  readonly clientIgnoresGratuitous?: boolean;
   /** Resolves when the user wants a kept lab torn down (Ctrl-C). */
   readonly waitForExit?: () => Promise<void>;
 }
@@ -157,6 +159,7 @@ export class Lab {
       throw new LabError(`creating the lab's work directory in ${tmpdir()}: ${(err as Error).message}`, { cause: err });
     }
     await buildTopology(this.o.runner, this.topo);
+    if (this.o.clientIgnoresGratuitous === true) await ignoreGratuitous(this.o.runner, this.topo);
     // Also at 0 %: the rules count the peer traffic (Observation.peerFrames).
     await setPeerLoss(this.o.runner, this.topo, this.o.loss, this.nodeRunner.peerTraffic);
     await this.nodeRunner.prepare(this.ctx).catch((err: unknown) => {

@@ -19,7 +19,7 @@ const DELIVERY_STATE_DIR = '/run/l2vip';
 
 /** `l2vip standalone` on every node: one service with both VIPs, every node a candidate, default timing. */
 export class StandaloneRunner implements NodeRunner {
-  readonly label = 'l2vip';
+  readonly label: string;
   readonly peerTraffic = MEMBERSHIP_TRAFFIC;
   private readonly cmd = selfCommand();
   private stateFiles: string[] = [];
@@ -31,7 +31,10 @@ export class StandaloneRunner implements NodeRunner {
   constructor(
     private readonly extraConfig = '',
     private readonly logLevel = 'info',
-  ) {}
+    label = 'l2vip',
+  ) {
+    this.label = label;
+  }
 
   async prepare(ctx: LabContext): Promise<void> {
     await writeFile(join(ctx.dir, 'secret'), randomBytes(48).toString('base64') + '\n', { mode: 0o600 });

@@ -168,3 +168,54 @@ export async function lossCounters(runner: CommandRunner, t: LabTopology): Promi
 export async function setLink(runner: CommandRunner, t: LabTopology, h: LabHost, up: boolean): Promise<void> {
   await ip(runner, ['-n', t.switchNs, 'link', 'set', h.port, up ? 'up' : 'down']);
 }
+
+/**
+ * Makes the client ignore gratuitous announcements of the VIPs, as many routers and firewalls do
+ * on purpose: an nftables table in the client namespace drops ARP frames whose sender and target
+ * address are both a VIP (gratuitous requests and replies) and Neighbor Advertisements sent to
+ * all nodes (unsolicited). Answers to the client's own ARP requests and NS still pass, so it
+ * finds a new owner only when its neighbour entry for the VIP is re-checked: its neighbour
+ * timers bound the outage. They are lowered (reachable 2 s, first probe after 1 s, probes 1 s
+ * apart) so that bound fits a trial; a router's defaults are longer (reachable 15-45 s, plus
+ * 5 s before probing, on Linux).
+ */
+export async function ignoreGratuitous(runner: CommandRunner, t: LabTopology): Promise<void> {
+  const script = [
+    'table arp l2vlab_garp {',
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    `    arp saddr ip ${t.vip4} arp daddr ip ${t.vip4} counter drop`,
+    '  }',
+    '}',
+    'table ip6 l2vlab_garp {',
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    '    ip6 daddr ff02::1 icmpv6 type nd-neighbor-advert counter drop',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  const r = await runner.run('ip', ['netns', 'exec', t.client.netns, 'nft', '-f', '-'], script);
+  if (r.code !== 0) throw new HostSetupError(`nft (client ignoring gratuitous ARP/NA): ${r.stderr.trim()}`);
+  for (const fam of ['ipv4', 'ipv6']) {
+    for (const [k, v] of [
+      ['base_reachable_time_ms', '2000'],
+      ['delay_first_probe_time', '1'],
+      ['retrans_time_ms', '1000'],
+      ['gc_stale_time', '5'],
+    ]) {
+      const s = await runner.run('ip', ['netns', 'exec', t.client.netns, 'sysctl', '-q', '-w', `net.${fam}.neigh.eth0.${k}=${v}`]);
+      if (s.code !== 0) throw new HostSetupError(`sysctl net.${fam}.neigh.eth0.${k} in the client: ${s.stderr.trim()}`);
+    }
+  }
+}
+
+/** Gratuitous frames the client dropped so far (ignoreGratuitous's counters). */
+export async function ignoredGratuitous(runner: CommandRunner, t: LabTopology): Promise<number> {
+  let n = 0;
+  for (const fam of ['arp', 'ip6']) {
+    const r = await runner.run('ip', ['netns', 'exec', t.client.netns, 'nft', 'list', 'table', fam, 'l2vlab_garp']);
+    for (const m of r.stdout.matchAll(/counter packets (\d+)/g)) n += Number(m[1]);
+  }
+  return n;
+}

@@ -34,6 +34,7 @@ import type { Config, L2Advertisement, Pool } from '../config/types.js';
 import { matchesAnySelector, matchesSelector, type Labels } from '../config/label-selector.js';
 import { poolForIps } from '../config/queries.js';
 import type { NodeWeights } from '../election/hash-ranking.js';
+import { resolveVirtualMac, virtualMacCollisions, virtualMacProblem } from '../announcer/virtual-mac.js';
 import { formatIp, parseIp, type Ip } from '../ip/address.js';
 import type { ServiceSpec } from './ownership.js';
 
@@ -74,6 +75,8 @@ export interface KubernetesSpeakerOptions {
   readonly loadBalancerClass?: string | undefined;
   /** `--ignore-exclude-lb`: nodes labelled exclude-from-external-load-balancers stay candidates. */
   readonly ignoreExcludeLb?: boolean | undefined;
+  /** `--virtual-mac`: Services without the VIRTUAL_MAC_ANNOTATION get a derived virtual MAC. */
+  readonly virtualMac?: boolean | undefined;
 }
 
 export interface KubernetesSpeakerInput {
@@ -120,7 +123,18 @@ export interface SkippedService {
 export interface KubernetesDesired {
   readonly services: readonly ServiceSpec[];
   readonly skipped: readonly SkippedService[];
+  /**
+   * Services announced without the virtual MAC asked for: a bad MAC in the annotation, or one
+   * another Service uses on a shared interface (the first by name keeps it). For a log line.
+   */
+  readonly virtualMacIssues?: readonly { readonly service: string; readonly message: string }[];
 }
+
+/**
+ * Service annotation: "true" derives a virtual MAC from "namespace/name", "false" turns it off
+ * (whatever --virtual-mac says), a MAC sets it (locally administered unicast). docs/virtual-mac.md.
+ */
+export const VIRTUAL_MAC_ANNOTATION = 'l2vip.io/virtual-mac';
 
 /** corev1.LabelNodeExcludeBalancers: presence is enough, any value. */
 export const EXCLUDE_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
@@ -247,7 +261,44 @@ export function kubernetesDesiredState(input: KubernetesSpeakerInput): Kubernete
   }
   services.sort((a, b) => cmp(a.name, b.name));
   skipped.sort((a, b) => cmp(a.service, b.service));
-  return { services, skipped };
+  const issues = withVirtualMacs(services, input.services, opts.virtualMac ?? false);
+  return issues.length > 0 ? { services, skipped, virtualMacIssues: issues } : { services, skipped };
+}
+
+/**
+ * Sets `virtualMac` on the services whose annotation (or the default) asks for one, in place,
+ * in name order; a bad MAC or a collision on a shared interface leaves the service without one
+ * and is reported instead. Every node computes the same (same objects, same order), except
+ * for interfaces, which only narrow what collides on this node.
+ */
+function withVirtualMacs(services: ServiceSpec[], objects: readonly ServiceLike[], byDefault: boolean): { service: string; message: string }[] {
+  const annotation = new Map<string, string | undefined>();
+  for (const o of objects) annotation.set(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o.metadata?.annotations?.[VIRTUAL_MAC_ANNOTATION]);
+  const issues: { service: string; message: string }[] = [];
+  for (const [i, s] of services.entries()) {
+    const text = annotation.get(s.name)?.trim();
+    let setting: boolean | string = byDefault;
+    if (text === 'true') setting = true;
+    else if (text === 'false') setting = false;
+    else if (text !== undefined && text !== '') {
+      const problem = virtualMacProblem(text);
+      if (problem !== undefined) {
+        issues.push({ service: s.name, message: `annotation ${VIRTUAL_MAC_ANNOTATION}: ${problem}; announced with the interface MAC` });
+        continue;
+      }
+      setting = text;
+    }
+    const mac = resolveVirtualMac(setting, s.name);
+    if (mac !== undefined) services[i] = { ...s, virtualMac: mac };
+  }
+  const uses = services.flatMap((s) => (s.virtualMac === undefined ? [] : [{ service: s.name, mac: s.virtualMac, interfaces: s.interfaces }]));
+  for (const c of virtualMacCollisions(uses)) {
+    const i = services.findIndex((s) => s.name === c.refused);
+    const { virtualMac: _dropped, ...rest } = services[i]!;
+    services[i] = rest;
+    issues.push({ service: c.refused, message: `virtual MAC ${c.mac} is already used by ${c.kept}; announced with the interface MAC` });
+  }
+  return issues;
 }
 
 function decide(

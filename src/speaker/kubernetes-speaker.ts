@@ -54,6 +54,8 @@ export interface KubernetesSpeakerOptions {
   readonly localDelivery: boolean;
   readonly loadBalancerClass?: string | undefined;
   readonly ignoreExcludeLb: boolean;
+  /** `--virtual-mac`: Services get a virtual MAC unless annotated otherwise (docs/virtual-mac.md). */
+  readonly virtualMac?: boolean | undefined;
   readonly metricsListen?: string | undefined;
   /** The speaker pod's name (owner of its ServiceL2Status objects), from $POD_NAME. */
   readonly podName?: string | undefined;
@@ -102,6 +104,7 @@ export class KubernetesSpeaker {
   private configStale = false;
   private lastConfigProblem = '';
   private desired: KubernetesDesired = { services: [], skipped: [] };
+  private lastVirtualMacIssues = '[]';
   private started = false;
   private stopping = false;
   private recomputeTimer: Timer | undefined;
@@ -337,8 +340,14 @@ export class KubernetesSpeaker {
       services: this.services.list(),
       endpointSlices: this.slices.list(),
       nodes: this.nodes.list(),
-      options: { loadBalancerClass: this.o.loadBalancerClass, ignoreExcludeLb: this.o.ignoreExcludeLb },
+      options: { loadBalancerClass: this.o.loadBalancerClass, ignoreExcludeLb: this.o.ignoreExcludeLb, virtualMac: this.o.virtualMac },
     });
+    // Logged when they change, not on every recompute.
+    const vmKey = JSON.stringify(d.virtualMacIssues ?? []);
+    if (vmKey !== this.lastVirtualMacIssues) {
+      this.lastVirtualMacIssues = vmKey;
+      for (const i of d.virtualMacIssues ?? []) this.log.warn({ service: i.service, reason: 'virtual-mac' }, i.message);
+    }
     if (d.skipped.length > 0) this.log.debug({ skipped: d.skipped.length, reasons: [...new Set(d.skipped.map((s) => s.reason))] }, 'services nobody announces');
     return d;
   }

@@ -22,6 +22,11 @@ export interface ServiceSpec {
    * so every node judges every candidate alike. Nodes not listed use `interfaces`.
    */
   readonly nodeInterfaces?: ReadonlyMap<string, readonly string[] | undefined> | undefined;
+  /**
+   * The service's virtual MAC (canonical `02:..` text, src/announcer/virtual-mac.ts): its VIPs
+   * are answered and announced with it, and only the owner accepts it. Undefined: none.
+   */
+  readonly virtualMac?: string | undefined;
 }
 
 /** What the cluster knows about one node (from membership). */

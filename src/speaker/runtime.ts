@@ -21,7 +21,9 @@ import { speakerRegistry, startMetricsServer } from '../observability/metrics.js
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
 import { ConflictEpisodes, type ConflictEpisode } from './conflict-episodes.js';
 import { OwnershipHistory } from './failover.js';
+import { NftVirtualMacs } from '../netdev/virtual-mac-device.js';
 import { SoloMembership } from './solo-membership.js';
+import { VirtualMacGate } from './virtual-mac-gate.js';
 import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
 import { buildStatus, type StatusDocument } from './status.js';
 
@@ -72,6 +74,8 @@ export class SpeakerRuntime {
   readonly membership: RuntimeMembership;
   private readonly groups: Ipv6GroupJoiner;
   private readonly delivery: LocalDelivery | undefined;
+  /** Services with a virtual MAC (docs/virtual-mac.md): between the speaker and the announcer. */
+  readonly virtualMacs: VirtualMacGate;
   private desired: DesiredState = { services: [] };
   private metrics: Server | undefined;
   private started = false;
@@ -97,6 +101,7 @@ export class SpeakerRuntime {
       logger: log,
       groups: this.groups,
       timing: o.garp ?? DEFAULT_GARP_TIMING,
+      sourceMac: (ip, iface) => this.virtualMacs.sourceMac(ip, iface),
       resolveInterface: (name) => {
         const i = this.links.get(name);
         // Ethernet only: ARP and NDP frames are built for 6-byte MACs (not IPoIB's 20).
@@ -109,6 +114,7 @@ export class SpeakerRuntime {
           onError: (err) => log.debug({ iface: i.name, err: err.message }, 'receive error'),
         }),
     });
+    this.virtualMacs = new VirtualMacGate(this.announcer, new NftVirtualMacs({ runner: spawnRunner }), log);
     this.delivery = o.localDelivery ? new LocalDelivery({ runner: spawnRunner, logger: log }) : undefined;
     this.speaker = new Speaker({
       self: o.node,
@@ -116,7 +122,7 @@ export class SpeakerRuntime {
       logger: log,
       membership: this.membership,
       links: this.links,
-      announcer: this.announcer,
+      announcer: this.virtualMacs,
       delivery: this.delivery,
       handoffMs: o.handoffMs ?? (o.membership === undefined ? 0 : undefined),
       holdDownMs: o.holdDownMs,
@@ -164,6 +170,8 @@ export class SpeakerRuntime {
       // After delivery's start: it removes what a crashed run left on lo, which is not the host's.
       await this.delivery?.start([]);
       await this.checkAddresses(desired);
+      // Virtual MAC devices a killed run left: this host must not accept those MACs before it owns them.
+      await this.virtualMacs.removeLeftovers();
       this.setDesired(desired);
       await this.speaker.start();
       if (this.o.metricsListen !== undefined) {
@@ -196,6 +204,7 @@ export class SpeakerRuntime {
 
   /** Replaces the desired state (a reload, a watch event); a bad exclude pattern throws and keeps the old one. */
   setDesired(desired: DesiredState): void {
+    this.virtualMacs.setServices(desired.services);
     this.speaker.setDesired(desired);
     this.desired = desired;
     this.history.retain(new Set(desired.services.map((s) => s.name)));
@@ -226,6 +235,7 @@ export class SpeakerRuntime {
     try {
       await this.speaker.stop().catch((err: unknown) => this.o.logger.error({ err }, 'stopping the speaker failed'));
       this.announcer.stop();
+      await this.virtualMacs.close();
       this.groups.close();
       // After a failed start the speaker never left: close the membership's socket too.
       await this.membership.stop().catch(() => undefined);

@@ -228,6 +228,22 @@ describe('speaker under faults', () => {
     expect(owners()).toEqual([owner.name]);
   });
 
+  it('a draining owner never defends: the claim is its successor announcing (with a virtual MAC, from the same MAC)', async () => {
+    const { sim, nodes, owners } = await cluster();
+    const old = nodes.find((n) => n.name === owners()[0])!;
+    let done = false;
+    const stopping = old.speaker.stop().then(() => (done = true));
+    sim.advance(1);
+    await new Promise((r) => setImmediate(r));
+    old.announcer.conflict('192.0.2.200', Uint8Array.from([0x02, 0, 0x67, 0x7c, 0x5a, 0xc0]));
+    expect(old.announcer.defended).toEqual([]);
+    for (let i = 0; i < 1000 && !done; i++) {
+      sim.advance(1);
+      await new Promise((r) => setImmediate(r));
+    }
+    await stopping;
+  });
+
   it('resolves two of our speakers announcing one VIP: the one ranked first keeps it, the other yields', async () => {
     const { sim, nodes, owners } = await cluster(2);
     // A rolling config change: one node that does not own the service thinks it is its only candidate.

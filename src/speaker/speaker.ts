@@ -189,7 +189,8 @@ function readMetadata(m: Metadata | undefined): PeerMetadata {
 /** The digest peers compare: same services, addresses, candidates and interfaces give the same text. */
 export function desiredDigest(services: readonly ServiceSpec[]): string {
   const canon = services
-    .map((s) => [s.name, [...s.addresses], [...s.nodes].sort(), s.interfaces === undefined ? null : [...s.interfaces].sort()])
+    // The virtual MAC only when set: digests of configs without one stay as they were.
+    .map((s) => [s.name, [...s.addresses], [...s.nodes].sort(), s.interfaces === undefined ? null : [...s.interfaces].sort(), ...(s.virtualMac === undefined ? [] : [s.virtualMac])])
     .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
   return createHash('sha256').update(JSON.stringify(canon)).digest('hex').slice(0, 12);
 }
@@ -522,6 +523,9 @@ export class Speaker {
    * announcement, at most once per DEFEND_INTERVAL.
    */
   private onConflict(ip: string, iface: string, mac: Uint8Array): void {
+    // Draining: the claim is the successor's announcement (with a virtual MAC, from the same
+    // MAC); defending it would pull the switches and clients back to a node about to stop.
+    if (this.draining) return;
     // Indexed: during a split brain every one of thousands of VIPs conflicts, several times a second.
     const svc = this.servicesOf(ip).find((s) => this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
     const decided = (action: ConflictDecision['action']): void => this.c.onConflictAction?.({ ip, iface, mac, service: svc?.name, action });

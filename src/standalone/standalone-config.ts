@@ -15,6 +15,7 @@ import { resolveMembershipOptions } from '../membership/membership-options.js';
 import type { ServiceSpec } from '../speaker/ownership.js';
 import { DEFAULT_HOLD_DOWN_MS } from '../speaker/speaker.js';
 import { compileExcludeList } from '../netdev/eligibility.js';
+import { resolveVirtualMac, virtualMacCollisions, virtualMacProblem } from '../announcer/virtual-mac.js';
 
 /**
  * The standalone config file (YAML). The fields of the issue are the contract: node,
@@ -28,6 +29,8 @@ const Service = Type.Object(
     addresses: Type.Array(Type.String(), { minItems: 1 }),
     nodes: Type.Optional(Type.Array(Type.String())),
     interfaces: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    /** true: a MAC derived from the name; a MAC text: that MAC; false: none (docs/virtual-mac.md). */
+    virtualMac: Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
   },
   { additionalProperties: false },
 );
@@ -55,6 +58,8 @@ export const StandaloneFileSchema = Type.Object(
     interfaces: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     excludeInterfaces: Type.Optional(Type.Array(Type.String())),
     localDelivery: Type.Optional(Type.Boolean()),
+    /** Default of services[].virtualMac. */
+    virtualMac: Type.Optional(Type.Boolean()),
     garp: Type.Optional(
       Type.Object(
         { burstMs: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))), refreshMs: Type.Optional(Type.Integer({ minimum: 0 })) },
@@ -200,8 +205,16 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
     if (s.nodes !== undefined && new Set(s.nodes).size !== s.nodes.length) {
       problems.push({ path: `services[${i}].nodes`, message: 'lists a node twice' });
     }
-    services.push({ name: s.name, addresses, nodes: s.nodes ?? [...peerNames], interfaces: s.interfaces });
+    const vmSetting = s.virtualMac ?? f.virtualMac ?? false;
+    const vmProblem = typeof vmSetting === 'string' ? virtualMacProblem(vmSetting) : undefined;
+    if (vmProblem !== undefined) problems.push({ path: `services[${i}].virtualMac`, message: `${vmProblem}; write true to derive one from the service name` });
+    const virtualMac = vmProblem === undefined ? resolveVirtualMac(vmSetting, s.name) : undefined;
+    services.push({ name: s.name, addresses, nodes: s.nodes ?? [...peerNames], interfaces: s.interfaces, ...(virtualMac === undefined ? {} : { virtualMac }) });
   });
+  for (const c of virtualMacCollisions(services.flatMap((s) => (s.virtualMac === undefined ? [] : [{ service: s.name, mac: s.virtualMac, interfaces: s.interfaces ?? f.interfaces }])))) {
+    const i = services.findIndex((s) => s.name === c.refused);
+    problems.push({ path: `services[${i}].virtualMac`, message: `virtual MAC ${c.mac} is already used by service "${c.kept}" on ${c.iface === '*' ? 'the default interfaces' : c.iface}: set another MAC` });
+  }
   const garp: GarpTiming = { burstMs: f.garp?.burstMs ?? DEFAULT_GARP_TIMING.burstMs, refreshMs: f.garp?.refreshMs ?? DEFAULT_GARP_TIMING.refreshMs };
   const garpProblem = checkGarpTiming(garp);
   if (garpProblem !== undefined) problems.push({ path: 'garp', message: garpProblem });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { pino } from 'pino';
-import { CONFLICT_QUIET_MS, ConflictEpisodes, MAX_CONFLICT_EPISODES } from './conflict-episodes.js';
+import { CONFLICT_QUIET_MS, ConflictEpisodes, LOUD_EPISODES_PER_HOST, MAX_CONFLICT_EPISODES } from './conflict-episodes.js';
 
 const OURS = Uint8Array.from([2, 0, 0, 0, 0, 1]);
 const ROGUE = Uint8Array.from([0x0e, 1, 2, 3, 4, 5]);
@@ -56,13 +56,13 @@ describe('conflict episodes', () => {
     expect(episodes.total).toBe(3 + 2 * MAX_CONFLICT_EPISODES);
   });
 
-  it('logs one line, and raises one event, for a host that claims thousands of VIPs at once', () => {
+  it('logs a few lines, and raises a few events, for a host that claims thousands of VIPs at once', () => {
     const { episodes, warnings } = setup();
     const raised: string[] = [];
     episodes.onEpisode((e) => raised.push(e.ip));
     for (let i = 0; i < 2_000; i++) episodes.observe({ ip: `10.0.${i >> 8}.${i & 255}`, iface: 'eth0', mac: ROGUE, service: `s${i}`, action: 'defend' });
-    expect(warnings()).toHaveLength(1);
-    expect(raised).toEqual(['10.0.0.0']);
+    expect(warnings()).toHaveLength(LOUD_EPISODES_PER_HOST);
+    expect(raised).toHaveLength(LOUD_EPISODES_PER_HOST);
     expect(episodes.total).toBe(2_000);
     expect(episodes.list()).toHaveLength(MAX_CONFLICT_EPISODES);
   });

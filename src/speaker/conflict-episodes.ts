@@ -4,6 +4,8 @@ import type { ConflictDecision } from './speaker.js';
 
 /** An episode ends after this long without a conflicting frame; the next one starts a new episode (and a new log line). */
 export const CONFLICT_QUIET_MS = 30_000;
+/** Episodes of one claiming host (interface and MAC) logged and raised before the rest go to debug. */
+export const LOUD_EPISODES_PER_HOST = 8;
 /** Episodes kept for `l2vip status`: the most recent ones. */
 export const MAX_CONFLICT_EPISODES = 32;
 
@@ -35,8 +37,8 @@ export class ConflictEpisodes {
   private readonly log: Logger;
   /** Episodes started since the process started. */
   total = 0;
-  /** (interface, other MAC) -> when its last episode started: one warning per host claiming, not per VIP. */
-  private readonly loud = new Map<string, number>();
+  /** (interface, other MAC) -> its last episode start and how many were logged: a bounded number of warnings per claiming host, not one per VIP. */
+  private readonly loud = new Map<string, { at: number; count: number }>();
 
   constructor(
     private readonly clock: Clock,
@@ -79,18 +81,22 @@ export class ConflictEpisodes {
     if (this.episodes.length > MAX_CONFLICT_EPISODES) this.episodes.splice(0, this.episodes.length - MAX_CONFLICT_EPISODES);
     this.total++;
     // One host claiming thousands of VIPs (a split brain of 10 000 VIPs) starts thousands of
-    // episodes: the first one of each (interface, other MAC) is logged and raised, the rest of
-    // that host's within CONFLICT_QUIET_MS only at debug.
+    // episodes: the first LOUD_EPISODES_PER_HOST of each (interface, other MAC) are logged and
+    // raised, the rest of that host's within CONFLICT_QUIET_MS only at debug.
     const key = `${d.iface}|${otherMac}`;
-    const lastLoud = this.loud.get(key);
+    const loud = this.loud.get(key);
     const fields = { ip: e.ip, iface: e.iface, ourMac: e.ourMac ?? null, otherMac, service: e.service ?? null, action: e.action, reason: 'conflict' };
-    if (lastLoud !== undefined && now - lastLoud < CONFLICT_QUIET_MS) {
-      this.loud.set(key, now);
+    if (loud !== undefined && now - loud.at < CONFLICT_QUIET_MS && loud.count >= LOUD_EPISODES_PER_HOST) {
+      loud.at = now;
       this.log.debug(fields, 'another host claims an IP this node announces');
       return;
     }
-    this.loud.set(key, now);
-    if (this.loud.size > 4 * MAX_CONFLICT_EPISODES) for (const [k, t] of this.loud) if (now - t >= CONFLICT_QUIET_MS) this.loud.delete(k);
+    if (loud === undefined || now - loud.at >= CONFLICT_QUIET_MS) this.loud.set(key, { at: now, count: 1 });
+    else {
+      loud.at = now;
+      loud.count++;
+    }
+    if (this.loud.size > 4 * MAX_CONFLICT_EPISODES) for (const [k, v] of this.loud) if (now - v.at >= CONFLICT_QUIET_MS) this.loud.delete(k);
     this.log.warn(fields, 'another host claims an IP this node announces');
     for (const l of this.listeners) {
       try {

@@ -745,3 +745,28 @@ describe('Membership: setPeers (peers that change at runtime)', () => {
     expect([...a.view().members.keys()].sort()).toEqual(['a', 'b', 'c']);
   });
 });
+
+describe('Membership: onChange handlers that publish', () => {
+  it('a handler that calls setMetadata (remembering it only once that returns) does not recurse', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 31 });
+    c.advance(100);
+    const m = c.node('node-0').membership;
+    let last = '';
+    let calls = 0;
+    let state = 1;
+    m.onChange(() => {
+      calls++;
+      const meta = { state };
+      const text = JSON.stringify(meta);
+      if (text === last) return;
+      m.setMetadata(meta); // emits again before `last` is updated: must not nest without bound
+      last = text;
+    });
+    m.setMetadata({ state: 0 });
+    state = 2;
+    m.setMetadata({ state: 0 });
+    c.advance(50);
+    expect(calls).toBeLessThan(10);
+    expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toEqual({ state: 2 });
+  });
+});

@@ -246,6 +246,7 @@ export class Membership {
   private aliveDirty = false;
   private metaDirty = false;
   private flushNeeded = false;
+  private emitting = false;
 
   // Ring topology (docs/membership.md#topology); unused by the mesh.
   /** Ids of the live members and self, ascending, and the member at each position (undefined: self). */
@@ -1193,23 +1194,34 @@ export class Membership {
   }
 
   private emit(): void {
-    if (!this.aliveDirty && !this.metaDirty) return;
-    if (this.aliveDirty) {
-      this.aliveSet = this.computeAlive();
-      this.recomputeRing(this.clock.now());
-    }
-    this.aliveDirty = false;
-    this.metaDirty = false;
-    if (this.handlers.size === 0) return;
-    const view = this.view();
-    for (const h of this.handlers) {
-      try {
-        h(view);
-      } catch (err) {
-        this.log.error({ err }, 'membership onChange handler threw');
+    // Not reentrant: a handler that changes something (setMetadata, setPeers) is answered by
+    // another round once it returns, not by a nested call (a handler that publishes on every
+    // change would otherwise recurse without bound). Rounds are bounded too.
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let round = 0; round < 8 && (this.aliveDirty || this.metaDirty); round++) {
+        if (this.aliveDirty) {
+          this.aliveSet = this.computeAlive();
+          this.recomputeRing(this.clock.now());
+        }
+        this.aliveDirty = false;
+        this.metaDirty = false;
+        if (this.handlers.size === 0) return;
+        const view = this.view();
+        for (const h of this.handlers) {
+          try {
+            h(view);
+          } catch (err) {
+            this.log.error({ err }, 'membership onChange handler threw');
+          }
+        }
       }
+    } finally {
+      this.emitting = false;
     }
   }
+
 }
 
 /** Peers other than `self`, checked for duplicate names and member id clashes (ConfigError). */

@@ -1,8 +1,9 @@
 /**
  * bench:scale, real processes: `l2vip standalone` (the built CLI, dist/) on N nodes of the lab
  * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
- * and RSS of every speaker, for the ring topology and for the former design (full mesh at its
- * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms).
+ * and RSS of every speaker, for the ring topology, for the former design (full mesh at its
+ * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms), and for the ring
+ * without local delivery (whose `nft` check every 500 ms dominates an idle speaker's CPU).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,8 +21,11 @@ const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
 /** The standalone runner on the built CLI (no tsx loader in the measured process), with membership options. */
 class BuiltStandaloneRunner extends StandaloneRunner {
-  constructor(private readonly membershipYaml: string) {
-    super();
+  constructor(
+    private readonly membershipYaml: string,
+    extraConfig = '',
+  ) {
+    super(extraConfig);
   }
 
   override config(ctx: LabContext, n: LabHost): string {
@@ -29,7 +33,10 @@ class BuiltStandaloneRunner extends StandaloneRunner {
   }
 
   override command(ctx: LabContext, n: LabHost): string[] {
-    return [process.execPath, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+    // L2VIP_SCALE_CPU_PROF=DIR: each speaker writes a V8 CPU profile there when it stops.
+    const prof = process.env['L2VIP_SCALE_CPU_PROF'];
+    const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
+    return [process.execPath, ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
   }
 }
 
@@ -45,7 +52,7 @@ interface Idle {
   readonly load: string;
 }
 
-async function idle(size: number, membershipYaml: string, seconds: number, load: () => string): Promise<Idle> {
+async function idle(size: number, membershipYaml: string, extraConfig: string, seconds: number, load: () => string): Promise<Idle> {
   const lab = new Lab({
     nodes: size,
     fault: 'kill',
@@ -55,7 +62,7 @@ async function idle(size: number, membershipYaml: string, seconds: number, load:
     intervalMs: 1000,
     runner: spawnRunner,
     print: (l) => console.error(`  ${l}`),
-    nodeRunner: new BuiltStandaloneRunner(membershipYaml),
+    nodeRunner: new BuiltStandaloneRunner(membershipYaml, extraConfig),
   });
   const unregister = onCleanup(() => lab.teardownSync());
   let failed = false;
@@ -67,6 +74,10 @@ async function idle(size: number, membershipYaml: string, seconds: number, load:
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const cpu = pids.map((p, i) => cpuPercent(a[i]!, cpuSample(p)).sched);
     const rss = pids.map((p) => rssMiB(p));
+    if (process.env['L2VIP_SCALE_CPU_PROF'] !== undefined) {
+      for (const p of pids) process.kill(p, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 5000));
+    }
     const c = summarize(cpu);
     const r = summarize(rss);
     return { cpuMean: cpu.reduce((x, y) => x + y, 0) / cpu.length, cpuMax: c.max, rssMean: rss.reduce((x, y) => x + y, 0) / rss.length, rssMax: r.max, load: load() };
@@ -97,11 +108,13 @@ export async function realProcesses(
   console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker');
   const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'RSS MiB mean', 'max', 'load average']];
   for (const size of sizes) {
-    for (const [design, yaml] of [
-      ['ring', '{ topology: ring }'],
-      [`mesh, ${formerHeartbeat(size)} ms (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`],
+    for (const [design, yaml, extra] of [
+      ['ring', '{ topology: ring }', ''],
+      [`mesh, ${formerHeartbeat(size)} ms (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, ''],
+      // What the membership itself costs: local delivery checks its nftables set every 500 ms by running `nft`.
+      ['ring, localDelivery: false', '{ topology: ring }', 'localDelivery: false'],
     ] as const) {
-      const r = await idle(size, yaml, seconds, load);
+      const r = await idle(size, yaml, extra, seconds, load);
       rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.load]);
       console.error(`  [real ${design} N=${size} done]`);
     }

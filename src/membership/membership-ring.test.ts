@@ -207,3 +207,30 @@ describe('Membership ring topology: detection and agreement', () => {
     );
   });
 });
+
+describe('Membership ring topology: peers from the platform (setPeers)', () => {
+  it('grows from a 2-node list to 10 nodes (mesh to ring), agrees, and still buries a crashed node', async () => {
+    const c = new SimCluster({ size: 10, seed: 13 });
+    // Each node starts knowing only itself and node-0 (pods not listed yet), as a speaker might.
+    for (const n of c.nodes) n.membership.setPeers(c.peers.filter((p) => p.name === n.name || p.name === 'node-0'));
+    for (const n of c.nodes) await n.membership.start();
+    c.advance(300);
+    for (const n of c.nodes) {
+      n.membership.setPeers(c.peers);
+      c.advance(1);
+    }
+    const all = new Set(c.peers.map((p) => p.name));
+    expect(until(c, () => agree(c, all), 500)).toBeLessThanOrEqual(500);
+    c.advance(500);
+    expect(agree(c, all)).toBe(true);
+    const before = c.nodes.map((n) => n.membership.stats());
+    c.advance(1000);
+    for (const [i, n] of c.nodes.entries()) {
+      const s = n.membership.stats();
+      expect(s.sent - before[i]!.sent + s.received - before[i]!.received).toBeLessThan(500);
+    }
+    c.crash('node-6');
+    all.delete('node-6');
+    expect(until(c, () => agree(c, all), 300)).toBeLessThanOrEqual(300);
+  });
+});

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SimCluster, type SimNode } from '../../test/fakes/sim-cluster.js';
+import { SIM_SECRET, SimCluster, type SimNode } from '../../test/fakes/sim-cluster.js';
+import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
+import { seededRandom } from '../../test/helpers/seeded-random.js';
+import { VirtualClock } from '../clock/virtual-clock.js';
+import { silentLogger } from '../observability/logger.js';
+import { Membership } from './membership.js';
 import { rankNodes } from '../election/hash-ranking.js';
 
 /** Per-node datagrams/s (sent + received) over the next `ms` of simulated time. */
@@ -232,5 +237,25 @@ describe('Membership ring topology: peers from the platform (setPeers)', () => {
     c.crash('node-6');
     all.delete('node-6');
     expect(until(c, () => agree(c, all), 300)).toBeLessThanOrEqual(300);
+  });
+});
+
+describe('Membership ring topology: bounded event-loop turns', () => {
+  it('sends a broadcast to 300 members in chunks of at most 100 datagrams per turn', async () => {
+    const clock = new VirtualClock(0);
+    const net = new MemoryNetwork({ clock });
+    const peers = Array.from({ length: 300 }, (_, i) => ({ name: `n${i}`, address: `10.1.${i >> 8}.${i & 255}:7946` }));
+    const m = new Membership({ self: 'n0', peers, secret: SIM_SECRET, clock, transport: net.transport(peers[0]!.address), logger: silentLogger(), rng: seededRandom(1) });
+    await m.start(); // announces itself to everyone: a broadcast
+    expect(m.stats().sent).toBeLessThanOrEqual(100 + 2);
+    clock.advance(0); // the next turns: the rest of the members
+    expect(m.stats().sent).toBeGreaterThanOrEqual(299);
+    clock.advance(50);
+    const sent0 = m.stats().sent;
+    m.setMetadata({ draining: true });
+    expect(m.stats().sent - sent0).toBeLessThanOrEqual(100 + 2);
+    clock.advance(0);
+    expect(m.stats().sent - sent0).toBeGreaterThanOrEqual(299);
+    await m.stop();
   });
 });

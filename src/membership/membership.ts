@@ -68,6 +68,8 @@ export const MAX_INCARNATION = 2 ** 48;
 
 /** Ring: most ages carried in one datagram (our neighbours, plus those a pinging member asked about). */
 const MAX_RING_AGES = 64;
+/** Ring: datagrams of a broadcast sent per event-loop turn (about 2-3 ms of work). */
+const BROADCAST_CHUNK = 100;
 
 /** Why a received datagram was ignored. Never acted upon, only counted. */
 export type DropReason =
@@ -258,6 +260,9 @@ export class Membership {
   /** Ticks left in which every member gets our heartbeat (a death we saw, a refutation, start, metadata). */
   private broadcastLeft = 0;
   private nextProbeAt = 0;
+  /** Members a pending broadcast has not reached yet, and the timer of its next chunk. */
+  private broadcastQueue: Member[] = [];
+  private broadcastTimer: Timer | undefined;
   private probeOrder: Member[] = [];
   private probeCursor = 0;
   /** Members whose entry changed within gossipMs, oldest first (pruned lazily). */
@@ -347,6 +352,9 @@ export class Membership {
     this.running = false;
     this.tickTimer?.cancel();
     this.tickTimer = undefined;
+    this.broadcastTimer?.cancel();
+    this.broadcastTimer = undefined;
+    this.broadcastQueue = [];
     await this.transport.stop();
     this.log.info('membership stopped');
   }
@@ -728,11 +736,8 @@ export class Membership {
     const sendTo = (m: Member): void => {
       this.send(m, this.heartbeatFor(m, now, this.agesFor(m, base, now), ping.has(m)));
     };
-    if (this.broadcastLeft > 0) {
-      this.broadcastLeft--;
-      for (const m of this.members) if (m.state !== 'left') sendTo(m);
-      return;
-    }
+    const broadcast = this.broadcastLeft > 0;
+    if (broadcast) this.broadcastLeft--;
     const sent = new Set<Member>();
     for (const m of this.fast) {
       sent.add(m);
@@ -743,11 +748,34 @@ export class Membership {
       sent.add(m);
       sendTo(m);
     }
+    if (broadcast) {
+      // Everyone else, BROADCAST_CHUNK per event-loop turn: at N = 1 000 one turn would
+      // otherwise spend tens of ms encoding and MACing while ARP requests wait.
+      this.broadcastQueue = this.members.filter((m) => !sent.has(m));
+      this.drainBroadcast();
+      return;
+    }
     if (now >= this.nextProbeAt) {
       this.nextProbeAt = now + this.o.probeMs * (1 - this.o.jitter + 2 * this.o.jitter * this.rng());
       const t = this.nextProbeTarget();
       if (t !== undefined && !sent.has(t)) sendTo(t);
     }
+  }
+
+  private drainBroadcast(): void {
+    this.broadcastTimer = undefined;
+    if (!this.running || this.leaving) {
+      this.broadcastQueue = [];
+      return;
+    }
+    const now = this.clock.now();
+    const base = this.baseAges(now);
+    const chunk = this.broadcastQueue.splice(0, BROADCAST_CHUNK);
+    for (const m of chunk) {
+      if (m.state === 'left' || this.byId.get(m.id) !== m) continue;
+      this.send(m, this.heartbeatFor(m, now, this.agesFor(m, base, now)));
+    }
+    if (this.broadcastQueue.length > 0) this.broadcastTimer = this.clock.setTimeout(() => this.drainBroadcast(), 0);
   }
 
   /** SWIM's round-robin over a shuffled member list: every member is probed once per round. */

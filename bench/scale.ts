@@ -21,9 +21,12 @@
  * 2. Real processes (root): `l2vip standalone` on 3, 10 and 20 nodes in network namespaces
  *    (the lab of src/lab, no client traffic): idle CPU % of one core and RSS per speaker.
  */
+import { createHmac } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { rankNodes } from '../src/election/hash-ranking.js';
+import { membershipKey } from '../src/membership/membership-key.js';
 import type { MembershipOptions } from '../src/membership/membership-options.js';
+import { decodeMessage, encodeMessage, type HeartbeatMessage } from '../src/membership/wire.js';
 import { SimCluster } from '../test/fakes/sim-cluster.js';
 import { summarize } from './lib/percentiles.js';
 
@@ -196,7 +199,50 @@ async function simulation(): Promise<void> {
   table(rows);
 }
 
+/** µs per call of `f`, after a warm-up. */
+function micro(n: number, f: (i: number) => void): number {
+  for (let i = 0; i < 2000; i++) f(i);
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) f(i);
+  return Number(process.hrtime.bigint() - t) / n / 1000;
+}
+
+/** Where a datagram's CPU goes in JavaScript: codec, HMAC with the key imported once or per datagram. */
+function perDatagram(): void {
+  const key = membershipKey('bench secret: 32+ bytes of not-so-random text');
+  const keys = new Map([[key.id, key]]);
+  const msg: HeartbeatMessage = {
+    type: 'heartbeat',
+    sender: 'worker-017.example.internal',
+    receiver: 123,
+    incarnation: 1_700_000_000_000,
+    seq: 1,
+    timestamp: 1_700_000_000_000,
+    metaVersion: 1_700_000_000_000,
+    ages: [
+      { id: 1, ageMs: 3 },
+      { id: 2, ageMs: 4 },
+    ],
+    entries: [
+      { id: 1, state: 'alive', incarnation: 5, metaVersion: 6, want: false },
+      { id: 2, state: 'alive', incarnation: 5, metaVersion: 6, want: false },
+    ],
+    blobs: [],
+  };
+  const data = encodeMessage(msg, key);
+  const n = 50_000;
+  const body = data.subarray(0, data.length - 16);
+  const rows: (string | number)[][] = [['step (ring heartbeat, ' + String(data.length) + ' bytes)', 'µs']];
+  rows.push(['encode + HMAC (KeyObject imported once: what the code does)', micro(n, (i) => encodeMessage({ ...msg, seq: i + 1 }, key)).toFixed(2)]);
+  rows.push(['decode + verify', micro(n, () => decodeMessage(data, keys)).toFixed(2)]);
+  rows.push(['HMAC-SHA256 alone, KeyObject', micro(n, () => createHmac('sha256', key.hmacKey).update(body).digest()).toFixed(2)]);
+  rows.push(['HMAC-SHA256 alone, raw key Buffer (before)', micro(n, () => createHmac('sha256', key.secret).update(body).digest()).toFixed(2)]);
+  console.log(`\nPer datagram (JavaScript only; the dgram send/receive and its syscall come on top), load ${load()}`);
+  table(rows);
+}
+
 async function main(): Promise<void> {
+  if (!argv.includes('--real-only')) perDatagram();
   if (!argv.includes('--real-only')) await simulation();
   if (!argv.includes('--no-real')) {
     const { realProcesses } = await import('./lib/scale-real.js');

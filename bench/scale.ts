@@ -193,7 +193,8 @@ async function simulation(): Promise<void> {
         r.falseDeaths ?? '-',
         f(r.wallS, 1),
       ]);
-      console.error(`  [${design} N=${size} done in ${r.wallS.toFixed(1)} s, load ${load()}]`);
+      // Also as it comes (a 1 000-node run takes many minutes): the aligned table follows at the end.
+      console.error(`  [${rows.at(-1)!.join(' | ')} | load ${load()}]`);
     }
   }
   table(rows);

@@ -259,3 +259,15 @@ describe('Membership ring topology: bounded event-loop turns', () => {
     await m.stop();
   });
 });
+
+describe('Membership ring topology: more watchers', () => {
+  it('with watchers: 4 each node is watched by 4, a crash is still agreed on within 500 ms', async () => {
+    const c = await SimCluster.start({ size: 12, seed: 19, options: { watchers: 4 } });
+    c.advance(500);
+    const victim = c.nodes[7]!;
+    expect(watchersOf(c, victim)).toHaveLength(4);
+    c.crash(victim.name);
+    const live = new Set(c.nodes.filter((n) => n !== victim).map((n) => n.name));
+    expect(until(c, () => agree(c, live), 500)).toBeLessThanOrEqual(500);
+  });
+});

@@ -2,7 +2,9 @@
  * Cost and speed of failure detection by cluster size: the ring topology (default since wire
  * version 3) next to the former full mesh (`topology: 'mesh'`), in the same run.
  *
- *   npm run bench:scale                       (simulation, then the real-process part if root)
+ *   npm run bench:scale                       (simulation, then the real-process part if root;
+ *                                              N = 1 000 with 60 s of loss alone takes 15-30 min on
+ *                                              a shared 2-core machine: --sizes / --loss-seconds)
  *   npm run bench:scale -- --quick            (sizes 3, 10, 50, 200; 10 s of loss)
  *   options: --sizes 3,10,50,200,1000  --loss-seconds 60  --no-real  --real-only  --real-sizes 3,10,20
  *            --idle-seconds 10

@@ -451,6 +451,13 @@ export class Lab {
     this.procs.clear();
   }
 
+  /** Process id of each node's software (`ip netns exec` execs in place: the speaker itself), by node name. */
+  softwarePids(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const [name, p] of this.procs) if (p.software.pid !== undefined) out.set(name, p.software.pid);
+    return out;
+  }
+
   get logDir(): string {
     return this.dir;
   }

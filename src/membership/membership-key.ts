@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 
 /** Shortest shared secret accepted: RFC 2104 §3 discourages HMAC keys shorter than the hash output (32 bytes for SHA-256). */
@@ -9,6 +9,8 @@ export interface MembershipKey {
   /** HMAC-SHA256(secret, "l2vip membership key id v1"), first 4 bytes: tells keys apart during rotation. */
   readonly id: number;
   readonly secret: Buffer;
+  /** The same secret as a KeyObject, imported once: what every HMAC of a datagram uses. */
+  readonly hmacKey: KeyObject;
 }
 
 /**
@@ -22,5 +24,5 @@ export function membershipKey(secret: string | Uint8Array, path = 'membership.se
     throw new ConfigError(message, [{ path, message }]);
   }
   const id = createHmac('sha256', bytes).update('l2vip membership key id v1').digest().readUInt32BE(0);
-  return { id, secret: bytes };
+  return { id, secret: bytes, hmacKey: createSecretKey(bytes) };
 }

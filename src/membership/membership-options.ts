@@ -2,7 +2,24 @@ import { ConfigError } from '../errors.js';
 
 /** Tunables of the failure detector; every field is optional (see `resolveMembershipOptions`). */
 export interface MembershipOptions {
-  /** Heartbeat period to every peer. Default by cluster size: <= 5 nodes 5 ms, <= 16 nodes 10 ms, else 20 ms. */
+  /**
+   * Who heartbeats whom (docs/membership.md#topology). 'ring' (default): each node heartbeats
+   * only its `watchers` nearest neighbours on a ring of the live members' ids every
+   * `heartbeatMs`, probes one random other member every `probeMs`, and tells every member at
+   * once when it buries a neighbour: per-node cost independent of the cluster size. 'mesh':
+   * every node heartbeats every other node (the design before wire version 3; cost grows with
+   * N), kept for comparison. With 3 nodes or fewer both are the same full mesh.
+   */
+  readonly topology?: 'ring' | 'mesh';
+  /** Ring neighbours each node heartbeats fast (and is watched by): an even number >= 2 (default 2). */
+  readonly watchers?: number;
+  /** Ring: period of the slow probe of one other member (anti-entropy gossip). Default 200 ms. */
+  readonly probeMs?: number;
+  /** Ring: times a change (a death we saw, our refutation) is sent to every member, a heartbeat apart (default 3). */
+  readonly broadcastRepeats?: number;
+  /** Ring: most member entries gossiped in one datagram (default 40). */
+  readonly maxEntries?: number;
+  /** Heartbeat period. Default 10 ms (mesh with more than 16 nodes: 20 ms). */
   readonly heartbeatMs?: number;
   /** No datagram from a peer directly for this long: suspect (still counted live). Default max(50, 3 x heartbeat). */
   readonly suspectMs?: number;
@@ -43,19 +60,28 @@ export type ResolvedMembershipOptions = Required<Omit<MembershipOptions, 'maxClo
   readonly maxClockSkewMs: number | undefined;
 };
 
-/** Heartbeat period by cluster size: more peers give more indirect paths, so each can be slower. */
-export function defaultHeartbeatMs(clusterSize: number): number {
-  if (clusterSize <= 5) return 5;
-  if (clusterSize <= 16) return 10;
-  return 20;
+/**
+ * Default heartbeat period. 10 ms keeps the failover figures of the former 5 ms default (the
+ * suspect and dead timeouts have 50 and 80 ms floors) at half the datagrams; a mesh of more than
+ * 16 nodes stays at 20 ms, as before (its cost grows with N).
+ */
+export function defaultHeartbeatMs(clusterSize: number, topology: 'ring' | 'mesh' = 'ring'): number {
+  if (topology === 'mesh' && clusterSize > 16) return 20;
+  return 10;
 }
 
 /** Fills in defaults for a cluster of `clusterSize` nodes (self included) and validates. */
 export function resolveMembershipOptions(clusterSize: number, o: MembershipOptions = {}): ResolvedMembershipOptions {
-  const heartbeatMs = o.heartbeatMs ?? defaultHeartbeatMs(clusterSize);
+  const topology = o.topology ?? 'ring';
+  const heartbeatMs = o.heartbeatMs ?? defaultHeartbeatMs(clusterSize, topology);
   const suspectMs = o.suspectMs ?? Math.max(50, 3 * heartbeatMs);
   const deadMs = o.deadMs ?? Math.max(80, suspectMs + 2 * heartbeatMs);
   const r: ResolvedMembershipOptions = {
+    topology,
+    watchers: o.watchers ?? 2,
+    probeMs: o.probeMs ?? 200,
+    broadcastRepeats: o.broadcastRepeats ?? 3,
+    maxEntries: o.maxEntries ?? 40,
     heartbeatMs,
     suspectMs,
     deadMs,
@@ -82,6 +108,11 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
   check(r.deadMaxMs <= 60_000, 'deadMaxMs', `must be at most 60000 ms (ages are carried as 16-bit ms), got ${r.deadMaxMs}`);
   check(Number.isInteger(r.maxConfirmations) && r.maxConfirmations >= 1, 'maxConfirmations', 'must be a positive integer');
   check(r.jitter >= 0 && r.jitter < 0.5, 'jitter', 'must be in [0, 0.5)');
+  check(r.topology === 'ring' || r.topology === 'mesh', 'topology', `must be 'ring' or 'mesh', got ${String(r.topology)}`);
+  check(Number.isInteger(r.watchers) && r.watchers >= 2 && r.watchers % 2 === 0 && r.watchers <= 16, 'watchers', 'must be an even integer in 2..16');
+  check(r.probeMs >= r.heartbeatMs, 'probeMs', `must be at least heartbeatMs (${r.heartbeatMs} ms), got ${r.probeMs}`);
+  check(Number.isInteger(r.broadcastRepeats) && r.broadcastRepeats >= 1, 'broadcastRepeats', 'must be a positive integer');
+  check(Number.isInteger(r.maxEntries) && r.maxEntries >= 4 && r.maxEntries <= 255, 'maxEntries', 'must be an integer in 4..255');
   check(Number.isInteger(r.leaveRepeats) && r.leaveRepeats >= 1, 'leaveRepeats', 'must be a positive integer');
   check(r.replayWindow >= 32 && r.replayWindow % 32 === 0, 'replayWindow', 'must be a positive multiple of 32');
   check(r.maxMetadataBytes >= 2 && r.maxMetadataBytes <= 65535, 'maxMetadataBytes', 'must be in 2..65535');

@@ -227,7 +227,8 @@ describe('Membership: authentication and replay', () => {
       else recent.push(d);
       if (recent.length > 20) recent.shift();
     });
-    c.advance(6000);
+    // Past the 1024-wide replay window at 10 ms heartbeats: the early datagrams are too old.
+    c.advance(12_000);
     off();
     c.crash('node-0');
     let dead = -1;
@@ -408,14 +409,19 @@ describe('Membership: configuration', () => {
   };
 
   it('picks defaults by cluster size', () => {
-    expect(resolveMembershipOptions(3)).toMatchObject({ heartbeatMs: 5, suspectMs: 50, deadMs: 80, deadMaxMs: 120 });
-    expect(resolveMembershipOptions(10)).toMatchObject({ heartbeatMs: 10, suspectMs: 50, deadMs: 80, deadMaxMs: 120 });
-    expect(resolveMembershipOptions(40)).toMatchObject({ heartbeatMs: 20, suspectMs: 60, deadMs: 100, deadMaxMs: 150 });
+    for (const n of [3, 10, 40, 1000]) {
+      expect(resolveMembershipOptions(n)).toMatchObject({ topology: 'ring', watchers: 2, heartbeatMs: 10, suspectMs: 50, deadMs: 80, deadMaxMs: 120, probeMs: 200 });
+    }
+    // The former full mesh, kept for comparison (bench:scale): slower heartbeats past 16 nodes.
+    expect(resolveMembershipOptions(10, { topology: 'mesh' })).toMatchObject({ heartbeatMs: 10, suspectMs: 50, deadMs: 80, deadMaxMs: 120 });
+    expect(resolveMembershipOptions(40, { topology: 'mesh' })).toMatchObject({ heartbeatMs: 20, suspectMs: 60, deadMs: 100, deadMaxMs: 150 });
   });
 
   it('rejects inconsistent timings, short secrets and duplicate names with ConfigError', () => {
     expect(() => resolveMembershipOptions(3, { suspectMs: 5 })).toThrow(ConfigError);
     expect(() => resolveMembershipOptions(3, { deadMs: 40 })).toThrow(/membership\.options\.deadMs/);
+    expect(() => resolveMembershipOptions(3, { watchers: 3 })).toThrow(/membership\.options\.watchers/);
+    expect(() => resolveMembershipOptions(3, { probeMs: 5 })).toThrow(/membership\.options\.probeMs/);
     expect(() => new Membership({ ...base, secret: 'short' })).toThrow(ConfigError);
     expect(() => new Membership({ ...base, previousSecrets: ['short'] })).toThrow(/previousSecrets\[0\]/);
     expect(() => new Membership({ ...base, peers: [...base.peers, { name: 'b', address: 'c:1' }] })).toThrow(/listed twice/);
@@ -737,5 +743,30 @@ describe('Membership: setPeers (peers that change at runtime)', () => {
     const a = mk('a', addr.a, all);
     expect(() => a.setPeers([...all, { name: 'b', address: '10.0.0.9:7946' }])).toThrow(/listed twice/);
     expect([...a.view().members.keys()].sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('Membership: onChange handlers that publish', () => {
+  it('a handler that calls setMetadata (remembering it only once that returns) does not recurse', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 31 });
+    c.advance(100);
+    const m = c.node('node-0').membership;
+    let last = '';
+    let calls = 0;
+    let state = 1;
+    m.onChange(() => {
+      calls++;
+      const meta = { state };
+      const text = JSON.stringify(meta);
+      if (text === last) return;
+      m.setMetadata(meta); // emits again before `last` is updated: must not nest without bound
+      last = text;
+    });
+    m.setMetadata({ state: 0 });
+    state = 2;
+    m.setMetadata({ state: 0 });
+    c.advance(50);
+    expect(calls).toBeLessThan(10);
+    expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toEqual({ state: 2 });
   });
 });

@@ -68,6 +68,11 @@ export interface MembershipView {
  */
 export const MAX_INCARNATION = 2 ** 48;
 
+/** Ring: most ages carried in one datagram (our neighbours, plus those a pinging member asked about). */
+const MAX_RING_AGES = 64;
+/** Ring: datagrams of a broadcast sent per event-loop turn (about 2-3 ms of work). */
+const BROADCAST_CHUNK = 100;
+
 /** Why a received datagram was ignored. Never acted upon, only counted. */
 export type DropReason =
   | 'oversize'
@@ -175,6 +180,10 @@ interface Member {
   readonly ages: Map<number, number>;
   agesAt: number;
   readonly entries: Map<number, ViewEntry>;
+  /** Ring: when it last became one of our fast neighbours (its silence counts from then on). */
+  watchSince: number;
+  /** Ring: last time we answered it out of turn (a ping, or telling it that it is buried): rate limit. */
+  repliedAt: number;
 }
 
 const utf8 = new TextEncoder();
@@ -243,6 +252,27 @@ export class Membership {
   private aliveDirty = false;
   private metaDirty = false;
   private flushNeeded = false;
+  private emitting = false;
+
+  // Ring topology (docs/membership.md#topology); unused by the mesh.
+  /** Ids of the live members and self, ascending, and the member at each position (undefined: self). */
+  private ringIds: number[] = [];
+  private ringMembers: (Member | undefined)[] = [];
+  /** Our fast neighbours: heartbeated every heartbeatMs, watched, buried by us. */
+  private fast: Member[] = [];
+  private fastSet = new Set<Member>();
+  /** Ticks left in which every member gets our heartbeat (a death we saw, a refutation, start, metadata). */
+  private broadcastLeft = 0;
+  private nextProbeAt = 0;
+  /** Members a pending broadcast has not reached yet, and the timer of its next chunk. */
+  private broadcastQueue: Member[] = [];
+  private broadcastTimer: Timer | undefined;
+  private probeOrder: Member[] = [];
+  private probeCursor = 0;
+  /** Members whose entry changed within gossipMs, oldest first (pruned lazily). */
+  private recent: Member[] = [];
+  /** Members with a newer metadata version advertised than we hold. */
+  private readonly wanting = new Set<Member>();
 
   private readonly counters = {
     sent: 0,
@@ -280,6 +310,12 @@ export class Membership {
     }
     this.aliveSet = this.computeAlive();
     this.peersChanged();
+    this.recomputeRing(-Infinity);
+  }
+
+  /** Ring topology in effect: asked for, and more than 3 nodes (with 3 or fewer the ring is the full mesh). */
+  private get ring(): boolean {
+    return this.o.topology === 'ring' && this.members.length > 2;
   }
 
   /** The resolved options (defaults filled in). */
@@ -304,8 +340,12 @@ export class Membership {
     this.leaving = false;
     this.startedAt = this.clock.now();
     for (const m of this.members) m.lastEvidenceAt = Math.max(m.lastEvidenceAt, this.startedAt);
-    this.log.info({ incarnation: this.selfIncarnation, peers: this.members.length, heartbeatMs: this.o.heartbeatMs }, 'membership started');
-    this.sendHeartbeats(this.clock.now());
+    this.log.info({ incarnation: this.selfIncarnation, peers: this.members.length, heartbeatMs: this.o.heartbeatMs, topology: this.ring ? 'ring' : 'mesh' }, 'membership started');
+    this.recomputeRing(this.startedAt);
+    this.nextProbeAt = this.startedAt + this.rng() * this.o.probeMs;
+    // Ring: one heartbeat to every member announces our (new) incarnation; the mesh sends it anyway.
+    this.broadcastLeft = 1;
+    this.sendNow(this.clock.now());
     this.tickDueAt = 0;
     this.scheduleTick();
   }
@@ -316,6 +356,9 @@ export class Membership {
     this.running = false;
     this.tickTimer?.cancel();
     this.tickTimer = undefined;
+    this.broadcastTimer?.cancel();
+    this.broadcastTimer = undefined;
+    this.broadcastQueue = [];
     await this.transport.stop();
     this.log.info('membership stopped');
   }
@@ -399,7 +442,10 @@ export class Membership {
     this.selfMetaVersion = Math.max(this.selfMetaVersion + 1, Math.floor(this.wallClock()));
     this.selfMetaChangedAt = this.clock.now();
     this.metaDirty = true;
-    if (this.running && !this.leaving) this.sendHeartbeats(this.clock.now());
+    if (this.running && !this.leaving) {
+      this.broadcastLeft = this.o.broadcastRepeats;
+      this.sendNow(this.clock.now());
+    }
     this.emit();
   }
 
@@ -431,13 +477,14 @@ export class Membership {
     const added: Member[] = [];
     for (const p of next) if (!this.byName.has(p.name)) added.push(this.addMember(p, 'dead', now));
     this.peersChanged();
+    this.recomputeRing(now);
     if (added.length > 0 || changed) {
       this.aliveDirty = true;
       this.log.info({ added: added.map((m) => m.name), peers: this.members.length }, 'membership peers changed');
     }
     if (this.running && !this.leaving && added.length > 0) {
-      const ages: AgeReport[] = this.members.map((x) => ({ id: x.id, ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt }));
-      for (const m of added) this.send(m, this.heartbeatFor(m, now, ages));
+      const ages = this.ring ? this.baseAges(now) : this.members.map((x) => this.ageOf(x, now));
+      for (const m of added) this.send(m, this.heartbeatFor(m, now, this.ring ? this.agesFor(m, ages, now) : ages));
     }
     this.emit();
   }
@@ -483,11 +530,107 @@ export class Membership {
     if (stalled) this.counters.stalls++;
     const skipDeaths = stalled && !this.skippedDeaths;
     this.skippedDeaths = skipDeaths;
-    this.evaluate(now, !skipDeaths);
-    this.rotation = this.nextRotation();
-    this.sendHeartbeats(now);
+    if (this.ring) {
+      this.evaluateRing(now, !skipDeaths);
+      if (this.aliveDirty) this.recomputeRing(now);
+      this.rotation = this.nextRotation();
+      this.sendRing(now);
+    } else {
+      this.evaluate(now, !skipDeaths);
+      this.rotation = this.nextRotation();
+      this.sendHeartbeats(now);
+    }
     this.scheduleTick();
     this.emit();
+  }
+
+  /** Sends out of turn (start, metadata, refutation): every member in the mesh, a broadcast in the ring. */
+  private sendNow(now: number): void {
+    if (this.ring) {
+      this.broadcastLeft = Math.max(this.broadcastLeft, 1);
+      this.sendRing(now);
+    } else {
+      this.sendHeartbeats(now);
+    }
+  }
+
+  /**
+   * Ring: only our fast neighbours are suspected and buried by us (the others are buried by
+   * their own neighbours, who tell everyone). A burial is broadcast broadcastRepeats times.
+   */
+  private evaluateRing(now: number, mayDeclareDead: boolean): void {
+    for (const m of this.fast) {
+      if (m.state === 'dead' || m.state === 'left') continue;
+      const directAge = now - Math.max(m.lastDirectAt, this.startedAt, m.addedAt, m.watchSince);
+      if (m.state === 'alive' && directAge > this.o.suspectMs) {
+        m.suspectedAt = now;
+        this.setState(m, 'suspect', now, 'no direct heartbeat');
+      }
+      if (mayDeclareDead && now - m.lastEvidenceAt > this.deadTimeout(m)) {
+        this.setState(m, 'dead', now, 'no evidence from it or its other neighbours');
+        this.broadcastLeft = this.o.broadcastRepeats;
+      }
+    }
+  }
+
+  /**
+   * Rebuilds the ring of live ids and our fast neighbours: the watchers/2 nearest live ids on
+   * each side of ours. A new neighbour gets the benefit of the doubt from now on (we may not have
+   * heard it lately); a former one we suspected is no longer ours to judge and counts as alive.
+   */
+  private recomputeRing(now: number): void {
+    if (!this.ring) {
+      this.fast = [];
+      this.fastSet = new Set();
+      return;
+    }
+    const live: Member[] = [];
+    for (const m of this.members) if (m.state === 'alive' || m.state === 'suspect') live.push(m);
+    // Sorted by id; self is the one position without a member (Array.prototype.sort would put an
+    // undefined element last without asking the comparator, hence positions, not elements).
+    const ids = [...live.map((m) => m.id), this.selfId].sort((a, b) => a - b);
+    const byId = this.byId;
+    this.ringIds = ids;
+    this.ringMembers = ids.map((id) => (id === this.selfId ? undefined : byId.get(id)));
+    const fast = this.neighbours(this.selfId).filter((m): m is Member => m !== undefined);
+    const fastSet = new Set(fast);
+    for (const m of fast) {
+      if (this.fastSet.has(m)) continue;
+      m.watchSince = now;
+      if (now > m.lastEvidenceAt) m.lastEvidenceAt = now;
+    }
+    for (const m of this.fast) if (!fastSet.has(m) && m.state === 'suspect') this.setState(m, 'alive', now, 'no longer a neighbour');
+    this.fast = fast;
+    this.fastSet = fastSet;
+  }
+
+  /** The watchers/2 nearest ring positions on each side of `id` (which must be in the ring), without it; undefined: self. */
+  private neighbours(id: number): (Member | undefined)[] {
+    const ids = this.ringIds;
+    const n = ids.length;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ids[mid]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= n || ids[lo] !== id) return [];
+    const out: (Member | undefined)[] = [];
+    const seen = new Set<number>([lo]);
+    for (let d = 1; d <= this.o.watchers / 2; d++) {
+      for (const i of [(lo + d) % n, (lo - d + n * d) % n]) {
+        if (seen.has(i)) continue;
+        seen.add(i);
+        out.push(this.ringMembers[i]);
+      }
+    }
+    return out;
+  }
+
+  /** Ring: the other nodes that watch `m` (its neighbours but us), live. */
+  private coWatchers(m: Member): Member[] {
+    return this.neighbours(m.id).filter((x): x is Member => x !== undefined && x !== m && (x.state === 'alive' || x.state === 'suspect'));
   }
 
   private evaluate(now: number, mayDeclareDead: boolean): void {
@@ -513,7 +656,7 @@ export class Membership {
   private deadTimeout(m: Member): number {
     let others = 0;
     let confirmations = 0;
-    for (const y of this.members) {
+    for (const y of this.ring ? this.coWatchers(m) : this.members) {
       if (y === m || y.state === 'dead' || y.state === 'left') continue;
       others++;
       if (y.agesAt < m.suspectedAt || m.state !== 'suspect') continue;
@@ -551,28 +694,153 @@ export class Membership {
     this.transport.send(to.address, data);
   }
 
+  private ageOf(x: Member, now: number): AgeReport {
+    return { id: x.id, ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt };
+  }
+
   private sendHeartbeats(now: number): void {
     this.flushNeeded = false;
     // One age table for all receivers (each also learns how long ago we last heard it).
-    const ages: AgeReport[] = this.members.map((x) => ({
-      id: x.id,
-      ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt,
-    }));
+    const ages: AgeReport[] = this.members.map((x) => this.ageOf(x, now));
     for (const m of this.members) if (m.state !== 'left') this.send(m, this.heartbeatFor(m, now, ages));
+  }
+
+  /** Ring: ages of our fast neighbours (what their other watchers need to confirm or refute a suspicion). */
+  private baseAges(now: number): AgeReport[] {
+    return this.fast.map((x) => this.ageOf(x, now));
+  }
+
+  /** Ring: the base ages plus those `r` itself reported last (so a ping about X is answered with our age of X). */
+  private agesFor(r: Member, base: readonly AgeReport[], now: number): readonly AgeReport[] {
+    if (r.ages.size === 0) return base;
+    let out: AgeReport[] | undefined;
+    for (const id of r.ages.keys()) {
+      const x = this.byId.get(id);
+      if (x === undefined || this.fastSet.has(x)) continue;
+      out ??= [...base];
+      if (out.length >= MAX_RING_AGES) break;
+      out.push(this.ageOf(x, now));
+    }
+    return out ?? base;
+  }
+
+  /**
+   * Ring: heartbeats to our fast neighbours; pings (answered at once) to suspected neighbours
+   * and to their other watchers, whose ages confirm or refute the suspicion; one slow probe of
+   * another member every probeMs; and to every member while a broadcast is pending.
+   */
+  private sendRing(now: number): void {
+    this.flushNeeded = false;
+    const base = this.baseAges(now);
+    const ping = new Set<Member>();
+    for (const m of this.fast) {
+      if (m.state !== 'suspect') continue;
+      ping.add(m);
+      for (const y of this.coWatchers(m)) ping.add(y);
+    }
+    const sendTo = (m: Member): void => {
+      this.send(m, this.heartbeatFor(m, now, this.agesFor(m, base, now), ping.has(m)));
+    };
+    const broadcast = this.broadcastLeft > 0;
+    if (broadcast) this.broadcastLeft--;
+    const sent = new Set<Member>();
+    for (const m of this.fast) {
+      sent.add(m);
+      sendTo(m);
+    }
+    for (const m of ping) {
+      if (sent.has(m)) continue;
+      sent.add(m);
+      sendTo(m);
+    }
+    if (broadcast) {
+      // Everyone else, BROADCAST_CHUNK per event-loop turn: at N = 1 000 one turn would
+      // otherwise spend tens of ms encoding and MACing while ARP requests wait.
+      this.broadcastQueue = this.members.filter((m) => !sent.has(m));
+      this.drainBroadcast();
+      return;
+    }
+    if (now >= this.nextProbeAt) {
+      this.nextProbeAt = now + this.o.probeMs * (1 - this.o.jitter + 2 * this.o.jitter * this.rng());
+      const t = this.nextProbeTarget();
+      if (t !== undefined && !sent.has(t)) sendTo(t);
+    }
+  }
+
+  private drainBroadcast(): void {
+    this.broadcastTimer = undefined;
+    if (!this.running || this.leaving) {
+      this.broadcastQueue = [];
+      return;
+    }
+    const now = this.clock.now();
+    const base = this.baseAges(now);
+    const chunk = this.broadcastQueue.splice(0, BROADCAST_CHUNK);
+    for (const m of chunk) {
+      if (m.state === 'left' || this.byId.get(m.id) !== m) continue;
+      this.send(m, this.heartbeatFor(m, now, this.agesFor(m, base, now)));
+    }
+    if (this.broadcastQueue.length > 0) this.broadcastTimer = this.clock.setTimeout(() => this.drainBroadcast(), 0);
+  }
+
+  /** SWIM's round-robin over a shuffled member list: every member is probed once per round. */
+  private nextProbeTarget(): Member | undefined {
+    for (let tries = 0; tries < 2 * this.members.length + 1; tries++) {
+      if (this.probeCursor >= this.probeOrder.length) {
+        this.probeOrder = [...this.members];
+        for (let i = this.probeOrder.length - 1; i > 0; i--) {
+          const j = Math.floor(this.rng() * (i + 1));
+          [this.probeOrder[i], this.probeOrder[j]] = [this.probeOrder[j]!, this.probeOrder[i]!];
+        }
+        this.probeCursor = 0;
+        if (this.probeOrder.length === 0) return undefined;
+      }
+      const m = this.probeOrder[this.probeCursor++]!;
+      if (m.state !== 'left' && !this.fastSet.has(m) && this.byId.get(m.id) === m) return m;
+    }
+    return undefined;
+  }
+
+  /** Ring: answers `m` out of turn (a ping, or to tell it it is buried), at most once per half heartbeat. */
+  private replyTo(m: Member, now: number): void {
+    if (now - m.repliedAt < this.o.heartbeatMs / 2 || !this.running || this.leaving) return;
+    m.repliedAt = now;
+    this.send(m, this.heartbeatFor(m, now, this.agesFor(m, this.baseAges(now), now)));
+  }
+
+  /** Records a change of `x`'s entry: gossiped for gossipMs. */
+  private touch(x: Member, now: number): void {
+    x.changedAt = now;
+    this.recent.push(x);
+    // Bounded: pruned of what is older than gossipMs (or of its oldest half past 4096 changes).
+    if (this.recent.length > 64 && now - this.recent[0]!.changedAt > this.o.gossipMs) this.pruneRecent(now);
+    if (this.recent.length > 4096) this.recent.splice(0, 2048);
+  }
+
+  private pruneRecent(now: number): void {
+    let drop = 0;
+    while (drop < this.recent.length && now - this.recent[drop]!.changedAt > this.o.gossipMs) drop++;
+    if (drop > 0) this.recent.splice(0, drop);
+  }
+
+  private noteAdvertised(x: Member, version: number): void {
+    if (version > x.advertisedMeta) x.advertisedMeta = version;
+    if (x.advertisedMeta > x.metaVersion) this.wanting.add(x);
+    else this.wanting.delete(x);
   }
 
   private nextRotation(): Set<Member> {
     const n = this.members.length;
-    const count = Math.min(n, Math.max(1, Math.ceil(n / 10)));
+    const count = this.ring ? Math.min(n, 2) : Math.min(n, Math.max(1, Math.ceil(n / 10)));
     const picked = new Set<Member>();
     for (let i = 0; i < count; i++) picked.add(this.members[(this.rotationCursor + i) % n]!);
     this.rotationCursor = n === 0 ? 0 : (this.rotationCursor + count) % n;
     return picked;
   }
 
-  private heartbeatFor(r: Member, now: number, ages: readonly AgeReport[]): HeartbeatMessage {
-    const entries: ViewEntry[] = [];
-    for (const x of this.members) {
+  private heartbeatFor(r: Member, now: number, ages: readonly AgeReport[], wantReply = false): HeartbeatMessage {
+    const entries: ViewEntry[] = this.ring ? this.ringEntries(r, now) : [];
+    if (!this.ring) for (const x of this.members) {
       const want = x.advertisedMeta > x.metaVersion;
       const theirs = r.entries.get(x.id);
       const interesting =
@@ -590,6 +858,7 @@ export class Membership {
       ages,
       entries,
       blobs: [],
+      ...(wantReply ? { wantReply } : {}),
     };
     const blobs: MetadataBlob[] = [];
     let size = encodedSize(message);
@@ -607,6 +876,30 @@ export class Membership {
       if (x !== undefined && x !== r && e.want && e.metaVersion < x.metaVersion) add(x.id, x.metaVersion, x.metaBytes);
     }
     return blobs.length === 0 ? message : { ...message, blobs };
+  }
+
+  /**
+   * Ring: the entries gossiped to `r`, at most maxEntries, newest change first: `r` itself when
+   * we buried it (so it refutes), members changed within gossipMs, members whose metadata we or
+   * `r` want, and two members in rotation (anti-entropy). Never every dead member: N is large.
+   */
+  private ringEntries(r: Member, now: number): ViewEntry[] {
+    this.pruneRecent(now);
+    const picked = new Set<Member>();
+    if (r.state === 'dead') picked.add(r);
+    for (let i = this.recent.length - 1; i >= 0 && picked.size < this.o.maxEntries; i--) picked.add(this.recent[i]!);
+    for (const x of this.wanting) if (picked.size < this.o.maxEntries) picked.add(x);
+    for (const [id, e] of r.entries) {
+      if (picked.size >= this.o.maxEntries) break;
+      const x = this.byId.get(id);
+      if (x !== undefined && x !== r && e.want && e.metaVersion < x.metaVersion) picked.add(x);
+    }
+    for (const x of this.rotation) if (picked.size < this.o.maxEntries) picked.add(x);
+    const entries: ViewEntry[] = [];
+    for (const x of picked) {
+      entries.push({ id: x.id, state: x.state, incarnation: x.incarnation, metaVersion: x.metaVersion, want: x.advertisedMeta > x.metaVersion });
+    }
+    return entries;
   }
 
   // ---- receiving ----
@@ -652,12 +945,19 @@ export class Membership {
     if (this.versionWarned.size > 0 && this.versionWarned.delete(from)) {
       this.log.info({ from, node: m.name }, 'membership peer speaks our wire version again');
     }
+    const now = this.clock.now();
     try {
-      this.handle(m, msg, this.clock.now());
+      this.handle(m, msg, now);
     } catch (err) {
       this.log.error({ err, node: m.name }, 'membership: error handling an authenticated datagram');
     }
-    if (this.flushNeeded && this.running && !this.leaving) this.sendHeartbeats(this.clock.now());
+    if (this.flushNeeded && this.running && !this.leaving) {
+      if (this.ring) this.broadcastLeft = Math.max(this.broadcastLeft, this.o.broadcastRepeats);
+      this.sendNow(now);
+    } else if (this.ring && msg.type === 'heartbeat' && (msg.wantReply === true || m.state === 'dead')) {
+      // A ping is answered at once; a member we buried at this incarnation is told so, to refute.
+      this.replyTo(m, now);
+    }
     this.emit();
   }
 
@@ -682,13 +982,16 @@ export class Membership {
     m.lastDirectAt = now;
     if (newer) {
       m.incarnation = msg.incarnation;
-      m.changedAt = now;
+      this.touch(m, now);
     }
     if (msg.type === 'leave') {
       if (m.state !== 'left') this.setState(m, 'left', now, 'leave received');
       return;
     }
-    if (m.state !== 'left' || newer) {
+    if (this.ring && m.state === 'dead' && !newer) {
+      // Ring: others buried it at this incarnation on our word or its neighbours'; reviving it
+      // here alone would split the view. It hears from us (receive) and refutes: a new incarnation.
+    } else if (m.state !== 'left' || newer) {
       // A direct, authenticated, fresh datagram is proof of life: revive even a dead member
       // (a healed partition converges within one heartbeat); `left` needs a new incarnation.
       m.lastEvidenceAt = now;
@@ -702,9 +1005,10 @@ export class Membership {
       m.metaBytes = undefined;
       m.metaVersion = 0;
       m.advertisedMeta = 0;
+      this.wanting.delete(m);
       this.metaDirty = true;
     }
-    m.advertisedMeta = Math.max(m.advertisedMeta, msg.metaVersion);
+    this.noteAdvertised(m, msg.metaVersion);
 
     m.ages.clear();
     m.agesAt = now;
@@ -719,7 +1023,7 @@ export class Membership {
       const heardAt = now - a.ageMs;
       if (heardAt > x.lastEvidenceAt) x.lastEvidenceAt = heardAt;
       x.heard = true;
-      if (x.state === 'dead' && a.ageMs < this.o.suspectMs) this.setState(x, 'alive', now, `reported alive by ${m.name}`);
+      if (x.state === 'dead' && a.ageMs < this.o.suspectMs && !this.ring) this.setState(x, 'alive', now, `reported alive by ${m.name}`);
     }
     m.entries.clear();
     for (const e of msg.entries) {
@@ -734,7 +1038,10 @@ export class Membership {
       if (this.leaving) return;
       // SWIM refutation: someone suspects (or buried) this incarnation of us, or knows a newer
       // one (we restarted with a clock that went backwards): come back with a higher number.
-      if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && e.state !== 'alive')) {
+      // Ring: a suspicion is local to a neighbour and never refuted (it would cost a broadcast);
+      // only a burial is.
+      const down = this.ring ? e.state === 'dead' || e.state === 'left' : e.state !== 'alive';
+      if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && down)) {
         // Bounded (MAX_INCARNATION): at the bound we stay there rather than leave the safe range.
         this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
         for (const x of this.members) x.sentSeq = 0;
@@ -748,7 +1055,8 @@ export class Membership {
     }
     const x = this.byId.get(e.id);
     if (x === undefined || x === from) return;
-    x.advertisedMeta = Math.max(x.advertisedMeta, e.metaVersion);
+    this.noteAdvertised(x, e.metaVersion);
+    if (this.ring) return this.handleEntryRing(from, x, e, now);
     if (e.incarnation < x.incarnation) return;
     if (e.state === 'left') {
       if (x.state !== 'left') {
@@ -765,6 +1073,42 @@ export class Membership {
         x.heard = true;
         this.setState(x, 'alive', now, `rejoined, reported by ${from.name}`);
       }
+    }
+  }
+
+  /**
+   * Ring: SWIM's precedence. A newer incarnation wins; at the same one, dead and left beat alive.
+   * A burial of a member we heard directly within suspectMs is ignored: it heard the same
+   * burial (broadcast to every member) and will refute it.
+   */
+  private handleEntryRing(from: Member, x: Member, e: ViewEntry, now: number): void {
+    if (e.incarnation < x.incarnation) return;
+    const newer = e.incarnation > x.incarnation;
+    if (e.state === 'left') {
+      if (x.state !== 'left' || newer) {
+        x.incarnation = e.incarnation;
+        this.setState(x, 'left', now, `left, reported by ${from.name}`);
+      }
+      return;
+    }
+    if (e.state === 'dead') {
+      if (x.state === 'left' && !newer) return;
+      if (x.state === 'dead') {
+        if (newer) x.incarnation = e.incarnation;
+        return;
+      }
+      if (!newer && now - x.lastDirectAt < this.o.suspectMs) return;
+      x.incarnation = e.incarnation;
+      this.setState(x, 'dead', now, `buried by ${from.name}`);
+      return;
+    }
+    if (!newer) return;
+    x.incarnation = e.incarnation;
+    this.touch(x, now);
+    if (x.state === 'dead' || x.state === 'left') {
+      x.lastEvidenceAt = Math.max(x.lastEvidenceAt, now);
+      x.heard = true;
+      this.setState(x, 'alive', now, `newer incarnation, reported by ${from.name}`);
     }
   }
 
@@ -786,8 +1130,8 @@ export class Membership {
     x.metaBytes = b.data;
     x.metaVersion = b.version;
     x.metaIncarnation = x.incarnation;
-    x.advertisedMeta = Math.max(x.advertisedMeta, b.version);
-    x.changedAt = now;
+    this.noteAdvertised(x, b.version);
+    this.touch(x, now);
     this.metaDirty = true;
   }
 
@@ -820,6 +1164,8 @@ export class Membership {
       ages: new Map(),
       agesAt: -Infinity,
       entries: new Map(),
+      watchSince: -Infinity,
+      repliedAt: -Infinity,
     };
     this.members.push(m);
     this.byName.set(m.name, m);
@@ -832,6 +1178,9 @@ export class Membership {
     this.byName.delete(m.name);
     this.byId.delete(m.id);
     this.rotation.delete(m);
+    this.wanting.delete(m);
+    const r = this.recent.indexOf(m);
+    if (r >= 0) this.recent.splice(r, 1);
     if (this.retiredWindows.size >= 1024) {
       const oldest = this.retiredWindows.keys().next();
       if (oldest.done !== true) this.retiredWindows.delete(oldest.value);
@@ -846,7 +1195,9 @@ export class Membership {
     if (this.selfAddress !== '') hosts.add(sourceHost(this.selfAddress));
     for (const m of this.members) hosts.add(sourceHost(m.address));
     this.knownHosts = hosts;
-    this.receiveLimit = maxReceiveBytes(this.members.length + 1, this.o.maxDatagramBytes);
+    // Ring datagrams carry a bounded number of ages and entries, whatever the cluster size.
+    const size = this.ring ? Math.min(this.members.length + 1, MAX_RING_AGES + this.o.maxEntries) : this.members.length + 1;
+    this.receiveLimit = maxReceiveBytes(size, this.o.maxDatagramBytes);
   }
 
   // ---- state ----
@@ -855,7 +1206,7 @@ export class Membership {
     const before = m.state;
     if (before === state) return;
     m.state = state;
-    m.changedAt = now;
+    this.touch(m, now);
     m.stateAt = now;
     if (state === 'suspect') this.counters.suspicions++;
     else if (state === 'dead') this.counters.deaths++;
@@ -878,20 +1229,34 @@ export class Membership {
   }
 
   private emit(): void {
-    if (!this.aliveDirty && !this.metaDirty) return;
-    if (this.aliveDirty) this.aliveSet = this.computeAlive();
-    this.aliveDirty = false;
-    this.metaDirty = false;
-    if (this.handlers.size === 0) return;
-    const view = this.view();
-    for (const h of this.handlers) {
-      try {
-        h(view);
-      } catch (err) {
-        this.log.error({ err }, 'membership onChange handler threw');
+    // Not reentrant: a handler that changes something (setMetadata, setPeers) is answered by
+    // another round once it returns, not by a nested call (a handler that publishes on every
+    // change would otherwise recurse without bound). Rounds are bounded too.
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let round = 0; round < 8 && (this.aliveDirty || this.metaDirty); round++) {
+        if (this.aliveDirty) {
+          this.aliveSet = this.computeAlive();
+          this.recomputeRing(this.clock.now());
+        }
+        this.aliveDirty = false;
+        this.metaDirty = false;
+        if (this.handlers.size === 0) return;
+        const view = this.view();
+        for (const h of this.handlers) {
+          try {
+            h(view);
+          } catch (err) {
+            this.log.error({ err }, 'membership onChange handler threw');
+          }
+        }
       }
+    } finally {
+      this.emitting = false;
     }
   }
+
 }
 
 /** Peers other than `self`, checked for duplicate names and member id clashes (ConfigError). */

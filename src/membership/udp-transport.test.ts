@@ -80,7 +80,7 @@ describe('Membership over UDP on loopback', () => {
       const took = await until(() => !members[0]!.alive().has('node-c') && !members[1]!.alive().has('node-c'), 1000);
       expect(took).toBeLessThan(500);
       expect(members[0]!.alive().has('node-b')).toBe(true);
-      expect(members[0]!.stats().accepted).toBeGreaterThan(50);
+      expect(members[0]!.stats().accepted).toBeGreaterThan(30);
     } finally {
       for (const m of members) await m.stop();
     }

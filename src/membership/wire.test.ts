@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError } from '../errors.js';
@@ -90,9 +91,9 @@ describe('membership wire format', () => {
   it('names the reason: unknown key, wrong version, truncated', () => {
     const m: Message = { type: 'leave', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
     expect(decodeMessage(encodeMessage(m, OTHER), KEYS)).toEqual({ ok: false, reason: 'unknown-key' });
-    const v3 = Uint8Array.from(encodeMessage(m, KEY));
-    v3[2] = WIRE_VERSION + 1;
-    expect(decodeMessage(v3, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 3 });
+    const next = Uint8Array.from(encodeMessage(m, KEY));
+    next[2] = WIRE_VERSION + 1;
+    expect(decodeMessage(next, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 4 });
     const full = encodeMessage(m, KEY);
     expect(decodeMessage(full.subarray(0, full.length - 1), KEYS)).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeMessage(new Uint8Array(0), KEYS)).toEqual({ ok: false, reason: 'malformed' });
@@ -102,6 +103,25 @@ describe('membership wire format', () => {
     // A version 1 leave of node-a, 5/9/1, as the previous release sent it (MAC irrelevant).
     const v1 = new Uint8Array([0x4c, 0x56, 1, 2, 0, 0, 0, 1, 6, ...new TextEncoder().encode('node-a'), ...new Uint8Array(26), ...new Uint8Array(MAC_BYTES)]);
     expect(decodeMessage(v1, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 1 });
+  });
+
+  it('refuses a version 2 datagram (the full-mesh release) by name: a version 2 heartbeat, re-MACed, is still refused', () => {
+    const m: Message = { type: 'heartbeat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1, metaVersion: 0, ages: [], entries: [], blobs: [] };
+    const v2 = Buffer.from(encodeMessage(m, KEY));
+    v2[2] = 2;
+    createHmac('sha256', KEY.secret).update(v2.subarray(0, v2.length - MAC_BYTES)).digest().copy(v2, v2.length - MAC_BYTES, 0, MAC_BYTES);
+    expect(decodeMessage(v2, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 2 });
+  });
+
+  it('carries "reply at once" as type 3 under the MAC, and only when asked', () => {
+    const m: Message = { type: 'heartbeat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1, metaVersion: 0, ages: [], entries: [], blobs: [] };
+    const ping = encodeMessage({ ...m, wantReply: true }, KEY);
+    expect(ping[3]).toBe(3);
+    expect(decodeMessage(ping, KEYS)).toEqual({ ok: true, keyId: KEY.id, message: { ...m, wantReply: true } });
+    expect(decodeMessage(encodeMessage(m, KEY), KEYS)).toEqual({ ok: true, keyId: KEY.id, message: m });
+    const flipped = Uint8Array.from(ping);
+    flipped[3] = 1;
+    expect(decodeMessage(flipped, KEYS)).toEqual({ ok: false, reason: 'bad-mac' });
   });
 
   it('binds the receiver: changing its id breaks the MAC', () => {

@@ -2,12 +2,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { MembershipKey } from './membership-key.js';
 
 /**
- * Wire format of membership datagrams, version 2 (docs/membership.md#wire-format). All integers
+ * Wire format of membership datagrams, version 3 (docs/membership.md#wire-format). All integers
  * big-endian. Pure: encode and decode only; decode never throws.
  *
  *   0   u16  magic 0x4C56 ("LV")
- *   2   u8   version (2; version 1 had no receiver id)
- *   3   u8   type (1 heartbeat, 2 leave)
+ *   2   u8   version (3; version 2 had no type 3 and meant a full mesh, version 1 had no receiver id)
+ *   3   u8   type (1 heartbeat, 2 leave, 3 heartbeat asking for an immediate heartbeat back)
  *   4   u32  key id (MembershipKey.id)
  *   8   u32  receiver's member id: under the MAC, so a datagram replayed to another node is refused
  *   12  u8   sender name length L (1..255)
@@ -19,7 +19,7 @@ import type { MembershipKey } from './membership-key.js';
  *   +26 P    payload
  *   end 16   HMAC-SHA256 over every byte before it, truncated to 128 bits (as RFC 4868 does for IPsec)
  *
- * Heartbeat payload:
+ * Heartbeat payload (types 1 and 3):
  *   u64 sender's metadata version (0: none)
  *   u16 A, then A x { u32 member id, u16 age ms }     age table: "I last heard X directly age ms ago"
  *   u16 E, then E x { u32 member id, u8 flags, u64 incarnation, u64 metadata version }
@@ -29,7 +29,7 @@ import type { MembershipKey } from './membership-key.js';
  */
 
 export const WIRE_MAGIC = 0x4c56;
-export const WIRE_VERSION = 2;
+export const WIRE_VERSION = 3;
 export const MAC_BYTES = 16;
 /** Age value meaning "never heard from it (at this incarnation)". */
 export const AGE_UNKNOWN = 0xffff;
@@ -38,6 +38,7 @@ export const AGE_MAX = 0xfffe;
 
 const TYPE_HEARTBEAT = 1;
 const TYPE_LEAVE = 2;
+const TYPE_PING = 3;
 const STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 const FLAG_WANT = 0x80;
 const U32 = 0x1_0000_0000;
@@ -82,6 +83,8 @@ export interface HeartbeatMessage extends Header {
   readonly ages: readonly AgeReport[];
   readonly entries: readonly ViewEntry[];
   readonly blobs: readonly MetadataBlob[];
+  /** Asks the receiver for a heartbeat back at once (ring topology: confirm a suspicion). Encoded as type 3. */
+  readonly wantReply?: boolean;
 }
 
 export interface LeaveMessage extends Header {
@@ -146,7 +149,7 @@ export function encodeMessage(message: Message, key: MembershipKey): Uint8Array 
   let o = 0;
   buf.writeUInt16BE(WIRE_MAGIC, o);
   buf.writeUInt8(WIRE_VERSION, o + 2);
-  buf.writeUInt8(message.type === 'heartbeat' ? TYPE_HEARTBEAT : TYPE_LEAVE, o + 3);
+  buf.writeUInt8(message.type === 'leave' ? TYPE_LEAVE : message.wantReply === true ? TYPE_PING : TYPE_HEARTBEAT, o + 3);
   buf.writeUInt32BE(key.id, o + 4);
   buf.writeUInt32BE(message.receiver >>> 0, o + 8);
   buf.writeUInt8(name.length, o + 12);
@@ -204,7 +207,7 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
   if (version !== WIRE_VERSION) return { ok: false, reason: 'wrong-version', version };
   if (buf.length < headerSize(1) + MAC_BYTES) return drop('malformed');
   const type = buf.readUInt8(3);
-  if (type !== TYPE_HEARTBEAT && type !== TYPE_LEAVE) return drop('malformed');
+  if (type !== TYPE_HEARTBEAT && type !== TYPE_LEAVE && type !== TYPE_PING) return drop('malformed');
   const keyId = buf.readUInt32BE(4);
   const key = keys.get(keyId);
   if (key === undefined) return drop('unknown-key');
@@ -265,7 +268,8 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
     if (bytes !== undefined) blobs.push({ id, version, data: bytes });
   }
   if (r.failed || !r.atEnd()) return drop('malformed');
-  return { ok: true, keyId, message: { type: 'heartbeat', sender, receiver, incarnation, seq, timestamp, metaVersion, ages, entries, blobs } };
+  const message: HeartbeatMessage = { type: 'heartbeat', sender, receiver, incarnation, seq, timestamp, metaVersion, ages, entries, blobs };
+  return { ok: true, keyId, message: type === TYPE_PING ? { ...message, wantReply: true } : message };
 }
 
 function drop(reason: WireDropReason): DecodeResult {
@@ -273,7 +277,8 @@ function drop(reason: WireDropReason): DecodeResult {
 }
 
 function mac(key: MembershipKey, data: Uint8Array): Buffer {
-  return createHmac('sha256', key.secret).update(data).digest();
+  // The KeyObject is made once per key: passing the raw Buffer makes node:crypto import it again for every datagram.
+  return createHmac('sha256', key.hmacKey).update(data).digest();
 }
 
 function writeU64(buf: Buffer, o: number, n: number): number {

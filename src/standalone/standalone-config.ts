@@ -36,6 +36,7 @@ const Service = Type.Object(
 );
 const Membership = Type.Object(
   {
+    topology: Type.Optional(Type.Union([Type.Literal('ring'), Type.Literal('mesh')])),
     heartbeatMs: Type.Optional(Type.Integer({ minimum: 1 })),
     suspectMs: Type.Optional(Type.Integer({ minimum: 1 })),
     deadMs: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -16,6 +16,8 @@ export interface SimClusterOptions {
   readonly delayMs?: number;
   readonly jitterMs?: number;
   readonly options?: MembershipOptions;
+  /** Nodes start at random offsets within this many ms of each other (default 2). */
+  readonly startSpreadMs?: number;
   readonly logger?: Logger;
   /** Per-node secret (default SIM_SECRET for all): to simulate a node with the wrong key. */
   readonly secretFor?: (name: string) => string;
@@ -62,7 +64,7 @@ export class SimCluster {
     const c = new SimCluster(o);
     for (const n of c.nodes) {
       await n.membership.start();
-      c.clock.advance(c.rng() * 2);
+      c.clock.advance(c.rng() * (o.startSpreadMs ?? 2));
     }
     return c;
   }

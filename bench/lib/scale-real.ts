@@ -1,0 +1,128 @@
+/**
+ * bench:scale, real processes: `l2vip standalone` (the built CLI, dist/) on N nodes of the lab
+ * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
+ * and RSS of every speaker, for the ring topology, for the former design (full mesh at its
+ * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms). Local delivery
+ * stays on (the lab's echo service binds the VIPs); its `nft` check every 500 ms is the largest
+ * share of an idle speaker's CPU (L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles to see it).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnRunner } from '../../src/host/command-runner.js';
+import { Lab } from '../../src/lab/lab.js';
+import type { LabContext } from '../../src/lab/node-runner.js';
+import type { LabHost } from '../../src/lab/topology.js';
+import { StandaloneRunner } from '../../src/lab/standalone-runner.js';
+import { onCleanup } from './cleanup.js';
+import { summarize } from './percentiles.js';
+import { cpuPercent, cpuSample, rssMiB } from './proc-stats.js';
+
+const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+/** The standalone runner on the built CLI (no tsx loader in the measured process), with membership options. */
+class BuiltStandaloneRunner extends StandaloneRunner {
+  constructor(
+    private readonly membershipYaml: string,
+    extraConfig = '',
+  ) {
+    super(extraConfig);
+  }
+
+  override config(ctx: LabContext, n: LabHost): string {
+    return super.config(ctx, n).replace(/^( {2}secretFile: .*)$/m, `$1\n  membership: ${this.membershipYaml}`);
+  }
+
+  override command(ctx: LabContext, n: LabHost): string[] {
+    // L2VIP_SCALE_CPU_PROF=DIR: each speaker writes a V8 CPU profile there when it stops.
+    const prof = process.env['L2VIP_SCALE_CPU_PROF'];
+    const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
+    return [process.execPath, ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+  }
+}
+
+function formerHeartbeat(size: number): number {
+  return size <= 5 ? 5 : size <= 16 ? 10 : 20;
+}
+
+interface Idle {
+  readonly cpuMean: number;
+  readonly cpuMax: number;
+  readonly rssMean: number;
+  readonly rssMax: number;
+  readonly load: string;
+}
+
+async function idle(size: number, membershipYaml: string, extraConfig: string, seconds: number, load: () => string): Promise<Idle> {
+  const lab = new Lab({
+    nodes: size,
+    fault: 'kill',
+    loss: 0,
+    trials: 0,
+    keep: false,
+    intervalMs: 1000,
+    runner: spawnRunner,
+    print: (l) => console.error(`  ${l}`),
+    nodeRunner: new BuiltStandaloneRunner(membershipYaml, extraConfig),
+  });
+  const unregister = onCleanup(() => lab.teardownSync());
+  let failed = false;
+  try {
+    await lab.setup();
+    await new Promise((r) => setTimeout(r, 3000));
+    const pids = [...lab.softwarePids().values()];
+    const a = pids.map((p) => cpuSample(p));
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const cpu = pids.map((p, i) => cpuPercent(a[i]!, cpuSample(p)).sched);
+    const rss = pids.map((p) => rssMiB(p));
+    if (process.env['L2VIP_SCALE_CPU_PROF'] !== undefined) {
+      for (const p of pids) process.kill(p, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+    const c = summarize(cpu);
+    const r = summarize(rss);
+    return { cpuMean: cpu.reduce((x, y) => x + y, 0) / cpu.length, cpuMax: c.max, rssMean: rss.reduce((x, y) => x + y, 0) / rss.length, rssMax: r.max, load: load() };
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    await lab.teardown(failed);
+    unregister();
+  }
+}
+
+export async function realProcesses(
+  sizes: readonly number[],
+  seconds: number,
+  table: (rows: readonly (readonly (string | number)[])[]) => void,
+  load: () => string,
+): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('\nReal processes: skipped (needs root for network namespaces: sudo npm run bench:scale)');
+    return;
+  }
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+    console.log('\nReal processes: skipped (the CLI is not built: npm run build)');
+    return;
+  }
+  console.log(`\nReal processes: idle l2vip standalone speakers in network namespaces, ${seconds} s each (CPU: % of one core, schedstat)`);
+  console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker');
+  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'RSS MiB mean', 'max', 'load average']];
+  for (const size of sizes) {
+    for (const [design, yaml, extra] of [
+      ['ring', '{ topology: ring }', ''],
+      [`mesh, ${formerHeartbeat(size)} ms (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, ''],
+    ] as const) {
+      try {
+        const r = await idle(size, yaml, extra, seconds, load);
+        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.load]);
+      } catch (err) {
+        // A lab that does not come up (a machine too busy to start N speakers in a minute) costs its row, not the table.
+        rows.push([size, design, 'lab failed', '', '', '', load()]);
+        console.error(`  ${(err as Error).message}`);
+      }
+      console.error(`  [${rows.at(-1)!.join(' | ')}]`);
+    }
+  }
+  table(rows);
+}

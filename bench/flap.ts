@@ -10,11 +10,11 @@
  *   npm run bench:flap [-- --stall 250 --period 4000]
  */
 import { parseArgs } from 'node:util';
-import type { OwnedSet } from '../src/announcer/announcer.js';
 import { rankNodes } from '../src/election/hash-ranking.js';
 import { silentLogger } from '../src/observability/logger.js';
 import type { ServiceSpec } from '../src/speaker/ownership.js';
-import { Speaker, type AnnouncerPort } from '../src/speaker/speaker.js';
+import { Speaker } from '../src/speaker/speaker.js';
+import { RecordingAnnouncer } from '../test/fakes/recording-announcer.js';
 import { FakeLinks } from '../test/fakes/fake-links.js';
 import { SimCluster } from '../test/fakes/sim-cluster.js';
 
@@ -25,17 +25,6 @@ const STALL = Number(values.stall);
 const PERIOD = Number(values.period);
 const DURATION = Number(values.minutes) * 60_000;
 
-class Announcer implements AnnouncerPort {
-  setOwned(_owned: OwnedSet): void {}
-  reannounce(): void {}
-  defend(): void {}
-  onConflict(): () => void {
-    return () => undefined;
-  }
-  prepare(): void {}
-  forgetInterface(): void {}
-  stop(): void {}
-}
 
 async function run(holdDownMs: number): Promise<{ moves: number; onFlappy: number; longestGap: number }> {
   const sim = new SimCluster({ size: 3, seed: 11, loss: 0 });
@@ -43,7 +32,7 @@ async function run(holdDownMs: number): Promise<{ moves: number; onFlappy: numbe
   const svc: ServiceSpec = { name: 'web', addresses: [vip], nodes: sim.nodes.map((n) => n.name) };
   const flappy = rankNodes(vip, svc.nodes)[0]!;
   const nodes = sim.nodes.map((n, i) => {
-    const announcer = new Announcer();
+    const announcer = new RecordingAnnouncer();
     const speaker = new Speaker({ self: n.name, clock: sim.clock, logger: silentLogger(), membership: n.membership, links: new FakeLinks(['eth0'], i + 1), announcer, holdDownMs });
     speaker.setDesired({ services: [svc] });
     return { name: n.name, announcer, speaker };

@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { OwnedSet } from '../announcer/announcer.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import type { Metadata, MembershipView } from '../membership/membership.js';
 import { FakeLinks } from '../../test/fakes/fake-links.js';
 import type { ServiceSpec } from './ownership.js';
-import { DEFAULT_START_GRACE_MS, OWNER_LINES, Speaker, type AnnouncerPort, type MembershipPort } from './speaker.js';
+import { DEFAULT_START_GRACE_MS, OWNER_LINES, Speaker, type MembershipPort } from './speaker.js';
+import { RecordingAnnouncer } from '../../test/fakes/recording-announcer.js';
 
 /** A membership of this node alone whose setMetadata reports a change synchronously (as a real one may). */
 class EagerMembership implements MembershipPort {
@@ -40,20 +40,6 @@ class EagerMembership implements MembershipPort {
   }
 }
 
-class CountingAnnouncer implements AnnouncerPort {
-  calls: OwnedSet[] = [];
-  setOwned(owned: OwnedSet): void {
-    this.calls.push(owned);
-  }
-  reannounce(): void {}
-  defend(): void {}
-  onConflict(): () => void {
-    return () => undefined;
-  }
-  prepare(): void {}
-  forgetInterface(): void {}
-  stop(): void {}
-}
 
 function speaker(services: ServiceSpec[]) {
   const lines: { msg: string }[] = [];
@@ -67,7 +53,7 @@ function speaker(services: ServiceSpec[]) {
     }),
   );
   const membership = new EagerMembership('n1');
-  const announcer = new CountingAnnouncer();
+  const announcer = new RecordingAnnouncer();
   const s = new Speaker({ self: 'n1', clock: new VirtualClock(), logger, membership, links: new FakeLinks(['eth0']), announcer });
   s.setDesired({ services });
   return { s, membership, announcer, lines };
@@ -144,7 +130,7 @@ describe('start grace', () => {
   function late() {
     const clock = new VirtualClock();
     const membership = new LatePeerMembership();
-    const announcer = new CountingAnnouncer();
+    const announcer = new RecordingAnnouncer();
     const s = new Speaker({ self: 'n1', clock, logger: pino({ level: 'silent' }), membership, links: new FakeLinks(['eth0']), announcer });
     s.setDesired({ services: [svc] });
     return { clock, membership, announcer, s };

@@ -1,36 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { OwnedSet } from '../announcer/announcer.js';
 import type { VirtualMacDevicePort } from '../netdev/virtual-mac-device.js';
 import { silentLogger } from '../observability/logger.js';
 import { macToString } from '../packet/mac.js';
-import { desiredDigest, type AnnouncerPort } from './speaker.js';
+import { desiredDigest } from './speaker.js';
+import { RecordingAnnouncer } from '../../test/fakes/recording-announcer.js';
 import { VirtualMacGate } from './virtual-mac-gate.js';
 
 const VMAC = '02:aa:bb:cc:dd:ee';
 
-class FakeAnnouncer implements AnnouncerPort {
-  readonly calls: OwnedSet[] = [];
-  setOwned(owned: OwnedSet): void {
-    this.calls.push(owned);
-  }
-  last(): Record<string, string[]> {
-    return Object.fromEntries([...(this.calls.at(-1) ?? new Map<string, ReadonlySet<string>>())].map(([ip, s]) => [ip, [...s]]));
-  }
-  reannounce(): void {}
-  defend(): void {}
-  onConflict(): () => void {
-    return () => undefined;
-  }
-  prepare(): void {}
-  forgetInterface(): void {}
-  stop(): void {}
-}
 
 class FakeDevices implements VirtualMacDevicePort {
   readonly log: string[] = [];
   fail = false;
   /** What the announcer had been told when each step ran. */
-  constructor(private readonly announcer: FakeAnnouncer) {}
+  constructor(private readonly announcer: RecordingAnnouncer) {}
   accept(parent: string, mac: string): Promise<void> {
     this.log.push(`accept ${parent} ${mac} (announced: ${JSON.stringify(this.announcer.last())})`);
     return this.fail ? Promise.reject(new Error('EOPNOTSUPP')) : Promise.resolve();
@@ -46,7 +29,7 @@ class FakeDevices implements VirtualMacDevicePort {
 }
 
 function setup() {
-  const inner = new FakeAnnouncer();
+  const inner = new RecordingAnnouncer();
   const devices = new FakeDevices(inner);
   const gate = new VirtualMacGate(inner, devices, silentLogger());
   gate.setServices([
@@ -96,7 +79,7 @@ describe('virtual MAC gate', () => {
   });
 
   it('passes the owned set through untouched when no service has a virtual MAC', () => {
-    const inner = new FakeAnnouncer();
+    const inner = new RecordingAnnouncer();
     const gate = new VirtualMacGate(inner, new FakeDevices(inner), silentLogger());
     const o = owned(['192.0.2.11']);
     gate.setOwned(o);

@@ -4,20 +4,16 @@
 // applied with kubectl, and `kubectl get svc -w -o json` sees the IP appear in status. Skips with
 // a message when kubectl is not on PATH.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Kubectl, kubectlPath, waitUntil } from '../../helpers/kubectl.js';
 import { startControllerProcess, type RunningController } from '../../../src/cli/controller.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { startFakeApiServer, type FakeApi } from '../../fakes/api-server/index.js';
 
-const kubectlPath = (process.env.PATH ?? '')
-  .split(delimiter)
-  .map((d) => join(d, 'kubectl'))
-  .find((p) => existsSync(p));
 if (kubectlPath === undefined) console.warn('kubectl with the controller: skipped, `kubectl` is not on PATH');
 
 const CRD_DIR = fileURLToPath(new URL('../../../config/crd', import.meta.url));
@@ -60,62 +56,15 @@ spec:
     targetPort: 80
 `;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let api: FakeApi;
 let dir: string;
 let kubeconfig: string;
 let controller: RunningController | undefined;
-const children = new Set<ChildProcess>();
-
-function spawnKubectl(args: string[]): ChildProcess {
-  const child = spawn(kubectlPath ?? 'kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HOME: dir, KUBECONFIG: kubeconfig },
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function kubectl(args: string[], timeoutMs = 15_000): Promise<Result> {
-  const child = spawnKubectl(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const k = new Kubectl(() => ({ kubeconfig, dir }));
+const spawnKubectl = (args: string[]) => k.spawn(args);
+const ok = (args: string[]) => k.ok(args, 15_000);
+const file = (name: string, text: string) => k.file(name, text);
+const waitFor = (cond: () => boolean, what: string, timeoutMs = 15_000) => waitUntil(cond, what, timeoutMs);
 
 /** The Service objects of a `kubectl get -w -o json` stream (pretty-printed objects, one after another). */
 function streamedObjects(out: string): { metadata?: { name?: string }; status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }[] {
@@ -150,8 +99,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  children.clear();
+  k.killAll();
   await controller?.stop();
   controller = undefined;
   await api.close();

@@ -1,16 +1,12 @@
 // The fake API server against the real kubectl (1.32). Skips when kubectl is not on PATH.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Kubectl, kubectlPath, waitUntil } from '../../helpers/kubectl.js';
 import { startFakeApiServer, type FakeApi } from '../../fakes/api-server/index.js';
 
-const kubectlPath = (process.env.PATH ?? '')
-  .split(delimiter)
-  .map((d) => join(d, 'kubectl'))
-  .find((p) => existsSync(p));
 if (kubectlPath === undefined) console.warn('fake API server kubectl tests skipped: `kubectl` is not on PATH');
 
 // Minimal CRDs (the real ones live in config/crd/).
@@ -73,61 +69,15 @@ spec:
   ports: [{ port: 80, targetPort: 8080 }]
 `;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let api: FakeApi;
 let dir: string;
 let kubeconfig: string;
-const children = new Set<ChildProcess>();
-
-function spawnKubectl(args: string[]): ChildProcess {
-  const child = spawn(kubectlPath ?? 'kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HOME: dir, KUBECONFIG: kubeconfig },
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function kubectl(args: string[], timeoutMs = 10_000): Promise<Result> {
-  const child = spawnKubectl(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const k = new Kubectl(() => ({ kubeconfig, dir }));
+const spawnKubectl = (args: string[]) => k.spawn(args);
+const kubectl = (args: string[], timeoutMs = 10_000) => k.run(args, timeoutMs);
+const ok = (args: string[]) => k.ok(args, 10_000);
+const file = (name: string, text: string) => k.file(name, text);
+const waitFor = (cond: () => boolean, what: string, timeoutMs = 8000) => waitUntil(cond, what, timeoutMs);
 
 beforeEach(async () => {
   api = await startFakeApiServer();
@@ -136,8 +86,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  children.clear();
+  k.killAll();
   await api.close();
   rmSync(dir, { recursive: true, force: true });
 });

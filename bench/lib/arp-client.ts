@@ -12,30 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { toOwnedIp } from '../../src/announcer/owned-ips.js';
 import { AfPacketSocket } from '../../src/netdev/afpacket-socket.js';
-import { BPF_ABS, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET } from '../../src/netdev/bpf.js';
-import type { BpfInstruction } from '../../src/netdev/native.js';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, arpFrame } from '../../src/packet/arp.js';
+import { ARP_OP_REQUEST, arpFrame } from '../../src/packet/arp.js';
 import { ETHERTYPE_ARP } from '../../src/packet/ethernet.js';
 import { BROADCAST_MAC, parseMac } from '../../src/packet/mac.js';
 import type { ClientCommand, ClientEvent, FloodCommand, LatencyCommand } from './arp-client-protocol.js';
+import { ARP_REPLY_FILTER, OFFSET_SENDER_IP, OFFSET_TARGET_MAC, OFFSET_TARGET_IP } from './arp-reply-filter.js';
 
-// Offsets in an untagged Ethernet + ARP frame (RFC 826): ethertype at 12 (IEEE 802.3 §3.1.1),
-// ARP from 14: operation at +6, sender IP at +14, target MAC at +18, target IP at +24.
-const OFFSET_ETHERTYPE = 12;
-const OFFSET_ARP_OP = 14 + 6;
-const OFFSET_SENDER_IP = 14 + 14;
-const OFFSET_TARGET_MAC = 14 + 18;
-const OFFSET_TARGET_IP = 14 + 24;
-
-/** Only ARP replies reach JavaScript: our own requests never do (PACKET_IGNORE_OUTGOING). */
-const ARP_REPLY_FILTER: BpfInstruction[] = [
-  { code: BPF_LD | BPF_H | BPF_ABS, jt: 0, jf: 0, k: OFFSET_ETHERTYPE },
-  { code: BPF_JMP | BPF_JEQ | BPF_K, jt: 0, jf: 3, k: ETHERTYPE_ARP },
-  { code: BPF_LD | BPF_H | BPF_ABS, jt: 0, jf: 0, k: OFFSET_ARP_OP },
-  { code: BPF_JMP | BPF_JEQ | BPF_K, jt: 0, jf: 1, k: ARP_OP_REPLY },
-  { code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0xffff_ffff },
-  { code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0 },
-];
 
 function emit(e: ClientEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);

@@ -20,27 +20,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { toOwnedIp } from '../../src/announcer/owned-ips.js';
 import { AfPacketSocket } from '../../src/netdev/afpacket-socket.js';
-import { BPF_ABS, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET } from '../../src/netdev/bpf.js';
-import type { BpfInstruction } from '../../src/netdev/native.js';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, arpFrame } from '../../src/packet/arp.js';
+import { ARP_OP_REQUEST, arpFrame } from '../../src/packet/arp.js';
 import { ETHERTYPE_ARP } from '../../src/packet/ethernet.js';
 import { BROADCAST_MAC, macToString, parseMac } from '../../src/packet/mac.js';
+import { ARP_REPLY_FILTER, OFFSET_SENDER_MAC, OFFSET_SENDER_IP } from './arp-reply-filter.js';
 
-// RFC 826 offsets in an untagged Ethernet frame: ARP starts at 14; op +6, sender MAC +8, sender IP +14.
-const OFFSET_ETHERTYPE = 12;
-const OFFSET_ARP_OP = 14 + 6;
-const OFFSET_SENDER_MAC = 14 + 8;
-const OFFSET_SENDER_IP = 14 + 14;
-
-/** ARP replies only (ours to the probes, and the reply form of gratuitous announcements). */
-const ARP_REPLY_FILTER: BpfInstruction[] = [
-  { code: BPF_LD | BPF_H | BPF_ABS, jt: 0, jf: 0, k: OFFSET_ETHERTYPE },
-  { code: BPF_JMP | BPF_JEQ | BPF_K, jt: 0, jf: 3, k: ETHERTYPE_ARP },
-  { code: BPF_LD | BPF_H | BPF_ABS, jt: 0, jf: 0, k: OFFSET_ARP_OP },
-  { code: BPF_JMP | BPF_JEQ | BPF_K, jt: 0, jf: 1, k: ARP_OP_REPLY },
-  { code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0xffff_ffff },
-  { code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0 },
-];
 
 /** A probe sent. */
 export interface ProbeLine {

@@ -109,6 +109,7 @@ export class KubernetesSpeaker {
   private stopping = false;
   private recomputeTimer: Timer | undefined;
   private statusTimer: Timer | undefined;
+  private resyncTimer: Timer | undefined;
   private statusChain: Promise<void> = Promise.resolve();
   /** ServiceL2Status objects created but not yet seen by the informer, by name. */
   private readonly created = new Map<string, { object: L2StatusLike; at: number }>();
@@ -267,6 +268,7 @@ export class KubernetesSpeaker {
     this.stopping = true;
     this.recomputeTimer?.cancel();
     this.statusTimer?.cancel();
+    this.resyncTimer?.cancel();
     await this.runtime.stop();
     if (this.started) {
       // Nothing is announced from here any more: the successor writes its own objects.
@@ -357,12 +359,9 @@ export class KubernetesSpeaker {
    * node announces without a pool (MetalLB's stale config), is refused: the last valid one stays.
    */
   private reloadConfig(): void {
-    const objects = [...this.pools.list(), ...this.adverts.list()].map((o) => ({
-      apiVersion: o.apiVersion ?? METALLB_API_VERSION,
-      kind: o.kind ?? (this.pools.list().includes(o) ? 'IPAddressPool' : 'L2Advertisement'),
-      metadata: o.metadata,
-      spec: o.spec,
-    }));
+    // Typed lists carry no per-item kind: it comes from the informer the object is in.
+    const asConfig = (kind: string) => (o: CustomObject) => ({ apiVersion: o.apiVersion ?? METALLB_API_VERSION, kind: o.kind ?? kind, metadata: o.metadata, spec: o.spec });
+    const objects = [...this.pools.list().map(asConfig('IPAddressPool')), ...this.adverts.list().map(asConfig('L2Advertisement'))];
     objects.sort((a, b) => (`${a.kind}/${a.metadata?.name ?? ''}` < `${b.kind}/${b.metadata?.name ?? ''}` ? -1 : 1));
     const signature = JSON.stringify(objects.map((x) => [x.kind, x.metadata?.name, x.metadata?.labels, x.spec]));
     if (signature === this.configSignature) return;
@@ -403,7 +402,6 @@ export class KubernetesSpeaker {
     }, DEBOUNCE_MS * 5);
   }
 
-  private resyncTimer: Timer | undefined;
   private scheduleResync(): void {
     this.resyncTimer?.cancel();
     this.resyncTimer = this.clock.setTimeout(() => this.scheduleStatusSync(), STATUS_RESYNC_MS);

@@ -259,9 +259,6 @@ export class SpeakerRuntime {
     return [...own, ...(this.o.notReady?.() ?? [])];
   }
 
-  get running(): boolean {
-    return this.started;
-  }
 }
 
 /**

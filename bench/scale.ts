@@ -7,7 +7,7 @@
  *                                              a shared 2-core machine: --sizes / --loss-seconds)
  *   npm run bench:scale -- --quick            (sizes 3, 10, 50, 200; 10 s of loss)
  *   options: --sizes 3,10,50,200,1000  --loss-seconds 60  --no-real  --real-only  --real-sizes 3,10,20
- *            --idle-seconds 10
+ *            --idle-seconds 10  --failover-trials 5 (0: none; --quick: 2)
  *
  * 1. Simulation (test/fakes/sim-cluster.ts: the real Membership, codec and HMAC over the
  *    in-memory transport on a virtual clock, 0.2 ms links). Per size and design:
@@ -21,7 +21,8 @@
  *    runs up to 10 nodes (bench:election and the loss tests cover it).
  *    options: --designs ring,mesh
  * 2. Real processes (root): `l2vip standalone` on 3, 10 and 20 nodes in network namespaces
- *    (the lab of src/lab, no client traffic): idle CPU % of one core and RSS per speaker.
+ *    (the lab of src/lab, no client traffic): idle CPU % of one core and RSS per speaker; then
+ *    kill -9 of the owner on a ring of each size: client outage p50/max (bench/lib/scale-real.ts).
  */
 import { createHmac } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -46,6 +47,7 @@ const SIZES = list('--sizes', quick ? [3, 10, 50, 200] : [3, 10, 50, 200, 1000])
 const LOSS_S = Number(arg('--loss-seconds') ?? (quick ? 10 : 60));
 const REAL_SIZES = list('--real-sizes', [3, 10, 20]);
 const IDLE_S = Number(arg('--idle-seconds') ?? 10);
+const FAILOVER_TRIALS = Number(arg('--failover-trials') ?? (quick ? 2 : 5));
 /** Largest mesh actually simulated (its cost is the point: 50 nodes already take minutes); above, its rate is computed. */
 const MESH_SIM_MAX = 50;
 /** Largest mesh run through the loss trial. */
@@ -249,7 +251,7 @@ async function main(): Promise<void> {
   if (!argv.includes('--real-only')) await simulation();
   if (!argv.includes('--no-real')) {
     const { realProcesses } = await import('./lib/scale-real.js');
-    await realProcesses(REAL_SIZES, IDLE_S, table, load);
+    await realProcesses(REAL_SIZES, IDLE_S, FAILOVER_TRIALS, table, load);
   }
 }
 

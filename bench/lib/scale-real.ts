@@ -5,6 +5,10 @@
  * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms). Local delivery
  * stays on (the lab's echo service binds the VIPs); its `nft` check every 500 ms is the largest
  * share of an idle speaker's CPU (L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles to see it).
+ *
+ * Then, for the ring (today's design) at each size, failover on a second lab with the failover
+ * bench's client (a probe every 2 ms): kill -9 of the owner, `trials` times, client outage
+ * p50/max over IPv4 and IPv6 (issue 10: p50 <= 150 ms, max <= 300 ms, whatever N).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +19,7 @@ import type { LabContext } from '../../src/lab/node-runner.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import { StandaloneRunner } from '../../src/lab/standalone-runner.js';
 import { onCleanup } from './cleanup.js';
+import { INTERVAL_MS } from './failover-lab.js';
 import { summarize } from './percentiles.js';
 import { cpuPercent, cpuSample, rssMiB } from './proc-stats.js';
 
@@ -91,9 +96,51 @@ async function idle(size: number, membershipYaml: string, extraConfig: string, s
   }
 }
 
+interface Failover {
+  readonly outages: number[];
+  readonly failed: number;
+  readonly load: string;
+}
+
+/** kill -9 of the owner `trials` times on `size` ring nodes; outages of both VIPs, ms. */
+async function failover(size: number, trials: number, load: () => string): Promise<Failover> {
+  const lab = new Lab({
+    nodes: size,
+    fault: 'kill',
+    loss: 0,
+    trials: 0,
+    keep: false,
+    intervalMs: INTERVAL_MS,
+    runner: spawnRunner,
+    print: (l) => console.error(`  ${l}`),
+    nodeRunner: new BuiltStandaloneRunner('{ topology: ring }'),
+  });
+  const unregister = onCleanup(() => lab.teardownSync());
+  let failed = false;
+  try {
+    await lab.setup();
+    const outages: number[] = [];
+    let lost = 0;
+    for (let i = 1; i <= trials; i++) {
+      const r = await lab.trial(i);
+      if (r.newOwner === undefined) lost++;
+      outages.push(r.ipv4.outageMs, r.ipv6.outageMs);
+      console.error(`  N=${size} kill -9 #${i}: ${r.oldOwner} -> ${r.newOwner ?? 'nobody'}, IPv4 ${r.ipv4.outageMs.toFixed(0)} ms, IPv6 ${r.ipv6.outageMs.toFixed(0)} ms`);
+    }
+    return { outages, failed: lost, load: load() };
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    await lab.teardown(failed);
+    unregister();
+  }
+}
+
 export async function realProcesses(
   sizes: readonly number[],
   seconds: number,
+  trials: number,
   table: (rows: readonly (readonly (string | number)[])[]) => void,
   load: () => string,
 ): Promise<void> {
@@ -125,4 +172,22 @@ export async function realProcesses(
     }
   }
   table(rows);
+  if (trials <= 0) return;
+
+  console.log(`\nReal processes: failover of the ring, kill -9 of the owner, ${trials} trials per size (client probe every ${INTERVAL_MS} ms)`);
+  console.log('  goal: outage p50 <= 150 ms, max <= 300 ms, whatever N');
+  const fo: (string | number)[][] = [['N', 'outage p50 ms', 'max', 'samples (IPv4 + IPv6)', 'no new owner', 'goal', 'load average']];
+  for (const size of sizes) {
+    try {
+      const r = await failover(size, trials, load);
+      const s = summarize(r.outages);
+      const ok = s.p50 <= 150 && s.max <= 300 && r.failed === 0;
+      fo.push([size, s.p50.toFixed(0), s.max.toFixed(0), s.n, r.failed, ok ? 'ok' : 'MISSED', r.load]);
+    } catch (err) {
+      fo.push([size, 'lab failed', '', '', '', '', load()]);
+      console.error(`  ${(err as Error).message}`);
+    }
+    console.error(`  [${fo.at(-1)!.join(' | ')}]`);
+  }
+  table(fo);
 }

@@ -1260,7 +1260,7 @@ export class Membership {
 }
 
 /** Peers other than `self`, checked for duplicate names and member id clashes (ConfigError). */
-function checkPeers(self: string, peers: readonly PeerConfig[]): PeerConfig[] {
+export function checkPeers(self: string, peers: readonly PeerConfig[]): PeerConfig[] {
   const ids = new Map<number, string>([[memberId(self), self]]);
   const out: PeerConfig[] = [];
   peers.forEach((p, i) => {

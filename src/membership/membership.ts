@@ -125,6 +125,8 @@ export interface MembershipStats {
   readonly badMetadata: number;
   /** Datagrams that could not be encoded (a bug; logged at error): counted as sent but lost. */
   readonly sendErrors: number;
+  /** Worker-thread membership only: times the main event loop hung past mainLoopTimeoutMs (heartbeats held back). */
+  readonly mainLoopHangs?: number;
 }
 
 export interface MembershipComponents {

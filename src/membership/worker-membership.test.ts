@@ -123,7 +123,9 @@ describe('WorkerMembership (over an in-process worker)', () => {
     a.onRefute((s) => refuted.push(s));
     await Promise.all(c.nodes.map((n) => n.start()));
     await c.advance(30);
-    c.net.partition(['10.0.0.1:7946'], ['10.0.0.2:7946', '10.0.0.3:7946']);
+    // a's datagrams are lost (it still hears the others, who tell it that it is buried).
+    c.net.block('10.0.0.1:7946', '10.0.0.2:7946');
+    c.net.block('10.0.0.1:7946', '10.0.0.3:7946');
     await c.advance(400);
     expect(b.view().members.get('a')?.state).toBe('dead');
     c.net.heal();

@@ -249,7 +249,7 @@ export class WorkerMembership {
     this.port?.postMessage({ t: 'secrets', secret, previousSecrets });
   }
 
-  /** The worker's counters, as of its latest snapshot (at most SNAPSHOT_MS old). */
+  /** The worker's counters, as of its latest snapshot (at most SNAPSHOT_MS old), with the main loop's hangs. */
   stats(): MembershipStats {
     return this.lastStats;
   }
@@ -276,7 +276,7 @@ export class WorkerMembership {
         return;
       case 'view':
         this.wire = m.view;
-        this.lastStats = m.stats;
+        this.lastStats = { ...m.stats, mainLoopHangs: m.mainLoop.hangs };
         this.lastMainLoop = m.mainLoop;
         this.cached = undefined;
         if (!sameMembers(this.aliveSet, m.view.alive)) this.aliveSet = new Set(m.view.alive);

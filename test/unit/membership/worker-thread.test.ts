@@ -98,6 +98,7 @@ describe('WorkerMembership on worker threads', () => {
       expect(nodes[i]!.stats().deaths).toBeGreaterThan(deaths[i]!);
     }
     expect(nodes[0]!.mainLoopStats()).toMatchObject({ hangs: 1, holding: false });
+    expect(nodes[0]!.stats().mainLoopHangs).toBe(1);
     expect(nodes[0]!.mainLoopStats().heldDatagrams).toBeGreaterThan(0);
     expect(refuted.length).toBeGreaterThan(0);
   });

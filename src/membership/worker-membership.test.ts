@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -238,5 +241,28 @@ describe('membershipWorkerEntry', () => {
     expect(String(src.entry)).toMatch(/tsx.*register\(\).*membership-worker\.ts/s);
     const built = membershipWorkerEntry(new URL('../../test/unit/fixtures/fake-dist/worker-membership.js', import.meta.url).href);
     expect(built).toEqual({ entry: new URL('../../test/unit/fixtures/fake-dist/membership-worker.js', import.meta.url), eval: false });
+  });
+});
+
+describe('the membership worker\'s modules', () => {
+  it('load no pino, no prom-client, nothing of the speaker: the membership, its codec and UDP only', () => {
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const stack = [fileURLToPath(new URL('./membership-worker.ts', import.meta.url))];
+    while (stack.length > 0) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      // Value imports only: `import type` is erased.
+      for (const m of readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*?from '([^']+)';/gms)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) stack.push(normalize(join(dirname(file), spec.replace(/\.js$/, '.ts'))));
+        else packages.add(spec);
+      }
+    }
+    expect([...packages].filter((p) => !p.startsWith('node:'))).toEqual(['ipaddr.js']);
+    const src = dirname(dirname(fileURLToPath(import.meta.url)));
+    const dirs = new Set([...seen].map((f) => dirname(f).slice(src.length + 1)));
+    expect([...dirs].sort()).toEqual(['', 'clock', 'ip', 'membership']);
   });
 });

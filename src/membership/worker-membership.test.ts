@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -239,8 +240,15 @@ describe('membershipWorkerEntry', () => {
     const src = membershipWorkerEntry(import.meta.url.replace(/worker-membership\.test\.ts$/, 'worker-membership.ts'));
     expect(src.eval).toBe(true);
     expect(String(src.entry)).toMatch(/tsx.*register\(\).*membership-worker\.ts/s);
-    const built = membershipWorkerEntry(new URL('../../test/unit/fixtures/fake-dist/worker-membership.js', import.meta.url).href);
-    expect(built).toEqual({ entry: new URL('../../test/unit/fixtures/fake-dist/membership-worker.js', import.meta.url), eval: false });
+    // A built tree: membership-worker.js beside worker-membership.js.
+    const dir = mkdtempSync(join(tmpdir(), 'l2vip-dist-'));
+    try {
+      writeFileSync(join(dir, 'membership-worker.js'), '');
+      const built = membershipWorkerEntry(pathToFileURL(join(dir, 'worker-membership.js')).href);
+      expect(built).toEqual({ entry: pathToFileURL(join(dir, 'membership-worker.js')), eval: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -13,6 +13,13 @@ import { UdpTransport } from '../../../src/membership/udp-transport.js';
 import { systemClock } from '../../../src/clock/system-clock.js';
 
 const SECRET = 'worker thread test secret, at least 32 bytes';
+/**
+ * Slower than the defaults (dead after 250 to 375 ms instead of 80 to 120), so that a test
+ * suite loading the machine does not starve the workers into false deaths; the stalls below
+ * are longer than the dead timeout all the same.
+ */
+const TIMING = { heartbeatMs: 30, suspectMs: 150, deadMs: 250 } as const;
+const STALL_MS = 600;
 
 async function freePorts(n: number): Promise<number[]> {
   const sockets = await Promise.all(
@@ -57,7 +64,7 @@ afterEach(async () => {
 async function start(timeouts: readonly number[]) {
   const ports = await freePorts(3);
   const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
-  nodes = peers.map((p, i) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { mainLoopTimeoutMs: timeouts[i] ?? 2000 } }));
+  nodes = peers.map((p, i) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { ...TIMING, mainLoopTimeoutMs: timeouts[i] ?? 2000 } }));
   const seen = nodes.map(() => [] as string[][]);
   nodes.forEach((n, i) => n.onChange((v: MembershipView) => seen[i]!.push([...v.alive].sort())));
   await Promise.all(nodes.map((n) => n.start()));
@@ -69,10 +76,10 @@ async function start(timeouts: readonly number[]) {
   return { seen, deaths };
 }
 
-describe('WorkerMembership on worker threads', () => {
-  it('a main loop stalled for 500 ms costs no false death: the worker keeps heartbeating', async () => {
+describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
+  it('a main loop stalled longer than the dead timeout costs no false death: the worker keeps heartbeating', async () => {
     const { seen, deaths } = await start([2000, 2000, 2000]);
-    busy(500);
+    busy(STALL_MS);
     // Let every queued view message arrive, and one stats snapshot (every second).
     await sleep(1300);
     for (const s of seen) for (const alive of s) expect(alive).toHaveLength(3);
@@ -106,14 +113,14 @@ describe('WorkerMembership on worker threads', () => {
   it('(the problem) the in-process Membership on the same stalled loop is declared dead by its peers', async () => {
     const ports = await freePorts(3);
     const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
-    inProcess = new Membership({ self: 'n0', peers, secret: SECRET, clock: systemClock, transport: new UdpTransport({ bind: peers[0]!.address }), logger: silentLogger() });
-    nodes = peers.slice(1).map((p) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { mainLoopTimeoutMs: 60_000 } }));
+    inProcess = new Membership({ self: 'n0', peers, secret: SECRET, clock: systemClock, transport: new UdpTransport({ bind: peers[0]!.address }), logger: silentLogger(), options: TIMING });
+    nodes = peers.slice(1).map((p) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { ...TIMING, mainLoopTimeoutMs: 60_000 } }));
     const seen = nodes.map(() => [] as string[][]);
     nodes.forEach((n, i) => n.onChange((v: MembershipView) => seen[i]!.push([...v.alive].sort())));
     await Promise.all([inProcess.start(), ...nodes.map((n) => n.start())]);
     await until(() => nodes.every((n) => n.alive().size === 3) && inProcess!.alive().size === 3, 10_000);
     for (const x of seen) x.length = 0;
-    busy(500);
+    busy(STALL_MS);
     await sleep(300);
     await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
     for (const x of seen) expect(x.some((alive) => !alive.includes('n0'))).toBe(true);

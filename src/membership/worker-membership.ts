@@ -121,7 +121,7 @@ export class WorkerMembership {
 
   /** Starts the worker, which binds the socket and starts heartbeating; rejects as Membership.start would (e.g. EADDRINUSE). */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.port !== undefined) return;
     this.leaving = false;
     const init: WorkerInit = {
       self: this.self,
@@ -129,7 +129,8 @@ export class WorkerMembership {
       secret: this.secret,
       previousSecrets: this.previousSecrets,
       bind: this.c.bind,
-      options: this.c.options ?? {},
+      // As resolved at construction (Membership's rule), whatever setPeers did since.
+      options: this.o,
       incarnation: this.incarnation0,
       logLevel: this.c.logger.level,
       metadata: this.selfMeta,

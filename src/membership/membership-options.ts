@@ -54,6 +54,13 @@ export interface MembershipOptions {
    * through NAT or send from another address than the one configured.
    */
   readonly checkSourceAddress?: boolean;
+  /**
+   * Worker-thread membership only (WorkerMembership, docs/membership.md#worker-thread): when the
+   * main event loop has not run for this long, the worker holds its heartbeats back so peers
+   * take over from a hung process; a shorter stall (bulk work) never costs a false death.
+   * Default 2000 ms; at least 500 (the main thread ticks every 100 ms).
+   */
+  readonly mainLoopTimeoutMs?: number;
 }
 
 export type ResolvedMembershipOptions = Required<Omit<MembershipOptions, 'maxClockSkewMs'>> & {
@@ -69,6 +76,13 @@ export function defaultHeartbeatMs(clusterSize: number, topology: 'ring' | 'mesh
   if (topology === 'mesh' && clusterSize > 16) return 20;
   return 10;
 }
+
+/**
+ * Default bound on a silent main event loop before the membership worker holds heartbeats back:
+ * well above the stalls bulk work causes (hundreds of ms announcing 10 000 VIPs, issue 12), well
+ * below what an operator tolerates from a hung process still counted live.
+ */
+export const DEFAULT_MAIN_LOOP_TIMEOUT_MS = 2000;
 
 /** Fills in defaults for a cluster of `clusterSize` nodes (self included) and validates. */
 export function resolveMembershipOptions(clusterSize: number, o: MembershipOptions = {}): ResolvedMembershipOptions {
@@ -96,6 +110,7 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
     replayWindow: o.replayWindow ?? 1024,
     maxClockSkewMs: o.maxClockSkewMs,
     checkSourceAddress: o.checkSourceAddress ?? true,
+    mainLoopTimeoutMs: o.mainLoopTimeoutMs ?? DEFAULT_MAIN_LOOP_TIMEOUT_MS,
   };
   const issues: { path: string; message: string }[] = [];
   const check = (ok: boolean, field: string, message: string): void => {
@@ -115,6 +130,7 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
   check(Number.isInteger(r.maxEntries) && r.maxEntries >= 4 && r.maxEntries <= 255, 'maxEntries', 'must be an integer in 4..255');
   check(Number.isInteger(r.leaveRepeats) && r.leaveRepeats >= 1, 'leaveRepeats', 'must be a positive integer');
   check(r.replayWindow >= 32 && r.replayWindow % 32 === 0, 'replayWindow', 'must be a positive multiple of 32');
+  check(Number.isFinite(r.mainLoopTimeoutMs) && r.mainLoopTimeoutMs >= 500 && r.mainLoopTimeoutMs <= 60_000, 'mainLoopTimeoutMs', `must be in 500..60000 ms, got ${r.mainLoopTimeoutMs}`);
   check(r.maxMetadataBytes >= 2 && r.maxMetadataBytes <= 65535, 'maxMetadataBytes', 'must be in 2..65535');
   if (issues.length > 0) throw new ConfigError(issues.map((i) => i.message).join('; '), issues);
   return r;

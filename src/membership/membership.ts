@@ -125,6 +125,8 @@ export interface MembershipStats {
   readonly badMetadata: number;
   /** Datagrams that could not be encoded (a bug; logged at error): counted as sent but lost. */
   readonly sendErrors: number;
+  /** Worker-thread membership only: times the main event loop hung past mainLoopTimeoutMs (heartbeats held back). */
+  readonly mainLoopHangs?: number;
 }
 
 export interface MembershipComponents {
@@ -1260,7 +1262,7 @@ export class Membership {
 }
 
 /** Peers other than `self`, checked for duplicate names and member id clashes (ConfigError). */
-function checkPeers(self: string, peers: readonly PeerConfig[]): PeerConfig[] {
+export function checkPeers(self: string, peers: readonly PeerConfig[]): PeerConfig[] {
   const ids = new Map<number, string>([[memberId(self), self]]);
   const out: PeerConfig[] = [];
   peers.forEach((p, i) => {

@@ -92,7 +92,7 @@ describe('failover, conflict and reload metrics', () => {
       stats: new ResponderStats(),
       owned: () => new Map(),
       services: () => [],
-      membership: { stats: () => ({ ...zero, drops, verified: { current: 0, previous: 0 } }), view: () => ({ alive: new Set(), members: new Map() }) },
+      membership: { stats: () => ({ ...zero, drops, verified: { current: 0, previous: 0 }, mainLoopHangs: 2 }), view: () => ({ alive: new Set(), members: new Map() }) },
       failovers: {
         takeovers: new Map([
           ['death', 2],
@@ -112,6 +112,7 @@ describe('failover, conflict and reload metrics', () => {
     }
     const text = await reg.metrics();
     expect(text).toContain('l2vip_takeovers_total{cause="death"} 2');
+    expect(text).toContain('l2vip_membership_transitions_total{event="main-loop-hang"} 2');
     expect(text).toContain('l2vip_takeovers_total{cause="election"} 1');
     expect(text).toContain('l2vip_failover_duration_seconds_bucket{le="0.005",cause="death"} 1');
     expect(text).toContain('l2vip_failover_duration_seconds_bucket{le="0.25",cause="handoff"} 0');

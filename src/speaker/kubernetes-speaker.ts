@@ -24,8 +24,8 @@ import { EventRecorder, type EventSubject } from '../k8s/events.js';
 import { describeError, errorStatus } from '../k8s/api-errors.js';
 import { ResilientInformer, type BackoffOptions } from '../k8s/informer.js';
 import { mergePatch } from '../k8s/patch.js';
-import { Membership, type PeerConfig } from '../membership/membership.js';
-import { UdpTransport } from '../membership/udp-transport.js';
+import type { PeerConfig } from '../membership/membership.js';
+import { WorkerMembership } from '../membership/worker-membership.js';
 import type { Logger } from '../observability/logger.js';
 import { checkSecret } from '../standalone/standalone-config.js';
 import { configWouldStrand, strandMessage } from './config-strand.js';
@@ -96,7 +96,7 @@ export class KubernetesSpeaker {
   private readonly statuses: ResilientInformer<CustomObject>;
   private readonly informers: ResilientInformer<KubernetesObject>[];
   private readonly recorder: EventRecorder;
-  private membership: Membership | undefined;
+  private membership: WorkerMembership | undefined;
   private metrics: K8sClientMetrics | undefined;
 
   private config: Config | undefined;
@@ -221,7 +221,7 @@ export class KubernetesSpeaker {
     });
   }
 
-  private requireMembership(): Membership {
+  private requireMembership(): WorkerMembership {
     if (this.membership === undefined) throw new Error('membership used before the Kubernetes speaker started');
     return this.membership;
   }
@@ -238,14 +238,7 @@ export class KubernetesSpeaker {
       const bind = this.bindAddress();
       const peers = this.peers(bind.port);
       this.peersSignature = JSON.stringify(peers);
-      this.membership = new Membership({
-        self: this.o.nodeName,
-        peers,
-        secret,
-        clock: this.clock,
-        transport: new UdpTransport({ bind: formatHostPort(bind.host, bind.port), logger: this.o.log }),
-        logger: this.o.log,
-      });
+      this.membership = new WorkerMembership({ self: this.o.nodeName, peers, secret, bind: formatHostPort(bind.host, bind.port), logger: this.o.log });
       this.reloadConfig();
       this.desired = this.compute();
       await this.runtime.start({ services: this.desired.services });

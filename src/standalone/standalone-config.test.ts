@@ -36,6 +36,12 @@ describe('standalone config', () => {
     expect(config!.garp.refreshMs).toBeLessThanOrEqual(60_000);
   });
 
+  it('takes cluster.membership.mainLoopTimeoutMs (the worker thread\'s bound on a hung main loop) and checks its range', () => {
+    const withTimeout = (ms: number): string => BASE.replace('  secretFile: /etc/l2vip/secret\n', `  secretFile: /etc/l2vip/secret\n  membership: { mainLoopTimeoutMs: ${ms} }\n`);
+    expect(parseStandaloneConfig(withTimeout(5000)).config?.membership).toEqual({ mainLoopTimeoutMs: 5000 });
+    expect(problems(withTimeout(100))).toEqual([expect.objectContaining({ path: 'cluster.membership.mainLoopTimeoutMs', message: expect.stringMatching(/500\.\.60000/) as unknown })]);
+  });
+
   it('defaults node to the hostname and nodes to every peer', () => {
     const text = BASE.replace('node: n1\n', '').replace('    nodes: [n1, n2]\n', '').replace(/n1/g, 'hostname-default');
     const { config } = parseStandaloneConfig(text, 'hostname-default');

@@ -1,9 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { systemClock } from '../clock/system-clock.js';
 import { FileError } from '../errors.js';
-import { Membership } from '../membership/membership.js';
-import { UdpTransport } from '../membership/udp-transport.js';
+import { WorkerMembership } from '../membership/worker-membership.js';
 import type { Logger } from '../observability/logger.js';
 import { checkNamedInterfaces, SpeakerRuntime } from '../speaker/runtime.js';
 import { checkSecret, parseStandaloneConfig, standaloneConfigError, type StandaloneConfig } from './standalone-config.js';
@@ -60,12 +58,12 @@ function speakerDesired(c: StandaloneConfig) {
 }
 
 /**
- * The standalone speaker: membership over UDP, desired state from the file, ARP/NDP on the
+ * The standalone speaker: membership over UDP (on a worker thread), desired state from the file, ARP/NDP on the
  * host's interfaces, local delivery of the VIPs on every candidate node.
  */
 export class StandaloneSpeaker {
   private readonly runtime: SpeakerRuntime;
-  private readonly membership: Membership;
+  private readonly membership: WorkerMembership;
   /** SIGHUP reloads by result (l2vip_config_reloads_total), counted by whoever reloads (the CLI). */
   readonly reloads = { success: 0, failure: 0 };
 
@@ -75,13 +73,13 @@ export class StandaloneSpeaker {
     private readonly log: Logger,
     previousSecrets: readonly Uint8Array[] = [],
   ) {
-    const membership = (this.membership = new Membership({
+    // On its own thread: a main loop busy announcing thousands of VIPs delays no heartbeat.
+    const membership = (this.membership = new WorkerMembership({
       self: config.node,
       peers: config.peers.filter((p) => p.name !== config.node),
       secret,
       previousSecrets,
-      clock: systemClock,
-      transport: new UdpTransport({ bind: config.bind, logger: log }),
+      bind: config.bind,
       logger: log,
       options: config.membership,
     }));

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../clock/virtual-clock.js';
+import { GatedTransport, MainLoopGate } from './main-loop-gate.js';
+import type { PeerTransport } from './peer-transport.js';
+
+function setup(timeoutMs = 2000) {
+  const clock = new VirtualClock(0);
+  let beat = 0;
+  const changes: [boolean, number][] = [];
+  const gate = new MainLoopGate({ clock, beat: () => beat, timeoutMs, onChange: (h, ms) => changes.push([h, ms]) });
+  const sent: string[] = [];
+  const inner: PeerTransport = { start: () => Promise.resolve(), stop: () => Promise.resolve(), send: (a) => void sent.push(a), onMessage: () => undefined };
+  const transport = new GatedTransport(inner, gate);
+  /** Advances `ms` with the main loop ticking every 100 ms (or not), sending a datagram every 10 ms. */
+  const run = (ms: number, ticking: boolean): void => {
+    for (let t = 0; t < ms; t += 10) {
+      clock.advance(10);
+      if (ticking && clock.now() % 100 === 0) beat++;
+      transport.send('peer:1', new Uint8Array(1));
+    }
+  };
+  return { gate, sent, changes, run };
+}
+
+describe('MainLoopGate', () => {
+  it('lets heartbeats through while the main loop ticks, and through a stall shorter than the bound', () => {
+    const s = setup(2000);
+    s.run(1000, true);
+    s.run(1900, false); // a 1.9 s stall of the main loop: bulk work, not a hang
+    s.run(500, true);
+    expect(s.sent).toHaveLength(340);
+    expect(s.gate.hangs).toBe(0);
+    expect(s.changes).toEqual([]);
+  });
+
+  it('holds every datagram back once the main loop is silent past the bound, and resumes when it ticks again', () => {
+    const s = setup(2000);
+    s.run(500, true);
+    s.run(3000, false);
+    const heldFrom = 50 + 200; // 500 ms ticking, then 2 000 ms of silence allowed
+    expect(s.sent.length).toBe(heldFrom);
+    expect(s.gate.holding).toBe(true);
+    expect(s.gate.held).toBe(350 - heldFrom);
+    s.run(200, true);
+    expect(s.gate.holding).toBe(false);
+    expect(s.gate.hangs).toBe(1);
+    expect(s.changes.map(([h]) => h)).toEqual([true, false]);
+    expect(s.changes[0]![1]).toBeGreaterThan(2000);
+    expect(s.changes[1]![1]).toBeGreaterThanOrEqual(3000);
+  });
+});

@@ -1,0 +1,86 @@
+import type { Clock } from '../clock/clock.js';
+import type { PeerTransport } from './peer-transport.js';
+
+export interface MainLoopGateOptions {
+  readonly clock: Clock;
+  /** Reads the counter the main thread increments (Atomics.load on a SharedArrayBuffer). */
+  readonly beat: () => number;
+  /** Silence of the counter after which the gate closes. */
+  readonly timeoutMs: number;
+  /** Told when the gate closes (hung) or opens again, with how long the main loop was silent. */
+  readonly onChange?: (holding: boolean, silentMs: number) => void;
+}
+
+/**
+ * The failure detector runs on its own thread so that a main event loop busy with bulk work
+ * (thousands of VIPs announced at once) never makes peers declare this node dead. But a main
+ * loop that is hung for good (a bug, a deadlock in a native call) answers no ARP any more: then
+ * peers must take over. The main thread increments a shared counter every 100 ms; while it has
+ * not moved for `timeoutMs` the gate holds every datagram back, so peers see this node go silent
+ * and declare it dead within their usual dead timeout. When the main loop ticks again the gate
+ * opens: peers hear the node (refuting its burial with a new incarnation) and the speaker's flap
+ * damping holds its comeback. Checked on each send (the heartbeat timer calls it every
+ * heartbeatMs), so it needs no timer of its own.
+ */
+export class MainLoopGate {
+  private last: number;
+  private lastMovedAt: number;
+  private holdingNow = false;
+  hangs = 0;
+  held = 0;
+
+  constructor(private readonly o: MainLoopGateOptions) {
+    this.last = o.beat();
+    this.lastMovedAt = o.clock.now();
+  }
+
+  /** Whether datagrams may go out now (the main loop ticked within timeoutMs). */
+  open(): boolean {
+    const now = this.o.clock.now();
+    const beat = this.o.beat();
+    if (beat !== this.last) {
+      this.last = beat;
+      if (this.holdingNow) {
+        this.holdingNow = false;
+        this.o.onChange?.(false, now - this.lastMovedAt);
+      }
+      this.lastMovedAt = now;
+      return true;
+    }
+    if (!this.holdingNow && now - this.lastMovedAt > this.o.timeoutMs) {
+      this.holdingNow = true;
+      this.hangs++;
+      this.o.onChange?.(true, now - this.lastMovedAt);
+    }
+    return !this.holdingNow;
+  }
+
+  get holding(): boolean {
+    return this.holdingNow;
+  }
+}
+
+/** A PeerTransport whose sends are dropped (counted) while the gate is closed; receiving goes on. */
+export class GatedTransport implements PeerTransport {
+  constructor(
+    private readonly inner: PeerTransport,
+    private readonly gate: MainLoopGate,
+  ) {}
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  stop(): Promise<void> {
+    return this.inner.stop();
+  }
+
+  send(address: string, data: Uint8Array): void {
+    if (this.gate.open()) this.inner.send(address, data);
+    else this.gate.held++;
+  }
+
+  onMessage(handler: (data: Uint8Array, from: string) => void): void {
+    this.inner.onMessage(handler);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The membership on real worker threads, over UDP on loopback, in this process: what a stalled
+ * main event loop does to the failure detector. Every node's main thread is this one, so a busy
+ * loop here stalls all three; the bound (mainLoopTimeoutMs) tells which worker holds back.
+ */
+import { createSocket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/observability/logger.js';
+import type { MembershipView } from '../../../src/membership/membership.js';
+import { WorkerMembership } from '../../../src/membership/worker-membership.js';
+import { Membership } from '../../../src/membership/membership.js';
+import { UdpTransport } from '../../../src/membership/udp-transport.js';
+import { systemClock } from '../../../src/clock/system-clock.js';
+
+const SECRET = 'worker thread test secret, at least 32 bytes';
+/**
+ * Slower than the defaults (dead after 250 to 375 ms instead of 80 to 120), so that a test
+ * suite loading the machine does not starve the workers into false deaths; the stalls below
+ * are longer than the dead timeout all the same.
+ */
+const TIMING = { heartbeatMs: 30, suspectMs: 150, deadMs: 250 } as const;
+const STALL_MS = 600;
+
+async function freePorts(n: number): Promise<number[]> {
+  const sockets = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createSocket>>((resolve) => {
+      const s = createSocket('udp4');
+      s.bind(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = sockets.map((s) => s.address().port);
+  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // the main event loop is stalled: bulk work, or a hang
+  }
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+let nodes: WorkerMembership[] = [];
+let inProcess: Membership | undefined;
+
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  await inProcess?.stop();
+  nodes = [];
+  inProcess = undefined;
+});
+
+/** Three nodes; `timeouts[i]`: mainLoopTimeoutMs of node i. Records, per node, every alive set its handlers saw. */
+async function start(timeouts: readonly number[]) {
+  const ports = await freePorts(3);
+  const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
+  nodes = peers.map((p, i) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { ...TIMING, mainLoopTimeoutMs: timeouts[i] ?? 2000 } }));
+  const seen = nodes.map(() => [] as string[][]);
+  nodes.forEach((n, i) => n.onChange((v: MembershipView) => seen[i]!.push([...v.alive].sort())));
+  await Promise.all(nodes.map((n) => n.start()));
+  await until(() => nodes.every((n) => n.alive().size === 3 && [...n.view().members.values()].every((m) => m.self || m.lastHeardMsAgo !== undefined)), 10_000);
+  for (const s of seen) s.length = 0;
+  // Deaths so far: peers whose worker started later were declared dead before first heard.
+  await sleep(1100);
+  const deaths = nodes.map((n) => n.stats().deaths);
+  return { seen, deaths };
+}
+
+describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
+  it('a main loop stalled longer than the dead timeout costs no false death: the worker keeps heartbeating', async () => {
+    const { seen, deaths } = await start([2000, 2000, 2000]);
+    busy(STALL_MS);
+    // Let every queued view message arrive, and one stats snapshot (every second).
+    await sleep(1300);
+    for (const s of seen) for (const alive of s) expect(alive).toHaveLength(3);
+    for (const [i, n] of nodes.entries()) {
+      expect(n.alive().size).toBe(3);
+      expect(n.stats().deaths).toBe(deaths[i]);
+      expect(n.mainLoopStats().hangs).toBe(0);
+    }
+  });
+
+  it('a main loop silent beyond the bound: the worker holds heartbeats back, peers declare it dead, it comes back', async () => {
+    // n0 holds back after 500 ms of silence; n1 and n2 (bound 60 s) keep heartbeating.
+    const { seen, deaths } = await start([500, 60_000, 60_000]);
+    const refuted: string[] = [];
+    nodes[0]!.onRefute((s) => refuted.push(s));
+    busy(1500);
+    await sleep(300);
+    await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
+    await sleep(1200);
+    // Peers saw n0 dead meanwhile, and alive again.
+    for (const i of [1, 2]) {
+      expect(seen[i]!.some((alive) => !alive.includes('n0'))).toBe(true);
+      expect(nodes[i]!.stats().deaths).toBeGreaterThan(deaths[i]!);
+    }
+    expect(nodes[0]!.mainLoopStats()).toMatchObject({ hangs: 1, holding: false });
+    expect(nodes[0]!.stats().mainLoopHangs).toBe(1);
+    expect(nodes[0]!.mainLoopStats().heldDatagrams).toBeGreaterThan(0);
+    expect(refuted.length).toBeGreaterThan(0);
+  });
+
+  it('(the problem) the in-process Membership on the same stalled loop is declared dead by its peers', async () => {
+    const ports = await freePorts(3);
+    const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
+    inProcess = new Membership({ self: 'n0', peers, secret: SECRET, clock: systemClock, transport: new UdpTransport({ bind: peers[0]!.address }), logger: silentLogger(), options: TIMING });
+    nodes = peers.slice(1).map((p) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { ...TIMING, mainLoopTimeoutMs: 60_000 } }));
+    const seen = nodes.map(() => [] as string[][]);
+    nodes.forEach((n, i) => n.onChange((v: MembershipView) => seen[i]!.push([...v.alive].sort())));
+    await Promise.all([inProcess.start(), ...nodes.map((n) => n.start())]);
+    await until(() => nodes.every((n) => n.alive().size === 3) && inProcess!.alive().size === 3, 10_000);
+    for (const x of seen) x.length = 0;
+    busy(STALL_MS);
+    await sleep(300);
+    await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
+    for (const x of seen) expect(x.some((alive) => !alive.includes('n0'))).toBe(true);
+  });
+});

@@ -52,13 +52,19 @@ export class ResilientInformer<T extends KubernetesObject> {
   private errorCount = 0;
   private restartCount = 0;
   private readonly syncedWaiters: (() => void)[] = [];
+  private startedLists = 0;
+  private appliedList = 0;
 
   constructor(kubeConfig: KubeConfig | undefined, private readonly opts: ResilientInformerOptions<T>) {
     this.delayMs = opts.backoff?.initialMs ?? 250;
     const list = async (): Promise<KubernetesListObject<T>> => {
+      const seq = ++this.startedLists;
       const result = await opts.list();
       // ListWatch applies the list synchronously right after this promise settles.
-      setImmediate(() => this.listApplied());
+      setImmediate(() => {
+        this.appliedList = Math.max(this.appliedList, seq);
+        this.onListApplied();
+      });
       return result;
     };
     if (opts.make) this.informer = opts.make(list);
@@ -81,6 +87,20 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   get restarts(): number {
     return this.restartCount;
+  }
+
+  /**
+   * Lists started so far (the first, and one per restart or 410 Gone). An object written
+   * after `listsStarted` was N is in the cache, or gone, once `lastListApplied` exceeds N, even if
+   * its watch event was lost in a restart.
+   */
+  get listsStarted(): number {
+    return this.startedLists;
+  }
+
+  /** The number (1, 2, ...) of the latest list applied to the cache; 0 before the first. */
+  get lastListApplied(): number {
+    return this.appliedList;
   }
 
   /** Resolves once the first list is in the cache. */
@@ -124,7 +144,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     }
   }
 
-  private listApplied(): void {
+  private onListApplied(): void {
     if (!this.running) return;
     this.delayMs = this.opts.backoff?.initialMs ?? 250;
     if (this.isSynced) return;

@@ -6,7 +6,9 @@
  *            --speaker-log-level LEVEL (default info),
  *            --cpu-prof DIR (V8's CPU profiler in the controller and the speakers: DIR/*.cpuprofile,
  *            written at their exit; open in Chrome DevTools, or summarise with
- *            `npx tsx bench/lib/cpuprofile-top.ts FILE`)
+ *            `npx tsx bench/lib/cpuprofile-top.ts FILE`),
+ *            --node-arg ARG (repeatable: an option for node itself in the controller and the speakers,
+ *            e.g. --node-arg --trace-gc; with L2VIP_BENCH_DEBUG set their stderr goes to /tmp too)
  *
  * The cluster of the end-to-end test (test/netns/helpers/k8s-cluster.ts): the fake API server in
  * this process, `l2vip controller` as its own process on loopback, one `l2vip speaker` process per
@@ -38,7 +40,8 @@ import { argValue, load, numberArg, requireRoot, table } from './lib/failover-la
 import { onCleanup } from './lib/cleanup.js';
 import { cpuSample, rssMiB, type CpuSample } from './lib/proc-stats.js';
 
-const USAGE = 'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR] [--speaker-log-level LEVEL]';
+const USAGE =
+  'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR] [--node-arg ARG]... [--speaker-log-level LEVEL]';
 const GOAL = { allocatedS: 10, announcedS: 15, speakerRssMB: 150 };
 const POOL = '198.18.0.0/19';
 
@@ -82,6 +85,8 @@ async function main(): Promise<void> {
 
   const main = argv.includes('--tsx') ? undefined : build();
   const profDir = argValue(argv, '--cpu-prof');
+  const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+  if (profDir !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   const cluster = new K8sCluster({
     nodes: nodeCount,
     pool: [POOL],
@@ -89,8 +94,8 @@ async function main(): Promise<void> {
     apiHistoryLimit: 200_000,
     speakerArgs: ['--log-level', argValue(argv, '--speaker-log-level') ?? 'info'],
     ...(main !== undefined ? { main } : {}),
-    // Written at exit: destroy() below gives the processes time to stop cleanly.
-    ...(profDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+    // Profiles are written at exit: destroy() below gives the processes time to stop cleanly.
+    ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
   });
   const pollers: ChildProcess[] = [];
   // An interrupted run leaves no namespaces behind (destroy() is idempotent enough: it never throws).
@@ -251,7 +256,10 @@ async function main(): Promise<void> {
         const l = (bySvc.get(nm) ?? []).map((o) => `${o.metadata?.name} node=${o.metadata?.labels?.['metallb.io/node']} created=${o.metadata?.creationTimestamp} status=${JSON.stringify(o.status)}`);
         console.log(`  ${nm} expected ${expected.get(nm)}: ${l.join(' | ') || 'none'}`);
       }
-      for (const [name, p] of cluster.speakers) writeFileSync(`/tmp/bench-k8s-${name}.log`, p.lines.map((l) => JSON.stringify({ ...l, t: Number(l.time) - wallT0 })).join('\n'));
+      for (const [name, p] of cluster.speakers) {
+        writeFileSync(`/tmp/bench-k8s-${name}.log`, p.lines.map((l) => JSON.stringify({ ...l, t: Number(l.time) - wallT0 })).join('\n'));
+        writeFileSync(`/tmp/bench-k8s-${name}.stderr`, p.stderr);
+      }
     }
     for (const [name, p] of cluster.speakers) {
       const warnings = p.lines.filter((l) => Number(l.level) >= 40);

@@ -1,5 +1,7 @@
 import {
+  ListWatch,
   makeInformer,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -30,6 +32,11 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly onDelete?: (obj: T) => void;
   /** After the first complete list has been delivered (once). */
   readonly onSynced?: () => void;
+  /**
+   * What the cache keeps of each listed or watched object (src/k8s/slim.ts): a smaller copy
+   * with only the fields the caller reads. Default: the object as received.
+   */
+  readonly slim?: (obj: T) => T;
   /** For tests: builds the underlying informer instead of client-node's makeInformer. */
   readonly make?: (list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
 }
@@ -59,7 +66,9 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.delayMs = opts.backoff?.initialMs ?? 250;
     const list = async (): Promise<KubernetesListObject<T>> => {
       const seq = ++this.startedLists;
-      const result = await opts.list();
+      const listed = await opts.list();
+      const slim = opts.slim;
+      const result = slim === undefined ? listed : { ...listed, items: listed.items.map(slim) };
       // ListWatch applies the list synchronously right after this promise settles.
       setImmediate(() => {
         this.appliedList = Math.max(this.appliedList, seq);
@@ -68,6 +77,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       return result;
     };
     if (opts.make) this.informer = opts.make(list);
+    else if (kubeConfig && opts.slim !== undefined) this.informer = new ListWatch<T>(opts.path, new SlimmingWatch(kubeConfig, opts.slim), list, false, opts.labelSelector);
     else if (kubeConfig) this.informer = makeInformer<T>(kubeConfig, opts.path, list, opts.labelSelector);
     else throw new TypeError('ResilientInformer needs a KubeConfig or a make() function');
     this.informer.on('add', (o) => this.event(o, opts.onAdd));
@@ -167,5 +177,33 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.restartCount++;
       this.kick();
     }, delay);
+  }
+}
+
+/** client-node's Watch, handing the informer a slim copy of each object (as makeInformer, otherwise). */
+class SlimmingWatch<T extends KubernetesObject> extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly slim: (obj: T) => T,
+  ) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, obj: unknown) => {
+        // ERROR carries a Status (410 Gone is read from it), BOOKMARK only a resourceVersion.
+        const keep = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+        callback(phase, keep ? this.slim(obj as T) : obj);
+      },
+      done,
+    );
   }
 }

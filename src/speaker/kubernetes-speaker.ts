@@ -24,6 +24,7 @@ import { EventRecorder, type EventSubject } from '../k8s/events.js';
 import { describeError, errorStatus } from '../k8s/api-errors.js';
 import { ResilientInformer, type BackoffOptions } from '../k8s/informer.js';
 import { mergePatch } from '../k8s/patch.js';
+import { slimEndpointSlice, slimL2Status, slimNode, slimService } from '../k8s/slim.js';
 import { Membership, type PeerConfig } from '../membership/membership.js';
 import { UdpTransport } from '../membership/udp-transport.js';
 import type { Logger } from '../observability/logger.js';
@@ -75,6 +76,12 @@ const METALLB = { group: 'metallb.io', version: 'v1beta1' } as const;
  * second instead of one per 20 ms burst, which made it O(N²) and starved the event loop.
  */
 const RECOMPUTE_INTERVAL_MS = 200;
+/**
+ * ...and at least this many times as long as the last pass took, so that passes use at most
+ * about a tenth of the event loop however many Services there are (the failure detector and
+ * the responders share it).
+ */
+const RECOMPUTE_COST_FACTOR = 10;
 /** ServiceL2Status syncs: one at a time, the next at least this long after the previous one ended. */
 const STATUS_INTERVAL_MS = 250;
 /** A sync still writing after this long, with something changed meanwhile, stops taking new writes and diffs again. */
@@ -118,6 +125,7 @@ export class KubernetesSpeaker {
   private readonly memo = new DesiredMemo();
   /** Clock time the last recompute / status sync ended (the next waits its interval after it). */
   private lastRecomputeEnd = -Infinity;
+  private lastRecomputeMs = 0;
   private lastStatusEnd = -Infinity;
   private statusRunning = false;
   /** Something changed while a sync ran: another follows it. */
@@ -147,14 +155,22 @@ export class KubernetesSpeaker {
     const backoff = o.watchBackoff;
     const changed = (): void => this.scheduleRecompute();
     const common = { log: this.log, ...(backoff !== undefined ? { backoff } : {}), onAdd: changed, onUpdate: changed, onDelete: changed };
-    this.services = new ResilientInformer<V1Service>(kc, { ...common, name: 'services', path: '/api/v1/services', list: () => this.core.listServiceForAllNamespaces() });
+    // Only the fields the rules read are kept of the bulky kinds (src/k8s/slim.ts).
+    this.services = new ResilientInformer<V1Service>(kc, {
+      ...common,
+      name: 'services',
+      path: '/api/v1/services',
+      list: () => this.core.listServiceForAllNamespaces(),
+      slim: slimService,
+    });
     this.slices = new ResilientInformer<V1EndpointSlice>(kc, {
       ...common,
       name: 'endpointslices',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => discovery.listEndpointSliceForAllNamespaces(),
+      slim: slimEndpointSlice,
     });
-    this.nodes = new ResilientInformer<V1Node>(kc, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => this.core.listNode() });
+    this.nodes = new ResilientInformer<V1Node>(kc, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => this.core.listNode(), slim: slimNode });
     this.pods = new ResilientInformer<V1Pod>(kc, {
       ...common,
       name: 'pods',
@@ -190,6 +206,7 @@ export class KubernetesSpeaker {
       name: 'servicel2statuses',
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/servicel2statuses`,
       list: customList('servicel2statuses'),
+      slim: slimL2Status,
     });
     this.informers = [this.services, this.slices, this.nodes, this.pods, this.pools, this.adverts, this.statuses] as unknown as ResilientInformer<KubernetesObject>[];
     this.recorder = new EventRecorder({
@@ -332,11 +349,14 @@ export class KubernetesSpeaker {
     if (!this.started || this.stopping || this.recomputeTimer !== undefined) return;
     // Leading edge: a change after a quiet time is decided in the next turn (with whatever else
     // arrived in this one); during a stream, once per interval.
-    const wait = Math.max(0, this.lastRecomputeEnd + RECOMPUTE_INTERVAL_MS - this.clock.now());
+    const interval = Math.max(RECOMPUTE_INTERVAL_MS, RECOMPUTE_COST_FACTOR * this.lastRecomputeMs);
+    const wait = Math.max(0, this.lastRecomputeEnd + interval - this.clock.now());
     this.recomputeTimer = this.clock.setTimeout(() => {
       this.recomputeTimer = undefined;
+      const t0 = this.clock.now();
       this.recompute();
       this.lastRecomputeEnd = this.clock.now();
+      this.lastRecomputeMs = this.lastRecomputeEnd - t0;
     }, wait);
   }
 

@@ -130,6 +130,10 @@ export class KubernetesSpeaker {
   private statusRunning = false;
   /** Something changed while a sync ran: another follows it. */
   private statusPending = false;
+  /** The owners and live nodes at the last membership change that scheduled a sync. */
+  private statusOwners: ReadonlyMap<string, string | undefined> | undefined;
+  private statusLive = '';
+  private ownersCheck: Timer | undefined;
   private lastVirtualMacIssues = '[]';
   private started = false;
   private stopping = false;
@@ -289,7 +293,7 @@ export class KubernetesSpeaker {
       this.reloadConfig();
       this.desired = this.compute();
       await this.runtime.start({ services: this.desired.services });
-      this.membership.onChange(() => this.scheduleStatusSync());
+      this.membership.onChange(() => this.membershipChanged());
       this.started = true;
       this.warnStrictArp();
       this.scheduleStatusSync();
@@ -309,6 +313,7 @@ export class KubernetesSpeaker {
     this.recomputeTimer?.cancel();
     this.statusTimer?.cancel();
     this.resyncTimer?.cancel();
+    this.ownersCheck?.cancel();
     await this.runtime.stop();
     if (this.started) {
       // Nothing is announced from here any more: the successor writes its own objects.
@@ -379,6 +384,25 @@ export class KubernetesSpeaker {
     if (sameServices(before, this.desired.services)) return;
     this.runtime.setDesired({ services: this.desired.services });
     this.scheduleStatusSync();
+  }
+
+  /**
+   * Membership changes come many times a second (suspicions, peers' metadata); the
+   * ServiceL2Status objects depend only on the owners (the core keeps the same map object while
+   * they stay the same) and on which nodes are live. Checked in the next turn, after the core
+   * has re-elected for the change, whatever the order of the handlers.
+   */
+  private membershipChanged(): void {
+    if (this.ownersCheck !== undefined) return;
+    this.ownersCheck = this.clock.setTimeout(() => {
+      this.ownersCheck = undefined;
+      const owners = this.runtime.owners();
+      const live = [...this.requireMembership().view().alive].sort().join(',');
+      if (owners === this.statusOwners && live === this.statusLive) return;
+      this.statusOwners = owners;
+      this.statusLive = live;
+      this.scheduleStatusSync();
+    }, 0);
   }
 
   private bindPort(): number {

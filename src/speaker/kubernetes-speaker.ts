@@ -73,9 +73,11 @@ const METALLB = { group: 'metallb.io', version: 'v1beta1' } as const;
  * twice by the controller): the first change is decided at once, later ones at most once per
  * RECOMPUTE_INTERVAL_MS after the previous pass ended. A pass over N Services costs O(N) (the
  * core re-elects them all), so a stream of N changes costs a bounded number of passes per
- * second instead of one per 20 ms burst, which made it O(N²) and starved the event loop.
+ * second instead of one per 20 ms burst, which made it O(N²) and starved the event loop. Each
+ * pass that changes the services also changes the digest this node publishes, and every peer
+ * re-elects everything on it: twice a second at most.
  */
-const RECOMPUTE_INTERVAL_MS = 200;
+const RECOMPUTE_INTERVAL_MS = 500;
 /**
  * ...and at least this many times as long as the last pass took, so that passes use at most
  * about a tenth of the event loop however many Services there are (the failure detector and

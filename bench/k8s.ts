@@ -4,8 +4,11 @@
  *            --scrape-ms N (speaker /metrics poll interval, default 500),
  *            --tsx (run the processes from the TypeScript sources instead of building dist/),
  *            --speaker-log-level LEVEL (default info),
- *            --cpu-prof DIR (node --prof for the controller and the speakers: DIR/v8-PID.log,
- *            read with `node --prof-process DIR/v8-PID.log`)
+ *            --cpu-prof DIR (V8's CPU profiler in the controller and the speakers: DIR/*.cpuprofile,
+ *            written at their exit; open in Chrome DevTools, or summarise with
+ *            `npx tsx bench/lib/cpuprofile-top.ts FILE`),
+ *            --node-arg ARG (repeatable: an option for node itself in the controller and the speakers,
+ *            e.g. --node-arg --trace-gc; with L2VIP_BENCH_DEBUG set their stderr goes to /tmp too)
  *
  * The cluster of the end-to-end test (test/netns/helpers/k8s-cluster.ts): the fake API server in
  * this process, `l2vip controller` as its own process on loopback, one `l2vip speaker` process per
@@ -37,7 +40,8 @@ import { argValue, load, numberArg, requireRoot, table } from './lib/failover-la
 import { onCleanup } from './lib/cleanup.js';
 import { cpuSample, rssMiB, type CpuSample } from './lib/proc-stats.js';
 
-const USAGE = 'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR] [--speaker-log-level LEVEL]';
+const USAGE =
+  'usage: sudo npx tsx bench/k8s.ts [--services N] [--nodes N] [--timeout SECONDS] [--scrape-ms N] [--tsx] [--cpu-prof DIR] [--node-arg ARG]... [--speaker-log-level LEVEL]';
 const GOAL = { allocatedS: 10, announcedS: 15, speakerRssMB: 150 };
 const POOL = '198.18.0.0/19';
 
@@ -51,6 +55,11 @@ function peakRssMiB(pid: number): number {
 
 const s = (ms: number | undefined): string => (ms === undefined ? 'not reached' : `${(ms / 1000).toFixed(2)} s`);
 const mb = (v: number): string => `${v.toFixed(0)} MB`;
+
+interface KubeLike {
+  readonly metadata?: { readonly name?: string; readonly creationTimestamp?: string; readonly labels?: Record<string, string> };
+  readonly status?: unknown;
+}
 
 interface Proc {
   readonly name: string;
@@ -76,6 +85,8 @@ async function main(): Promise<void> {
 
   const main = argv.includes('--tsx') ? undefined : build();
   const profDir = argValue(argv, '--cpu-prof');
+  const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+  if (profDir !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   const cluster = new K8sCluster({
     nodes: nodeCount,
     pool: [POOL],
@@ -83,8 +94,8 @@ async function main(): Promise<void> {
     apiHistoryLimit: 200_000,
     speakerArgs: ['--log-level', argValue(argv, '--speaker-log-level') ?? 'info'],
     ...(main !== undefined ? { main } : {}),
-    // --prof writes its tick log as it goes: a process killed at the end still leaves it.
-    ...(profDir !== undefined ? { nodeArgs: ['--prof', '--no-logfile-per-isolate', `--logfile=${profDir}/v8-%p.log`] } : {}),
+    // Profiles are written at exit: destroy() below gives the processes time to stop cleanly.
+    ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
   });
   const pollers: ChildProcess[] = [];
   // An interrupted run leaves no namespaces behind (destroy() is idempotent enough: it never throws).
@@ -229,7 +240,26 @@ async function main(): Promise<void> {
     console.log(`Events in the fake: ${events}; ServiceL2Status in ${CLUSTER_NAMESPACE}: ${api.objects.list('metallb.io/v1beta1', 'ServiceL2Status', CLUSTER_NAMESPACE).length}`);
     if (process.env.L2VIP_BENCH_DEBUG) {
       const { writeFileSync } = await import('node:fs');
-      for (const [name, p] of cluster.speakers) writeFileSync(`/tmp/bench-k8s-${name}.log`, p.lines.map((l) => JSON.stringify({ ...l, t: Number(l.time) - wallT0 })).join('\n'));
+      // Services whose ServiceL2Status objects are not exactly one naming the expected node.
+      const objs = api.objects.list('metallb.io/v1beta1', 'ServiceL2Status', CLUSTER_NAMESPACE);
+      const bySvc = new Map<string, KubeLike[]>();
+      for (const o of objs as KubeLike[]) {
+        const svc = o.metadata?.labels?.['metallb.io/service-name'] ?? '?';
+        bySvc.set(svc, [...(bySvc.get(svc) ?? []), o]);
+      }
+      const wrong = names.filter((nm) => {
+        const l = bySvc.get(nm) ?? [];
+        return l.length !== 1 || l[0]?.metadata?.labels?.['metallb.io/node'] !== expected.get(nm);
+      });
+      console.log(`ServiceL2Status wrong for ${wrong.length} Services; first ones:`);
+      for (const nm of wrong.slice(0, 8)) {
+        const l = (bySvc.get(nm) ?? []).map((o) => `${o.metadata?.name} node=${o.metadata?.labels?.['metallb.io/node']} created=${o.metadata?.creationTimestamp} status=${JSON.stringify(o.status)}`);
+        console.log(`  ${nm} expected ${expected.get(nm)}: ${l.join(' | ') || 'none'}`);
+      }
+      for (const [name, p] of cluster.speakers) {
+        writeFileSync(`/tmp/bench-k8s-${name}.log`, p.lines.map((l) => JSON.stringify({ ...l, t: Number(l.time) - wallT0 })).join('\n'));
+        writeFileSync(`/tmp/bench-k8s-${name}.stderr`, p.stderr);
+      }
     }
     for (const [name, p] of cluster.speakers) {
       const warnings = p.lines.filter((l) => Number(l.level) >= 40);
@@ -243,7 +273,7 @@ async function main(): Promise<void> {
   } finally {
     for (const p of pollers) p.kill('SIGTERM');
     // A clean exit, so that NODE_OPTIONS=--cpu-prof writes the processes' profiles.
-    await cluster.destroy(profDir !== undefined ? 40_000 : 0);
+    await cluster.destroy(profDir !== undefined ? 120_000 : 0);
     unhook();
   }
 }

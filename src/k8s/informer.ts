@@ -1,5 +1,7 @@
 import {
+  ListWatch,
   makeInformer,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -30,6 +32,11 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly onDelete?: (obj: T) => void;
   /** After the first complete list has been delivered (once). */
   readonly onSynced?: () => void;
+  /**
+   * What the cache keeps of each listed or watched object (src/k8s/slim.ts): a smaller copy
+   * with only the fields the caller reads. Default: the object as received.
+   */
+  readonly slim?: (obj: T) => T;
   /** For tests: builds the underlying informer instead of client-node's makeInformer. */
   readonly make?: (list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
 }
@@ -52,16 +59,25 @@ export class ResilientInformer<T extends KubernetesObject> {
   private errorCount = 0;
   private restartCount = 0;
   private readonly syncedWaiters: (() => void)[] = [];
+  private startedLists = 0;
+  private appliedList = 0;
 
   constructor(kubeConfig: KubeConfig | undefined, private readonly opts: ResilientInformerOptions<T>) {
     this.delayMs = opts.backoff?.initialMs ?? 250;
     const list = async (): Promise<KubernetesListObject<T>> => {
-      const result = await opts.list();
+      const seq = ++this.startedLists;
+      const listed = await opts.list();
+      const slim = opts.slim;
+      const result = slim === undefined ? listed : { ...listed, items: listed.items.map(slim) };
       // ListWatch applies the list synchronously right after this promise settles.
-      setImmediate(() => this.listApplied());
+      setImmediate(() => {
+        this.appliedList = Math.max(this.appliedList, seq);
+        this.onListApplied();
+      });
       return result;
     };
     if (opts.make) this.informer = opts.make(list);
+    else if (kubeConfig && opts.slim !== undefined) this.informer = new ListWatch<T>(opts.path, new SlimmingWatch(kubeConfig, opts.slim), list, false, opts.labelSelector);
     else if (kubeConfig) this.informer = makeInformer<T>(kubeConfig, opts.path, list, opts.labelSelector);
     else throw new TypeError('ResilientInformer needs a KubeConfig or a make() function');
     this.informer.on('add', (o) => this.event(o, opts.onAdd));
@@ -81,6 +97,20 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   get restarts(): number {
     return this.restartCount;
+  }
+
+  /**
+   * Lists started so far (the first, and one per restart or 410 Gone). An object written
+   * after `listsStarted` was N is in the cache, or gone, once `lastListApplied` exceeds N, even if
+   * its watch event was lost in a restart.
+   */
+  get listsStarted(): number {
+    return this.startedLists;
+  }
+
+  /** The number (1, 2, ...) of the latest list applied to the cache; 0 before the first. */
+  get lastListApplied(): number {
+    return this.appliedList;
   }
 
   /** Resolves once the first list is in the cache. */
@@ -124,7 +154,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     }
   }
 
-  private listApplied(): void {
+  private onListApplied(): void {
     if (!this.running) return;
     this.delayMs = this.opts.backoff?.initialMs ?? 250;
     if (this.isSynced) return;
@@ -147,5 +177,33 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.restartCount++;
       this.kick();
     }, delay);
+  }
+}
+
+/** client-node's Watch, handing the informer a slim copy of each object (as makeInformer, otherwise). */
+class SlimmingWatch<T extends KubernetesObject> extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly slim: (obj: T) => T,
+  ) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, obj: unknown) => {
+        // ERROR carries a Status (410 Gone is read from it), BOOKMARK only a resourceVersion.
+        const keep = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+        callback(phase, keep ? this.slim(obj as T) : obj);
+      },
+      done,
+    );
   }
 }

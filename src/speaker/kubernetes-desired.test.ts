@@ -5,6 +5,7 @@ import { parseConfigObjects } from '../config/parse.js';
 import type { Config } from '../config/types.js';
 import { Elector } from '../election/elect.js';
 import {
+  DesiredMemo,
   SKIP_REASONS,
   endpointCanServe,
   kubernetesDesiredState,
@@ -370,6 +371,31 @@ describe('Kubernetes speaker: properties', () => {
     );
   });
 
+  it('give with decisions kept between passes the same answer as without, over any sequence of changes', () => {
+    const step = fc.tuple(uniqueNodes, uniqueSvcs, fc.array(arbSlice, { maxLength: 10 }), fc.constantFrom('n1', 'n2'));
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 5 }), (steps) => {
+        const memo = new DesiredMemo();
+        // As an informer: an object whose content did not change keeps its identity.
+        const known = new Map<string, unknown>();
+        const keep = <T>(xs: readonly T[]): T[] => {
+          return xs.map((x) => {
+            const key = JSON.stringify(x);
+            const same = (known.get(key) as T | undefined) ?? x;
+            known.set(key, same);
+            return same;
+          });
+        };
+        for (const [ns, ss, es, self] of steps) {
+          const objs = build(ns, ss, es);
+          const input = { self, config: cfg, nodes: keep(objs.nodes), services: keep(objs.services), endpointSlices: keep(objs.endpointSlices) };
+          expect(kubernetesDesiredState(input, memo)).toEqual(kubernetesDesiredState(input));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('account for every LoadBalancer Service exactly once, with candidates that are eligible Node objects', () => {
     fc.assert(
       fc.property(uniqueNodes, uniqueSvcs, fc.array(arbSlice, { maxLength: 10 }), (ns, ss, es) => {
@@ -386,6 +412,41 @@ describe('Kubernetes speaker: properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('Kubernetes speaker: decisions kept between passes', () => {
+  it('decide again only the Services whose object or EndpointSlices changed, and reuse the rest as they were', () => {
+    const memo = new DesiredMemo();
+    const services = ['a', 'b', 'c'].map((n, i) => svc(n, { ips: [`10.0.0.${i + 1}`] }));
+    const slices = services.map((s) => slice(s.metadata?.name ?? '', [ready('node-a')]));
+    const input = { self: 'node-a', config: BASIC, services, endpointSlices: slices, nodes: NODES };
+    const first = kubernetesDesiredState(input, memo);
+    expect(memo.reused).toBe(0);
+    // The informer replaces the object of a changed Service, and of a changed slice.
+    const services2 = [services[0]!, svc('b', { ips: ['10.0.0.9'] }), services[2]!];
+    const slices2 = [slices[0]!, slices[1]!, slice('c', [ready('node-b')])];
+    const second = kubernetesDesiredState({ ...input, services: services2, endpointSlices: slices2 }, memo);
+    expect(memo.reused).toBe(1);
+    expect(second.services[0]).toBe(first.services[0]);
+    expect(second.services[1]?.addresses).toEqual(['10.0.0.9']);
+    expect(second).toEqual(kubernetesDesiredState({ ...input, services: services2, endpointSlices: slices2 }));
+  });
+
+  it('forget every decision when the config, a node label or this node changes, not when a node only heartbeats', () => {
+    const memo = new DesiredMemo();
+    const services = [svc('a')];
+    const input = { self: 'node-a', config: BASIC, services, endpointSlices: [slice('a', [ready('node-a')])], nodes: NODES };
+    kubernetesDesiredState(input, memo);
+    const heartbeat = NODES.map((n) => ({ ...n, status: { conditions: [...(n.status?.conditions ?? [])] } }));
+    kubernetesDesiredState({ ...input, nodes: heartbeat }, memo);
+    expect(memo.reused).toBe(1);
+    kubernetesDesiredState({ ...input, nodes: [node('node-a', { zone: 'x' }), NODES[1]!, NODES[2]!] }, memo);
+    expect(memo.reused).toBe(0);
+    kubernetesDesiredState({ ...input, config: config([pool('default', ['10.0.0.0/24']), l2('all')]) }, memo);
+    expect(memo.reused).toBe(0);
+    kubernetesDesiredState({ ...input, self: 'node-b' }, memo);
+    expect(memo.reused).toBe(0);
   });
 });
 

@@ -183,20 +183,77 @@ interface AdSetFacts {
   readonly hasServiceSelectors: boolean;
 }
 
-/** The speaker core's desired state from the cluster's objects; see the file header. */
-export function kubernetesDesiredState(input: KubernetesSpeakerInput): KubernetesDesired {
+/**
+ * Decisions of the last call, so that the next one decides again only the Services whose
+ * objects changed. An informer replaces an object on every change, so "same object, same
+ * EndpointSlice objects" means "same decision", as long as the context (config, the nodes'
+ * names, labels and exclusions, this node, the options) is the same; any change there
+ * forgets everything. Keep one per caller and pass it to every call.
+ */
+export class DesiredMemo {
+  private context: { config: Config; key: string } | undefined;
+  private decisions = new Map<string, MemoEntry>();
+  private reusedCount = 0;
+
+  /** Decisions the last call reused instead of deciding again (for tests and logs). */
+  get reused(): number {
+    return this.reusedCount;
+  }
+
+  /** Starts a call in `config` and context `key`: the last call's decisions if both are the same. */
+  begin(config: Config, key: string): { previous: ReadonlyMap<string, MemoEntry> | undefined; next: Map<string, MemoEntry> } {
+    const same = this.context !== undefined && this.context.config === config && this.context.key === key;
+    const previous = same ? this.decisions : undefined;
+    this.context = { config, key };
+    this.decisions = new Map();
+    this.reusedCount = 0;
+    return { previous, next: this.decisions };
+  }
+
+  countReused(): void {
+    this.reusedCount++;
+  }
+}
+
+interface MemoEntry {
+  readonly svc: ServiceLike;
+  readonly slices: readonly EndpointSliceLike[];
+  readonly result: ServiceSpec | SkippedService;
+}
+
+const NO_SLICES: readonly EndpointSliceLike[] = [];
+
+function sameRefs<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The speaker core's desired state from the cluster's objects; see the file header. With a
+ * `memo`, Services whose objects did not change since the last call keep their decision (the
+ * same ServiceSpec object), so a stream of creations costs work per change, not per Service.
+ */
+export function kubernetesDesiredState(input: KubernetesSpeakerInput, memo?: DesiredMemo): KubernetesDesired {
   const { config, self } = input;
   const opts = input.options ?? {};
   const ignoreExclude = opts.ignoreExcludeLb ?? false;
 
   const nodeLabels = new Map<string, Labels>();
   const eligible = new Set<string>();
+  const nodeFacts: [string, Labels, boolean][] = [];
   for (const n of input.nodes) {
     const name = n.metadata?.name;
     if (name === undefined || name === '') continue;
-    nodeLabels.set(name, n.metadata?.labels ?? {});
-    if (nodeExcludedReason(n, ignoreExclude) === undefined) eligible.add(name);
+    const labels = n.metadata?.labels ?? {};
+    nodeLabels.set(name, labels);
+    const ok = nodeExcludedReason(n, ignoreExclude) === undefined;
+    if (ok) eligible.add(name);
+    nodeFacts.push([name, labels, ok]);
   }
+  // Node status changes (heartbeats) are not part of the context: only what the rules read.
+  nodeFacts.sort((a, b) => cmp(a[0], b[0]));
+  const { previous, next } = memo?.begin(config, JSON.stringify([self, opts.loadBalancerClass ?? '', nodeFacts])) ?? { previous: undefined, next: undefined };
 
   const resolved = new Map<string, ResolvedAd>();
   const resolve = (ad: L2Advertisement): ResolvedAd => {
@@ -255,7 +312,16 @@ export function kubernetesDesiredState(input: KubernetesSpeakerInput): Kubernete
     const name = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
     if (seen.has(name)) continue;
     seen.add(name);
-    const d = decide(svc, name, config, slicesByService.get(name) ?? [], adsByPool, factsFor);
+    const slices = slicesByService.get(name) ?? NO_SLICES;
+    const before = previous?.get(name);
+    let d: ServiceSpec | SkippedService;
+    if (before !== undefined && before.svc === svc && sameRefs(before.slices, slices)) {
+      d = before.result;
+      memo?.countReused();
+    } else {
+      d = decide(svc, name, config, slices, adsByPool, factsFor);
+    }
+    next?.set(name, { svc, slices, result: d });
     if ('reason' in d) skipped.push(d);
     else services.push(d);
   }

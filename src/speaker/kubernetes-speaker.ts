@@ -24,14 +24,15 @@ import { EventRecorder, type EventSubject } from '../k8s/events.js';
 import { describeError, errorStatus } from '../k8s/api-errors.js';
 import { ResilientInformer, type BackoffOptions } from '../k8s/informer.js';
 import { mergePatch } from '../k8s/patch.js';
+import { slimEndpointSlice, slimL2Status, slimNode, slimService } from '../k8s/slim.js';
 import type { PeerConfig } from '../membership/membership.js';
 import { WorkerMembership } from '../membership/worker-membership.js';
 import type { Logger } from '../observability/logger.js';
 import { checkSecret } from '../standalone/standalone-config.js';
 import { configWouldStrand, strandMessage } from './config-strand.js';
 import { peersFromPods } from './k8s-peers.js';
-import { kubernetesDesiredState, type KubernetesDesired } from './kubernetes-desired.js';
-import { diffL2Statuses, type AnnouncedService, type L2StatusAction, type L2StatusLike } from './l2-status.js';
+import { DesiredMemo, kubernetesDesiredState, type KubernetesDesired } from './kubernetes-desired.js';
+import { CreatedL2Statuses, diffL2Statuses, type AnnouncedService, type L2StatusAction, type L2StatusLike } from './l2-status.js';
 import type { ServiceSpec } from './ownership.js';
 import { SpeakerRuntime } from './runtime.js';
 import { strictArpWarning, type ArpSysctl } from './strict-arp.js';
@@ -67,8 +68,26 @@ export interface KubernetesSpeakerOptions {
 type CustomObject = KubernetesObject & { spec?: unknown; status?: unknown };
 
 const METALLB = { group: 'metallb.io', version: 'v1beta1' } as const;
-/** Informer events come in bursts (a relist, 5 000 Services created at once): decide once per burst. */
-const DEBOUNCE_MS = 20;
+/**
+ * Informer events come in bursts (a relist, 5 000 Services created at once, each then updated
+ * twice by the controller): the first change is decided at once, later ones at most once per
+ * RECOMPUTE_INTERVAL_MS after the previous pass ended. A pass over N Services costs O(N) (the
+ * core re-elects them all), so a stream of N changes costs a bounded number of passes per
+ * second instead of one per 20 ms burst, which made it O(N²) and starved the event loop. Each
+ * pass that changes the services also changes the digest this node publishes, and every peer
+ * re-elects everything on it: twice a second at most.
+ */
+const RECOMPUTE_INTERVAL_MS = 500;
+/**
+ * ...and at least this many times as long as the last pass took, so that passes use at most
+ * about a tenth of the event loop however many Services there are (the failure detector and
+ * the responders share it).
+ */
+const RECOMPUTE_COST_FACTOR = 10;
+/** ServiceL2Status syncs: one at a time, the next at least this long after the previous one ended. */
+const STATUS_INTERVAL_MS = 250;
+/** A sync still writing after this long, with something changed meanwhile, stops taking new writes and diffs again. */
+const STATUS_REDIFF_MS = 1_000;
 /** ServiceL2Status writes in flight at once (as the controller's Service writes). */
 const STATUS_WRITE_CONCURRENCY = 8;
 /** ServiceL2Status objects are also checked this often, so a failed write is retried. */
@@ -104,6 +123,19 @@ export class KubernetesSpeaker {
   private configStale = false;
   private lastConfigProblem = '';
   private desired: KubernetesDesired = { services: [], skipped: [] };
+  /** Decisions of the last pass: a pass decides again only the Services whose objects changed. */
+  private readonly memo = new DesiredMemo();
+  /** Clock time the last recompute / status sync ended (the next waits its interval after it). */
+  private lastRecomputeEnd = -Infinity;
+  private lastRecomputeMs = 0;
+  private lastStatusEnd = -Infinity;
+  private statusRunning = false;
+  /** Something changed while a sync ran: another follows it. */
+  private statusPending = false;
+  /** The owners and live nodes at the last membership change that scheduled a sync. */
+  private statusOwners: ReadonlyMap<string, string | undefined> | undefined;
+  private statusLive = '';
+  private ownersCheck: Timer | undefined;
   private lastVirtualMacIssues = '[]';
   private started = false;
   private stopping = false;
@@ -111,8 +143,8 @@ export class KubernetesSpeaker {
   private statusTimer: Timer | undefined;
   private resyncTimer: Timer | undefined;
   private statusChain: Promise<void> = Promise.resolve();
-  /** ServiceL2Status objects created but not yet seen by the informer, by name. */
-  private readonly created = new Map<string, { object: L2StatusLike; at: number }>();
+  /** ServiceL2Status objects created but not yet reported by the informer. */
+  private readonly created = new CreatedL2Statuses();
   /** Services this node announced at the last status sync, for nodeAssigned / announceFailed Events. */
   private announcedBefore = new Set<string>();
   private failedBefore = new Set<string>();
@@ -129,14 +161,22 @@ export class KubernetesSpeaker {
     const backoff = o.watchBackoff;
     const changed = (): void => this.scheduleRecompute();
     const common = { log: this.log, ...(backoff !== undefined ? { backoff } : {}), onAdd: changed, onUpdate: changed, onDelete: changed };
-    this.services = new ResilientInformer<V1Service>(kc, { ...common, name: 'services', path: '/api/v1/services', list: () => this.core.listServiceForAllNamespaces() });
+    // Only the fields the rules read are kept of the bulky kinds (src/k8s/slim.ts).
+    this.services = new ResilientInformer<V1Service>(kc, {
+      ...common,
+      name: 'services',
+      path: '/api/v1/services',
+      list: () => this.core.listServiceForAllNamespaces(),
+      slim: slimService,
+    });
     this.slices = new ResilientInformer<V1EndpointSlice>(kc, {
       ...common,
       name: 'endpointslices',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => discovery.listEndpointSliceForAllNamespaces(),
+      slim: slimEndpointSlice,
     });
-    this.nodes = new ResilientInformer<V1Node>(kc, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => this.core.listNode() });
+    this.nodes = new ResilientInformer<V1Node>(kc, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => this.core.listNode(), slim: slimNode });
     this.pods = new ResilientInformer<V1Pod>(kc, {
       ...common,
       name: 'pods',
@@ -158,15 +198,21 @@ export class KubernetesSpeaker {
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/l2advertisements`,
       list: customList('l2advertisements'),
     });
-    const statusChanged = (): void => this.scheduleStatusSync();
+    const statusChanged =
+      (deleted: boolean) =>
+      (o: CustomObject): void => {
+        this.created.reported(o.metadata?.name, deleted);
+        this.scheduleStatusSync();
+      };
     this.statuses = new ResilientInformer<CustomObject>(kc, {
       ...common,
-      onAdd: statusChanged,
-      onUpdate: statusChanged,
-      onDelete: statusChanged,
+      onAdd: statusChanged(false),
+      onUpdate: statusChanged(false),
+      onDelete: statusChanged(true),
       name: 'servicel2statuses',
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/servicel2statuses`,
       list: customList('servicel2statuses'),
+      slim: slimL2Status,
     });
     this.informers = [this.services, this.slices, this.nodes, this.pods, this.pools, this.adverts, this.statuses] as unknown as ResilientInformer<KubernetesObject>[];
     this.recorder = new EventRecorder({
@@ -242,7 +288,7 @@ export class KubernetesSpeaker {
       this.reloadConfig();
       this.desired = this.compute();
       await this.runtime.start({ services: this.desired.services });
-      this.membership.onChange(() => this.scheduleStatusSync());
+      this.membership.onChange(() => this.membershipChanged());
       this.started = true;
       this.warnStrictArp();
       this.scheduleStatusSync();
@@ -262,6 +308,7 @@ export class KubernetesSpeaker {
     this.recomputeTimer?.cancel();
     this.statusTimer?.cancel();
     this.resyncTimer?.cancel();
+    this.ownersCheck?.cancel();
     await this.runtime.stop();
     if (this.started) {
       // Nothing is announced from here any more: the successor writes its own objects.
@@ -300,10 +347,17 @@ export class KubernetesSpeaker {
 
   private scheduleRecompute(): void {
     if (!this.started || this.stopping || this.recomputeTimer !== undefined) return;
+    // Leading edge: a change after a quiet time is decided in the next turn (with whatever else
+    // arrived in this one); during a stream, once per interval.
+    const interval = Math.max(RECOMPUTE_INTERVAL_MS, RECOMPUTE_COST_FACTOR * this.lastRecomputeMs);
+    const wait = Math.max(0, this.lastRecomputeEnd + interval - this.clock.now());
     this.recomputeTimer = this.clock.setTimeout(() => {
       this.recomputeTimer = undefined;
+      const t0 = this.clock.now();
       this.recompute();
-    }, DEBOUNCE_MS);
+      this.lastRecomputeEnd = this.clock.now();
+      this.lastRecomputeMs = this.lastRecomputeEnd - t0;
+    }, wait);
   }
 
   private recompute(): void {
@@ -318,9 +372,32 @@ export class KubernetesSpeaker {
       this.log.info({ peers: peers.map((p) => p.name) }, 'speaker peers changed');
     }
     this.reloadConfig();
+    const before = this.desired.services;
     this.desired = this.compute();
+    // Most events change nothing the core sees (the controller's annotation patch, a status
+    // already known): the core's re-election of every Service is skipped then.
+    if (sameServices(before, this.desired.services)) return;
     this.runtime.setDesired({ services: this.desired.services });
     this.scheduleStatusSync();
+  }
+
+  /**
+   * Membership changes come many times a second (suspicions, peers' metadata); the
+   * ServiceL2Status objects depend only on the owners (the core keeps the same map object while
+   * they stay the same) and on which nodes are live. Checked in the next turn, after the core
+   * has re-elected for the change, whatever the order of the handlers.
+   */
+  private membershipChanged(): void {
+    if (this.ownersCheck !== undefined) return;
+    this.ownersCheck = this.clock.setTimeout(() => {
+      this.ownersCheck = undefined;
+      const owners = this.runtime.owners();
+      const live = [...this.requireMembership().view().alive].sort().join(',');
+      if (owners === this.statusOwners && live === this.statusLive) return;
+      this.statusOwners = owners;
+      this.statusLive = live;
+      this.scheduleStatusSync();
+    }, 0);
   }
 
   private bindPort(): number {
@@ -329,21 +406,26 @@ export class KubernetesSpeaker {
 
   private compute(): KubernetesDesired {
     if (this.config === undefined) return { services: [], skipped: [] };
-    const d = kubernetesDesiredState({
-      self: this.o.nodeName,
-      config: this.config,
-      services: this.services.list(),
-      endpointSlices: this.slices.list(),
-      nodes: this.nodes.list(),
-      options: { loadBalancerClass: this.o.loadBalancerClass, ignoreExcludeLb: this.o.ignoreExcludeLb, virtualMac: this.o.virtualMac },
-    });
+    const d = kubernetesDesiredState(
+      {
+        self: this.o.nodeName,
+        config: this.config,
+        services: this.services.list(),
+        endpointSlices: this.slices.list(),
+        nodes: this.nodes.list(),
+        options: { loadBalancerClass: this.o.loadBalancerClass, ignoreExcludeLb: this.o.ignoreExcludeLb, virtualMac: this.o.virtualMac },
+      },
+      this.memo,
+    );
     // Logged when they change, not on every recompute.
     const vmKey = JSON.stringify(d.virtualMacIssues ?? []);
     if (vmKey !== this.lastVirtualMacIssues) {
       this.lastVirtualMacIssues = vmKey;
       for (const i of d.virtualMacIssues ?? []) this.log.warn({ service: i.service, reason: 'virtual-mac' }, i.message);
     }
-    if (d.skipped.length > 0) this.log.debug({ skipped: d.skipped.length, reasons: [...new Set(d.skipped.map((s) => s.reason))] }, 'services nobody announces');
+    if (d.skipped.length > 0 && this.log.isLevelEnabled('debug')) {
+      this.log.debug({ skipped: d.skipped.length, reused: this.memo.reused, reasons: [...new Set(d.skipped.map((s) => s.reason))] }, 'services nobody announces');
+    }
     return d;
   }
 
@@ -385,14 +467,40 @@ export class KubernetesSpeaker {
     this.lastConfigProblem = '';
   }
 
+  /**
+   * One sync at a time, each diffing what this node announces when it starts against the
+   * objects then known; a change during a sync makes another follow it, STATUS_INTERVAL_MS after.
+   */
   private scheduleStatusSync(): void {
-    if (!this.started || this.stopping || this.statusTimer !== undefined) return;
+    if (!this.started || this.stopping) return;
+    if (this.statusRunning) {
+      this.statusPending = true;
+      return;
+    }
+    if (this.statusTimer !== undefined) return;
+    const wait = Math.max(0, this.lastStatusEnd + STATUS_INTERVAL_MS - this.clock.now());
     this.statusTimer = this.clock.setTimeout(() => {
       this.statusTimer = undefined;
-      void this.syncStatuses(this.announcedNow());
+      void this.runStatusSync();
+    }, wait);
+  }
+
+  private async runStatusSync(): Promise<void> {
+    if (!this.started || this.stopping) return;
+    this.statusRunning = true;
+    this.statusPending = false;
+    try {
+      await this.syncStatuses();
+    } finally {
+      this.statusRunning = false;
+      this.lastStatusEnd = this.clock.now();
+      if (this.statusPending) {
+        this.statusPending = false;
+        this.scheduleStatusSync();
+      }
       // Retry failed writes and catch up with anything missed.
       this.scheduleResync();
-    }, DEBOUNCE_MS * 5);
+    }
   }
 
   private scheduleResync(): void {
@@ -408,18 +516,24 @@ export class KubernetesSpeaker {
       .map((s) => ({ service: s.name, interfaces: s.interfaces }));
   }
 
-  /** ServiceL2Status objects and Events for what this node announces; one sync at a time. */
-  private syncStatuses(announced: readonly AnnouncedService[]): Promise<void> {
-    this.statusChain = this.statusChain.then(() => this.applyStatuses(announced)).catch((err: unknown) => this.log.warn({ reason: describeError(err) }, 'ServiceL2Status sync failed'));
+  /**
+   * ServiceL2Status objects and Events for what this node announces (`final`: the given list,
+   * written to the end, at stop; otherwise what it announces when the sync starts); one sync
+   * at a time.
+   */
+  private syncStatuses(final?: readonly AnnouncedService[]): Promise<void> {
+    this.statusChain = this.statusChain
+      .then(() => this.applyStatuses(final ?? this.announcedNow(), final !== undefined))
+      .catch((err: unknown) => this.log.warn({ reason: describeError(err) }, 'ServiceL2Status sync failed'));
     return this.statusChain;
   }
 
-  private async applyStatuses(announced: readonly AnnouncedService[]): Promise<void> {
-    this.recordAnnounceEvents(announced);
-    const now = this.clock.now();
-    const seen = new Set(this.statuses.list().map((o) => o.metadata?.name));
-    for (const [name, c] of this.created) if (seen.has(name) || now - c.at > STATUS_RESYNC_MS) this.created.delete(name);
-    const existing: L2StatusLike[] = [...(this.statuses.list() as L2StatusLike[]), ...[...this.created.values()].map((c) => c.object)];
+  private async applyStatuses(announced: readonly AnnouncedService[], final: boolean): Promise<void> {
+    if (!final) this.recordAnnounceEvents(announced);
+    const ns = this.o.namespace;
+    const cache = this.statuses.list() as L2StatusLike[];
+    const pending = this.created.pending(this.statuses.lastListApplied, (name) => this.statuses.get(name, ns) !== undefined);
+    const existing: L2StatusLike[] = pending.length > 0 ? [...cache, ...pending] : cache;
     const pod = this.o.podName === undefined ? undefined : this.pods.get(this.o.podName, this.o.namespace);
     const uid = pod?.metadata?.uid;
     const actions = diffL2Statuses(
@@ -438,8 +552,12 @@ export class KubernetesSpeaker {
     for (const a of actions) byService.set(a.service, [...(byService.get(a.service) ?? []), a]);
     const queue = [...byService.values()];
     let taken = 0;
+    const startedAt = this.clock.now();
+    // Thousands of writes take seconds: when what this node announces changed meanwhile, the
+    // rest of this list may be stale; stop taking new writes and let the next sync diff again.
+    const stale = (): boolean => !final && (this.stopping || (this.statusPending && this.clock.now() - startedAt >= STATUS_REDIFF_MS));
     const worker = async (): Promise<void> => {
-      for (let next = queue[taken++]; next !== undefined; next = queue[taken++]) for (const a of next) await this.applyStatus(a);
+      for (let next = queue[taken++]; next !== undefined && !stale(); next = queue[taken++]) for (const a of next) await this.applyStatus(a);
     };
     await Promise.all(Array.from({ length: Math.min(STATUS_WRITE_CONCURRENCY, queue.length) }, worker));
   }
@@ -451,7 +569,7 @@ export class KubernetesSpeaker {
         const made = (await this.custom.createNamespacedCustomObject({ ...ref, body: a.object })) as CustomObject;
         const name = made.metadata?.name;
         if (name === undefined) return;
-        this.created.set(name, { object: { ...a.object, metadata: { ...a.object.metadata, name } }, at: this.clock.now() });
+        this.created.add({ ...a.object, metadata: { ...a.object.metadata, name } }, this.statuses.listsStarted);
         // The CRD has a status subresource: status given on create is dropped.
         await this.custom.patchNamespacedCustomObjectStatus({ ...ref, name, body: { status: a.object.status } }, mergePatch());
       } else if (a.type === 'update') {
@@ -461,10 +579,10 @@ export class KubernetesSpeaker {
         }
         if (a.statusChanged) await this.custom.patchNamespacedCustomObjectStatus({ ...ref, name: a.name, body: { status: a.object.status } }, mergePatch());
       } else {
-        this.created.delete(a.name);
         await this.custom.deleteNamespacedCustomObject({ ...ref, name: a.name }).catch((err: unknown) => {
           if (errorStatus(err) !== 404) throw err;
         });
+        this.created.forget(a.name);
       }
       this.metrics?.updates.inc();
     } catch (err) {
@@ -531,6 +649,37 @@ export class KubernetesSpeaker {
     const warning = strictArpWarning({ kubeIpvs: existsSync('/sys/class/net/kube-ipvs0'), all: conf('all'), interfaces });
     if (warning !== undefined) this.log.warn({ reason: 'strict-arp' }, warning);
   }
+}
+
+/** The same desired services: the same objects, or equal ones (a virtual MAC makes a copy per pass). */
+function sameServices(a: readonly ServiceSpec[], b: readonly ServiceSpec[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === undefined || y === undefined) return false;
+    if (
+      x.name !== y.name ||
+      x.virtualMac !== y.virtualMac ||
+      x.weights !== y.weights ||
+      x.nodeInterfaces !== y.nodeInterfaces ||
+      !sameList(x.addresses, y.addresses) ||
+      !sameList(x.nodes, y.nodes) ||
+      !sameList(x.interfaces ?? [], y.interfaces ?? []) ||
+      (x.interfaces === undefined) !== (y.interfaces === undefined)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const INFORMER_NAMES = ['services', 'endpointslices', 'nodes', 'pods', 'ipaddresspools', 'l2advertisements', 'servicel2statuses'];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { desiredL2Status, diffL2Statuses, type L2StatusAction, type L2StatusContext, type L2StatusLike } from './l2-status.js';
+import { CreatedL2Statuses, desiredL2Status, diffL2Statuses, type L2StatusAction, type L2StatusContext, type L2StatusLike } from './l2-status.js';
 
 const CTX: L2StatusContext = { node: 'node-a', namespace: 'l2vip-system', speakerPod: { name: 'speaker-xyz', uid: 'uid-1' } };
 
@@ -132,6 +132,123 @@ describe('ServiceL2Status diff', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('ServiceL2Status objects created but not yet reported by the informer', () => {
+  const made = (name: string, service: string): L2StatusLike => existing(name, 'node-a', service);
+
+  it('count until the informer reports them, however long it lags: a timed expiry made the next sync create a second object', () => {
+    const created = new CreatedL2Statuses();
+    created.add(made('l2-a', 'shop/web'), 1);
+    // Any number of syncs later, with an informer that has shown nothing yet (it lags a burst of writes).
+    for (let i = 0; i < 5; i++) {
+      const existingNow = created.pending(1, () => false);
+      expect(brief(diffL2Statuses(CTX, [{ service: 'shop/web' }], existingNow))).toEqual([]);
+    }
+    created.reported('l2-a', false);
+    expect(created.pending(1, () => false)).toEqual([]);
+  });
+
+  it('stop counting an object deleted before a sync saw it (the deletion is not masked: the next sync creates it again)', () => {
+    const created = new CreatedL2Statuses();
+    created.add(made('l2-a', 'shop/web'), 1);
+    // ADDED and DELETED (another node cleaned up) both arrive between two syncs.
+    created.reported('l2-a', false);
+    created.reported('l2-a', true);
+    expect(brief(diffL2Statuses(CTX, [{ service: 'shop/web' }], created.pending(1, () => false)))).toEqual(['create shop/web']);
+  });
+
+  it('ignore a creation answered after the watch already reported the object deleted', () => {
+    const created = new CreatedL2Statuses();
+    created.reported('l2-a', true);
+    created.add(made('l2-a', 'shop/web'), 1);
+    expect(created.size).toBe(0);
+  });
+
+  it('leave it to the cache once a list started after the creation is applied (a restarted watch may have lost the events)', () => {
+    const created = new CreatedL2Statuses();
+    created.add(made('l2-a', 'shop/web'), 3);
+    expect(created.pending(3, () => false)).toHaveLength(1);
+    expect(created.pending(4, () => false)).toEqual([]);
+    created.add(made('l2-b', 'shop/api'), 4);
+    expect(created.pending(4, (name) => name === 'l2-b')).toEqual([]);
+  });
+
+  it('converge to exactly one object per announced Service and never hold two, whatever the informer lag, relists and ownership changes', () => {
+    const svcs = ['shop/web', 'shop/api', 'db/pg'];
+    const arbStep = fc.record({
+      announced: fc.subarray(svcs),
+      lag: fc.integer({ min: 0, max: 100 }),
+      // A relist now and then (it resets the cache to the truth), a sync on most steps.
+      relist: fc.nat(9).map((x) => x === 0),
+      sync: fc.nat(3).map((x) => x > 0),
+    });
+    fc.assert(
+      fc.property(fc.array(arbStep, { minLength: 1, maxLength: 40 }), (steps) => {
+        const store = new Map<string, L2StatusLike>();
+        const cache = new Map<string, L2StatusLike>();
+        const created = new CreatedL2Statuses();
+        // One watch: events arrive in the order of the writes, each some time after it.
+        let events: { at: number; name: string; obj: L2StatusLike | undefined }[] = [];
+        const emit = (at: number, name: string, obj: L2StatusLike | undefined) => events.push({ at: Math.max(at, events.at(-1)?.at ?? 0), name, obj });
+        let listsStarted = 1;
+        let lastListApplied = 1;
+        let n = 0;
+        const deliver = (now: number) => {
+          const due = events.filter((e) => e.at <= now);
+          events = events.filter((e) => e.at > now);
+          for (const e of due) {
+            if (e.obj === undefined) cache.delete(e.name);
+            else cache.set(e.name, e.obj);
+            created.reported(e.name, e.obj === undefined);
+          }
+        };
+        const sync = (announced: readonly string[], lag: number, now: number) => {
+          const seen = [...cache.values(), ...created.pending(lastListApplied, (name) => cache.has(name))];
+          for (const a of diffL2Statuses(CTX, announced.map((service) => ({ service })), seen)) {
+            if (a.type === 'create') {
+              const name = `l2-${n++}`;
+              const obj = { ...a.object, metadata: { ...a.object.metadata, name } };
+              store.set(name, obj);
+              emit(now + lag, name, obj);
+              created.add(obj, listsStarted);
+            } else if (a.type === 'delete') {
+              store.delete(a.name);
+              emit(now + lag, a.name, undefined);
+              created.forget(a.name);
+            } else {
+              store.set(a.name, a.object);
+              emit(now + lag, a.name, a.object);
+            }
+          }
+          for (const service of svcs) {
+            const ours = [...store.values()].filter((o) => `${o.status?.serviceNamespace}/${o.status?.serviceName}` === service);
+            expect(ours.length).toBeLessThanOrEqual(1);
+          }
+        };
+        let last: readonly string[] = [];
+        for (const [t, step] of steps.entries()) {
+          deliver(t);
+          if (step.relist) {
+            // The watch restarts: its pending events are lost, the list brings the store as it is.
+            listsStarted++;
+            events = [];
+            cache.clear();
+            for (const [name, o] of store) cache.set(name, o);
+            lastListApplied = listsStarted;
+          }
+          last = step.announced;
+          if (step.sync) sync(step.announced, step.lag, t);
+        }
+        deliver(Infinity);
+        sync(last, 0, 1_000);
+        deliver(Infinity);
+        const services = [...store.values()].map((o) => `${o.status?.serviceNamespace}/${o.status?.serviceName}`).sort();
+        expect(services).toEqual([...last].sort());
+      }),
+      { numRuns: 500 },
     );
   });
 });

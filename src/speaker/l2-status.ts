@@ -236,3 +236,65 @@ export function diffL2Statuses(ctx: L2StatusContext, announced: readonly Announc
   }
   return actions;
 }
+
+/** How many names of objects reported deleted before their creation was answered are remembered. */
+const EARLY_DELETES_KEPT = 1024;
+
+/**
+ * ServiceL2Status objects this node created that its informer may not show yet: the diff must
+ * count them as existing, or the next sync creates a second object for the same Service.
+ *
+ * An entry lasts until the informer reports the object (added, updated or deleted: from then
+ * on its cache is right about it), this node deletes it, or a list started after the creation
+ * has been applied to the cache (a watch restarted meanwhile may have lost its events; the list
+ * has it if it exists). Never on a timer: an informer that lags behind a burst of writes by
+ * more than any fixed time would otherwise make the diff create the object again.
+ */
+export class CreatedL2Statuses {
+  private readonly byName = new Map<string, { readonly object: L2StatusLike; readonly listsStarted: number }>();
+  /** Reported deleted before the create's answer came back (the watch can be faster than the answer). */
+  private readonly deletedEarly = new Set<string>();
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  /**
+   * Just created (the API server's answer): `object` as written with its `metadata.name`;
+   * `listsStarted`: how many lists the informer had started when the answer came.
+   */
+  add(object: L2StatusLike, listsStarted: number): void {
+    const name = object.metadata?.name;
+    if (name === undefined || this.deletedEarly.delete(name)) return;
+    this.byName.set(name, { object, listsStarted });
+  }
+
+  /** The informer reported `name` (an add, an update or a delete). */
+  reported(name: string | undefined, deleted: boolean): void {
+    if (name === undefined) return;
+    if (this.byName.delete(name) || !deleted) return;
+    this.deletedEarly.add(name);
+    if (this.deletedEarly.size > EARLY_DELETES_KEPT) {
+      const oldest = this.deletedEarly.values().next().value;
+      if (oldest !== undefined) this.deletedEarly.delete(oldest);
+    }
+  }
+
+  /** This node deleted it (or found it gone). */
+  forget(name: string): void {
+    this.byName.delete(name);
+  }
+
+  /**
+   * The objects to count besides the informer's cache. `lastListApplied`: the number of the
+   * latest list applied to the cache; `cached`: whether the cache holds `name`.
+   */
+  pending(lastListApplied: number, cached: (name: string) => boolean): L2StatusLike[] {
+    const out: L2StatusLike[] = [];
+    for (const [name, e] of this.byName) {
+      if (lastListApplied > e.listsStarted || cached(name)) this.byName.delete(name);
+      else out.push(e.object);
+    }
+    return out;
+  }
+}

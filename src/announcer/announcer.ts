@@ -9,6 +9,12 @@ import { ResponderStats } from './responder-stats.js';
 /** IP (any text form) -> names of the interfaces it is announced on. */
 export type OwnedSet = ReadonlyMap<string, ReadonlySet<string>>;
 
+/** Read access to an owned set by IP (a Map is one). */
+export interface OwnedLookup {
+  has(ip: string): boolean;
+  get(ip: string): ReadonlySet<string> | undefined;
+}
+
 export interface AnnouncerComponents {
   readonly clock: Clock;
   readonly logger: Logger;
@@ -89,7 +95,20 @@ export class Announcer {
     for (const name of ifaces) this.responder(name);
   }
 
-  /** The IPs owned now, each with its interfaces. */
+  /**
+   * The IPs owned now (canonical text), each with its interfaces, as a live lookup: no copy of
+   * thousands of entries for a scrape or a status document.
+   */
+  lookup(): OwnedLookup {
+    return this.ownedLookup;
+  }
+
+  private readonly ownedLookup: OwnedLookup = {
+    has: (ip) => this.owned.has(ip),
+    get: (ip) => this.owned.get(ip)?.ifaces,
+  };
+
+  /** A copy of the IPs owned now, each with its interfaces. */
   current(): OwnedSet {
     return new Map([...this.owned].map(([ip, o]) => [ip, o.ifaces]));
   }

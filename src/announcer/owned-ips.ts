@@ -35,6 +35,16 @@ export function toOwnedIp(text: string): OwnedIp | undefined {
 }
 
 /**
+ * The canonical text of an IP (the `ip` of toOwnedIp), without parsing one already canonical:
+ * most IPv4 texts of a config. Not an IP: the text itself.
+ */
+export function canonicalIp(text: string): string {
+  const m = CANONICAL_V4.exec(text);
+  if (m !== null && m.slice(1).every((o) => o === String(Number(o)) && Number(o) <= 255)) return text;
+  return toOwnedIp(text)?.ip ?? text;
+}
+
+/**
  * A lookup key for an address taken from a frame, without allocating a string for IPv4:
  * IPv4 becomes a uint32 number, IPv6 a hex string.
  */

@@ -1,4 +1,5 @@
-import { toOwnedIp } from '../announcer/owned-ips.js';
+import type { OwnedLookup } from '../announcer/announcer.js';
+import { canonicalIp } from '../announcer/owned-ips.js';
 import type { MemberState, MembershipView } from '../membership/membership.js';
 import type { ConflictEpisode } from './conflict-episodes.js';
 import type { ServiceOwnership } from './failover.js';
@@ -88,7 +89,7 @@ export interface StatusInput {
   readonly services: readonly { readonly name: string; readonly addresses: readonly string[]; readonly owner: string | undefined }[];
   readonly ownership: (service: string) => ServiceOwnership | undefined;
   /** Canonical IP -> interfaces this node announces it on (the announcer's current set). */
-  readonly owned: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly owned: OwnedLookup;
   readonly view: MembershipView;
   readonly conflicts: readonly (Readonly<ConflictEpisode> & { readonly ongoing: boolean })[];
   readonly problems: readonly string[];
@@ -107,7 +108,7 @@ export function buildStatus(i: StatusInput): StatusDocument {
       const o = i.ownership(s.name);
       const f = o?.lastFailover;
       const ifaces = new Set<string>();
-      for (const a of s.addresses) for (const n of i.owned.get(toOwnedIp(a)?.ip ?? a) ?? []) ifaces.add(n);
+      for (const a of s.addresses) for (const n of i.owned.get(a) ?? i.owned.get(canonicalIp(a)) ?? []) ifaces.add(n);
       return {
         name: s.name,
         addresses: [...s.addresses],

@@ -216,6 +216,8 @@ export class Speaker {
   /** End of the start grace (DEFAULT_START_GRACE_MS), and the re-election when it ends. */
   private graceUntil = 0;
   private graceTimer: { cancel(): void } | undefined;
+  /** Interfaces the services of the desired state name (see announceInterfaces). */
+  private namedInterfaces: { services: readonly ServiceSpec[]; names: ReadonlySet<string> } | undefined;
   /** IP -> services with it, for conflicts. */
   private byIp: { services: readonly ServiceSpec[]; index: Map<string, ServiceSpec[]> } | undefined;
   /** Bumped by every setDesired: what local delivery was last given is keyed by it. */
@@ -721,7 +723,13 @@ export class Speaker {
 
   /** Every interface this node may announce on: its defaults and those services name. */
   private announceInterfaces(defaults: readonly string[]): Set<string> {
-    return new Set([...defaults, ...this.desired.services.flatMap((s) => s.interfaces ?? [])]);
+    // The services' part once per desired state: a reconcile asks several times, over thousands of services.
+    if (this.namedInterfaces?.services !== this.desired.services) {
+      const names = new Set<string>();
+      for (const s of this.desired.services) for (const i of s.interfaces ?? []) names.add(i);
+      this.namedInterfaces = { services: this.desired.services, names };
+    }
+    return new Set([...defaults, ...this.namedInterfaces.names]);
   }
 
   private defaultInterfaces(): string[] {

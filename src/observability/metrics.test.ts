@@ -255,6 +255,30 @@ describe('status endpoint', () => {
   });
 });
 
+describe('status endpoint in slices', () => {
+  it('serves the slices one after the other, and 500 when the first cannot be built', async () => {
+    const ok = await startMetricsServer('127.0.0.1:0', new Registry(), silentLogger(), {}, { slices: () => ['{\n  "a": ', '1', '\n}\n'] });
+    const bad = await startMetricsServer('127.0.0.1:0', new Registry(), silentLogger(), {}, {
+      slices: function* () {
+        yield* [];
+        throw new Error('no view');
+      },
+    });
+    try {
+      const url = (s: typeof ok) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/status`;
+      const r = await fetch(url(ok));
+      expect(r.headers.get('content-type')).toBe('application/json');
+      expect(await r.text()).toBe('{\n  "a": 1\n}\n');
+      const b = await fetch(url(bad));
+      expect(b.status).toBe(500);
+      expect(await b.text()).toBe('status failed: no view\n');
+    } finally {
+      ok.close();
+      bad.close();
+    }
+  });
+});
+
 describe('metrics server', () => {
   it('listens on ":port" and answers /readyz from its callback', async () => {
     let ready = false;

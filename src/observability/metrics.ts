@@ -299,7 +299,13 @@ export function speakerMetrics(src: SpeakerMetricsSources): SpeakerMetrics {
  * `listen`: IP:port, or :port for every address (MetalLB's style, e.g. ":7472"). Health and
  * readiness answer 200 "ok", or 503 with one problem a line.
  */
-export async function startMetricsServer(listen: string, metrics: Registry | SpeakerMetrics, log: Logger, checks: HealthChecks = {}, status?: () => unknown): Promise<Server> {
+export async function startMetricsServer(
+  listen: string,
+  metrics: Registry | SpeakerMetrics,
+  log: Logger,
+  checks: HealthChecks = {},
+  status?: (() => unknown) | { readonly slices: () => Iterable<string> },
+): Promise<Server> {
   const bare = /^:(\d{1,5})$/.exec(listen);
   const { host, port } = bare ? { host: undefined, port: Number(bare[1]) } : parseHostPort(listen, 'metrics.listen');
   if (port > 65535) throw new ConfigError(`metrics.listen: port ${port} is out of range`, [{ path: 'metrics.listen', message: 'port out of range' }]);
@@ -315,15 +321,7 @@ export async function startMetricsServer(listen: string, metrics: Registry | Spe
             return;
           }
           res.write(text.replace(/\n$/, ''));
-          try {
-            for (const slice of perVip.slices()) {
-              if (res.destroyed) return;
-              await writeAndYield(res, slice);
-            }
-            res.end();
-          } catch (err) {
-            res.destroy(err instanceof Error ? err : new Error(String(err)));
-          }
+          await writeSlices(res, perVip.slices());
         },
         (err: unknown) => {
           res.writeHead(500);
@@ -331,16 +329,19 @@ export async function startMetricsServer(listen: string, metrics: Registry | Spe
         },
       );
     } else if (req.url === '/status' && status !== undefined) {
-      let body: string;
+      // The first slice is built before the answer starts: a status that cannot be built is a 500.
+      let slices: Iterator<string>;
+      let first: IteratorResult<string>;
       try {
-        body = `${JSON.stringify(status(), null, 2)}\n`;
+        slices = typeof status === 'function' ? [`${JSON.stringify(status(), null, 2)}\n`][Symbol.iterator]() : status.slices()[Symbol.iterator]();
+        first = slices.next();
       } catch (err) {
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`status failed: ${err instanceof Error ? err.message : String(err)}\n`);
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(body);
+      void writeSlices(res, slices, first);
     } else if (req.url === '/healthz' || req.url === '/readyz') {
       const problems = runChecks(req.url === '/healthz' ? checks.health : checks.ready);
       res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
@@ -356,6 +357,22 @@ export async function startMetricsServer(listen: string, metrics: Registry | Spe
   });
   log.info({ listen }, 'metrics listening');
   return server;
+}
+
+/**
+ * Writes `slices` (after `first`, taken already), one per event-loop turn, then ends the
+ * response; a slice that throws (or a client gone) ends it without the rest. Never rejects.
+ */
+async function writeSlices(res: ServerResponse, slices: Iterator<string>, first?: IteratorResult<string>): Promise<void> {
+  try {
+    for (let r = first ?? slices.next(); r.done !== true; r = slices.next()) {
+      if (res.destroyed) return;
+      await writeAndYield(res, r.value);
+    }
+    res.end();
+  } catch (err) {
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /**

@@ -25,7 +25,7 @@ import { NftVirtualMacs } from '../netdev/virtual-mac-device.js';
 import { SoloMembership } from './solo-membership.js';
 import { VirtualMacGate } from './virtual-mac-gate.js';
 import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
-import { buildStatus, type StatusDocument } from './status.js';
+import { buildStatus, statusJsonSlices, type StatusDocument, type StatusInput } from './status.js';
 
 /** A membership the runtime can also stop without a handoff (when a start fails half-way). */
 export type RuntimeMembership = MembershipPort & {
@@ -139,10 +139,19 @@ export class SpeakerRuntime {
 
   /** The document GET /status serves (docs/status.md). */
   status(): StatusDocument {
+    return buildStatus(this.statusInput());
+  }
+
+  /** The text of status(), in slices the metrics server writes one per event-loop turn. */
+  statusSlices(): Iterable<string> {
+    return statusJsonSlices(this.statusInput());
+  }
+
+  private statusInput(): StatusInput {
     const now = this.clock.now();
     const wall = (this.o.wallClock ?? Date.now)();
     const owners = this.speaker.currentOwners();
-    return buildStatus({
+    return {
       node: this.o.node,
       mode: this.o.mode ?? (this.o.membership === undefined ? 'announce' : 'standalone'),
       now,
@@ -154,7 +163,7 @@ export class SpeakerRuntime {
       conflicts: this.conflicts.list(),
       problems: this.problems(),
       notReady: this.notReady(),
-    });
+    };
   }
 
   /**
@@ -191,7 +200,7 @@ export class SpeakerRuntime {
           configReloads: this.o.configReloads,
         });
         this.o.extraMetrics?.(metrics.registry);
-        this.metrics = await startMetricsServer(this.o.metricsListen, metrics, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, () => this.status());
+        this.metrics = await startMetricsServer(this.o.metricsListen, metrics, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, { slices: () => this.statusSlices() });
       }
       // A bug that escapes every handler must not leave the host delivering VIPs it no longer answers for.
       if (this.delivery !== undefined) this.uninstallCrashHandler = installCrashHandler(this.o.logger, () => this.delivery!.stop());

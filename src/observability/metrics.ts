@@ -74,13 +74,15 @@ export class PerVipSeries {
    * set of IPs is read when the scrape starts, each value when its slice is built.
    */
   *slices(): Generator<string, void, undefined> {
-    const counters = [...this.src.stats.perIp];
+    // Two flat arrays in the same order, not 10 000 [ip, counters] pairs.
+    const ips = [...this.src.stats.perIp.keys()];
+    const counters = [...this.src.stats.perIp.values()];
     let out = '';
     let lines = 0;
     for (const [name, help, field] of PER_IP_COUNTERS) {
       out += `\n\n# HELP ${name} ${help}\n# TYPE ${name} counter`;
-      for (const [ip, c] of counters) {
-        out += `\n${name}{ip="${labelValue(ip)}"} ${c[field]}`;
+      for (let k = 0; k < ips.length; k++) {
+        out += `\n${name}{ip="${labelValue(ips[k]!)}"} ${counters[k]![field]}`;
         if (++lines % SCRAPE_SLICE_LINES === 0) {
           yield out;
           out = '';

@@ -139,8 +139,9 @@ export class Announcer {
       this.owned.clear();
       this.log.debug('withdrawn: every IP');
     }
-    for (const o of [...this.owned.values()]) {
-      for (const iface of [...o.ifaces]) {
+    // No copies: deleting from a Map while iterating it is safe, and interface sets are replaced, never changed.
+    for (const o of this.owned.values()) {
+      for (const iface of o.ifaces) {
         if (!this.wants(o.ip, iface)) {
           this.withdraw(o.ip, iface);
           if (!this.owned.has(o.ip.ip)) this.summary.withdrawn++;

@@ -19,7 +19,8 @@
  * kill, clients left pointing at the dead node 2 s later, the owner's peak RSS, the lines each
  * node logged until the kill (info level), and the owner's longest event-loop stall
  * (l2vip_event_loop_max_lag_seconds: on a shared machine it also counts time the process was
- * not scheduled). The baseline is the figures of issue 12 (the code before), or `--baseline DIR`
+ * not scheduled), then the same and the owner's RSS after 4 scrapes of /metrics and one of
+ * /status. The baseline is the figures of issue 12 (the code before), or `--baseline DIR`
  * runs an older checkout's src/cli/main.ts in the same lab (its dist/ with --built). Through tsx
  * (the default) every speaker also carries the TypeScript transpiler: about 40 MiB more RSS and a
  * slower start than the built CLI that ships.
@@ -66,6 +67,8 @@ function rows(label: string, results: readonly (VipsResult | Error)[]): (string 
     ['owner RSS, peak, MiB', ...get((r) => r.ownerRssMiB.toFixed(0))],
     ['log lines until the kill (owner / most of a node)', ...get((r) => `${r.ownerLogLines} / ${r.maxLogLines}`)],
     ['owner\'s longest event-loop stall, ms', ...get((r) => ms(r.maxStallMs))],
+    ['same, after 4 /metrics and 1 /status scrapes, ms', ...get((r) => ms(r.scrapeStallMs))],
+    ['owner RSS after those scrapes, MiB', ...get((r) => r.rssAfterScrapesMiB.toFixed(0))],
   ];
 }
 

@@ -72,6 +72,10 @@ export interface VipsResult {
   readonly maxLogLines: number;
   /** Longest event-loop stall of the owner (l2vip_event_loop_max_lag_seconds), ms. */
   readonly maxStallMs: number;
+  /** The same after 4 scrapes of /metrics and one of /status (the longest of all so far), ms. */
+  readonly scrapeStallMs: number;
+  /** The owner's resident set after those scrapes, MiB. */
+  readonly rssAfterScrapesMiB: number;
   readonly logDir: string;
 }
 
@@ -208,6 +212,12 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
     clearInterval(sampler);
     const maxStallMs = await maxLag(owner.host);
     const lines = nodes.map((n) => n.lines);
+    // Then what scrapes cost: 3 of /metrics and one of /status (the lag gauge is read before the
+    // per-VIP series are written, so the last scrape's is read by one more).
+    for (let k = 0; k < 3; k++) await maxLag(owner.host);
+    await scrape(owner.host, '/status');
+    const scrapeStallMs = await maxLag(owner.host);
+    const rssAfterScrapesMiB = owner.proc.pid === undefined ? NaN : rssMiB(owner.proc.pid);
 
     // kill -9 of every process of the owner's namespace, as a crash of the host would.
     const pids = await spawnRunner.run('ip', ['netns', 'pids', owner.host.netns]);
@@ -232,6 +242,8 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
       ownerLogLines: lines[nodes.indexOf(owner)]!,
       maxLogLines: Math.max(...lines),
       maxStallMs,
+      scrapeStallMs,
+      rssAfterScrapesMiB,
       logDir: dir,
     };
   } finally {
@@ -261,9 +273,13 @@ function config(topo: LabTopology, n: LabHost, dir: string, vips: readonly strin
 
 /** The owner's longest event-loop stall so far, from its metrics; NaN if it has none. */
 async function maxLag(h: LabHost): Promise<number> {
-  const r = await spawnRunner.run('ip', ['netns', 'exec', h.netns, 'curl', '-s', '--max-time', '5', `http://${h.ipv4}:${METRICS_PORT}/metrics`]);
-  const m = /^l2vip_event_loop_max_lag_seconds (\S+)$/m.exec(r.stdout);
+  const m = /^l2vip_event_loop_max_lag_seconds (\S+)$/m.exec(await scrape(h, '/metrics'));
   return m === null ? NaN : Number(m[1]) * 1000;
+}
+
+async function scrape(h: LabHost, path: string): Promise<string> {
+  const r = await spawnRunner.run('ip', ['netns', 'exec', h.netns, 'curl', '-s', '--max-time', '5', `http://${h.ipv4}:${METRICS_PORT}${path}`]);
+  return r.stdout;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -296,3 +296,23 @@ describe('first gratuitous announcement of a gained IP', () => {
     expect(seen).toEqual([1_000]);
   });
 });
+
+describe('Announcer owned set', () => {
+  it('tracks the interfaces of each IP through gains and losses on two interfaces (shared sets never leak a change to another IP)', () => {
+    const { a, clock } = setup();
+    a.setOwned(owned([['192.0.2.1', ['eth0']], ['192.0.2.2', ['eth0']]]));
+    clock.advance(1);
+    a.setOwned(owned([['192.0.2.1', ['eth0', 'eth1']], ['192.0.2.2', ['eth0']]]));
+    clock.advance(1);
+    const view = a.lookup();
+    expect([...(view.get('192.0.2.1') ?? [])].sort()).toEqual(['eth0', 'eth1']);
+    expect([...(view.get('192.0.2.2') ?? [])]).toEqual(['eth0']);
+    a.setOwned(owned([['192.0.2.1', ['eth1']], ['192.0.2.2', ['eth0']]]));
+    expect([...(view.get('192.0.2.1') ?? [])]).toEqual(['eth1']);
+    expect([...(view.get('192.0.2.2') ?? [])]).toEqual(['eth0']);
+    expect(new Map([...a.current()].map(([ip, set]) => [ip, [...set]]))).toEqual(new Map([['192.0.2.1', ['eth1']], ['192.0.2.2', ['eth0']]]));
+    a.setOwned(owned([['192.0.2.2', ['eth0']]]));
+    expect(view.has('192.0.2.1')).toBe(false);
+    expect(a.unanswered()).toEqual([]);
+  });
+});

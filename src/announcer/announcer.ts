@@ -3,11 +3,17 @@ import type { Logger } from '../observability/logger.js';
 import type { FrameSocket } from './frame-socket.js';
 import { DEFAULT_GARP_PACING, DEFAULT_GARP_TIMING, GarpScheduler, type GarpPacing, type GarpStats, type GarpTiming } from './garp-schedule.js';
 import { InterfaceResponder, type InterfaceInfo, type Ipv6Groups } from './interface-responder.js';
-import { ipKey, toOwnedIp, type OwnedIp } from './owned-ips.js';
+import { toOwnedIp, type OwnedIp } from './owned-ips.js';
 import { ResponderStats } from './responder-stats.js';
 
 /** IP (any text form) -> names of the interfaces it is announced on. */
 export type OwnedSet = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** Read access to an owned set by IP (a Map is one). */
+export interface OwnedLookup {
+  has(ip: string): boolean;
+  get(ip: string): ReadonlySet<string> | undefined;
+}
 
 export interface AnnouncerComponents {
   readonly clock: Clock;
@@ -55,10 +61,17 @@ interface FailedInterface {
 export class Announcer {
   readonly stats: ResponderStats;
   private readonly responders = new Map<string, InterfaceResponder>();
-  /** ipKey -> number of interfaces it is owned on, for the wrong-interface drop reason. */
-  private readonly anywhere = new Map<number | string, number>();
-  private readonly owned = new Map<string, { ip: OwnedIp; ifaces: Set<string> }>();
-  /** Parsed forms of the texts asked for (IP text -> OwnedIp, null: not an IP). */
+  /**
+   * Canonical IP text -> the IP and its interfaces. Interface sets are interned and never changed
+   * in place (a change replaces the entry's set): 10 000 VIPs on eth0 share one set.
+   */
+  private readonly owned = new Map<string, { readonly ip: OwnedIp; ifaces: ReadonlySet<string> }>();
+  /** The interned interface sets, by their sorted names. */
+  private readonly ifaceSets = new Map<string, ReadonlySet<string>>();
+  /**
+   * Parsed forms of the texts asked for that are not canonical, or not IPs (null). A canonical
+   * text (what configs hold) is not kept: it is parsed again, or found in `owned`.
+   */
   private parsed = new Map<string, OwnedIp | null>();
   /** Gains still to apply: what is left of the last owned set asked for, and its summary. */
   private gaining: { rest: Iterator<[string, ReadonlySet<string>]>; timer: { cancel(): void } | undefined; since: number } | undefined;
@@ -89,7 +102,20 @@ export class Announcer {
     for (const name of ifaces) this.responder(name);
   }
 
-  /** The IPs owned now, each with its interfaces. */
+  /**
+   * The IPs owned now (canonical text), each with its interfaces, as a live lookup: no copy of
+   * thousands of entries for a scrape or a status document.
+   */
+  lookup(): OwnedLookup {
+    return this.ownedLookup;
+  }
+
+  private readonly ownedLookup: OwnedLookup = {
+    has: (ip) => this.owned.has(ip),
+    get: (ip) => this.owned.get(ip)?.ifaces,
+  };
+
+  /** A copy of the IPs owned now, each with its interfaces. */
   current(): OwnedSet {
     return new Map([...this.owned].map(([ip, o]) => [ip, o.ifaces]));
   }
@@ -110,12 +136,12 @@ export class Announcer {
       this.summary.withdrawn += this.owned.size;
       for (const r of this.responders.values()) r.removeAll();
       this.garp.stop();
-      this.anywhere.clear();
       this.owned.clear();
       this.log.debug('withdrawn: every IP');
     }
-    for (const o of [...this.owned.values()]) {
-      for (const iface of [...o.ifaces]) {
+    // No copies: deleting from a Map while iterating it is safe, and interface sets are replaced, never changed.
+    for (const o of this.owned.values()) {
+      for (const iface of o.ifaces) {
         if (!this.wants(o.ip, iface)) {
           this.withdraw(o.ip, iface);
           if (!this.owned.has(o.ip.ip)) this.summary.withdrawn++;
@@ -153,13 +179,27 @@ export class Announcer {
   }
 
   private parse(text: string): OwnedIp | undefined {
+    const owned = this.owned.get(text)?.ip;
+    if (owned !== undefined) return owned;
     let ip = this.parsed.get(text);
     if (ip === undefined) {
       ip = toOwnedIp(text) ?? null;
-      this.parsed.set(text, ip);
+      if (ip?.ip !== text) this.parsed.set(text, ip);
       if (ip === null) this.log.error({ ip: text }, 'ignoring an owned entry that is not an IP');
     }
     return ip ?? undefined;
+  }
+
+  /** The interned set of `ifaces` (see `owned`). */
+  private ifaceSet(ifaces: Iterable<string>): ReadonlySet<string> {
+    const names = [...new Set(ifaces)].sort();
+    const key = names.join('\n');
+    let set = this.ifaceSets.get(key);
+    if (set === undefined) {
+      set = new Set(names);
+      this.ifaceSets.set(key, set);
+    }
+    return set;
   }
 
   /** One slice of the gains; schedules the next on the clock, or logs the summary when done. */
@@ -267,7 +307,7 @@ export class Announcer {
     for (const r of this.responders.values()) r.close();
     this.responders.clear();
     this.owned.clear();
-    this.anywhere.clear();
+    this.ifaceSets.clear();
     this.unannounced.clear();
   }
 
@@ -275,12 +315,11 @@ export class Announcer {
     const r = this.responder(iface);
     if (r === undefined) return;
     r.add(ip);
-    const key = ipKey(ip.bytes);
-    this.anywhere.set(key, (this.anywhere.get(key) ?? 0) + 1);
-    const entry = this.owned.get(ip.ip) ?? { ip, ifaces: new Set<string>() };
-    if (entry.ifaces.size === 0) this.unannounced.add(ip.ip);
-    entry.ifaces.add(iface);
-    this.owned.set(ip.ip, entry);
+    const entry = this.owned.get(ip.ip);
+    if (entry === undefined) {
+      this.unannounced.add(ip.ip);
+      this.owned.set(ip.ip, { ip, ifaces: this.ifaceSet([iface]) });
+    } else entry.ifaces = this.ifaceSet([...entry.ifaces, iface]);
     this.garp.start(garpKey(iface, ip.ip));
     this.log.debug({ ip: ip.ip, iface }, 'announcing');
   }
@@ -288,20 +327,15 @@ export class Announcer {
   private withdraw(ip: OwnedIp, iface: string): void {
     this.responders.get(iface)?.remove(ip);
     this.garp.cancel(garpKey(iface, ip.ip));
-    this.decAnywhere(ipKey(ip.bytes));
     const entry = this.owned.get(ip.ip);
-    entry?.ifaces.delete(iface);
-    if (entry?.ifaces.size === 0) {
-      this.owned.delete(ip.ip);
-      this.unannounced.delete(ip.ip);
+    if (entry?.ifaces.has(iface) === true) {
+      if (entry.ifaces.size > 1) entry.ifaces = this.ifaceSet([...entry.ifaces].filter((i) => i !== iface));
+      else {
+        this.owned.delete(ip.ip);
+        this.unannounced.delete(ip.ip);
+      }
     }
     this.log.debug({ ip: ip.ip, iface }, 'withdrawn');
-  }
-
-  private decAnywhere(key: number | string): void {
-    const n = (this.anywhere.get(key) ?? 0) - 1;
-    if (n <= 0) this.anywhere.delete(key);
-    else this.anywhere.set(key, n);
   }
 
   private responder(name: string): InterfaceResponder | undefined {
@@ -317,7 +351,11 @@ export class Announcer {
         clock: this.c.clock,
         stats: this.stats,
         logger: this.c.logger,
-        ownedAnywhere: (key) => this.anywhere.has(key),
+        ownedAnywhere: (key) => {
+          // A few interfaces at most: no index of its own per IP.
+          for (const other of this.responders.values()) if (other.ownsKey(key) !== undefined) return true;
+          return false;
+        },
         groups: this.c.groups,
         sourceMac: this.c.sourceMac === undefined ? undefined : (ip) => this.c.sourceMac?.(ip.ip, name),
         onConflict: (ip, iface, mac) => {

@@ -20,18 +20,41 @@ export function toOwnedIp(text: string): OwnedIp | undefined {
   // 10 000 of them at a time): the same result without BigInt arithmetic.
   const m = CANONICAL_V4.exec(text);
   if (m !== null) {
-    const bytes = Uint8Array.of(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
-    if (bytes.join('.') === text) return { ip: text, family: 4, bytes };
+    const octets = [m[1]!, m[2]!, m[3]!, m[4]!];
+    if (octets.every((o) => o === String(Number(o)) && Number(o) <= 255)) {
+      const bytes = smallBytes(4);
+      for (let i = 0; i < 4; i++) bytes[i] = Number(octets[i]);
+      return { ip: text, family: 4, bytes };
+    }
   }
   const parsed = parseIp(text);
   if (parsed === undefined) return undefined;
-  const bytes = new Uint8Array(parsed.family === 4 ? 4 : 16);
+  const bytes = smallBytes(parsed.family === 4 ? 4 : 16);
   let v = parsed.value;
   for (let i = bytes.length - 1; i >= 0; i--) {
     bytes[i] = Number(v & 0xffn);
     v >>= 8n;
   }
   return { ip: formatIp(parsed), family: parsed.family, bytes };
+}
+
+/**
+ * Bytes of an address: a slice of Node's shared 8 KiB pool (Buffer.allocUnsafe), zeroed, so
+ * thousands of owned IPs do not each carry an ArrayBuffer and its backing store (about 200 bytes
+ * apiece, most of it outside the JS heap).
+ */
+function smallBytes(n: 4 | 16): Uint8Array {
+  return Buffer.allocUnsafe(n).fill(0);
+}
+
+/**
+ * The canonical text of an IP (the `ip` of toOwnedIp), without parsing one already canonical:
+ * most IPv4 texts of a config. Not an IP: the text itself.
+ */
+export function canonicalIp(text: string): string {
+  const m = CANONICAL_V4.exec(text);
+  if (m !== null && [m[1]!, m[2]!, m[3]!, m[4]!].every((o) => o === String(Number(o)) && Number(o) <= 255)) return text;
+  return toOwnedIp(text)?.ip ?? text;
 }
 
 /**

@@ -1,6 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client';
-import type { OwnedSet } from '../announcer/announcer.js';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResponderStats } from '../announcer/responder-stats.js';
 import { parseHostPort } from '../ip/host-port.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
@@ -12,7 +11,8 @@ import type { Logger } from './logger.js';
 export interface SpeakerMetricsSources {
   readonly node: string;
   readonly stats: ResponderStats;
-  readonly owned: () => OwnedSet;
+  /** IPs this node answers for now (canonical text); a live lookup, not a copy. */
+  readonly owned: () => { has(ip: string): boolean };
   /** Services and their IPs, with the owner this node sees. */
   readonly services: () => readonly { readonly name: string; readonly addresses: readonly string[]; readonly owner: string | undefined }[];
   readonly membership?: { stats(): MembershipStats; view(): MembershipView };
@@ -37,31 +37,87 @@ export interface SpeakerMetricsSources {
   readonly configReloads?: () => { readonly success: number; readonly failure: number };
 }
 
-type Labels = Record<string, string>;
+/** What a speaker's /metrics serves: prom-client's registry, then the per-VIP families (PerVipSeries). */
+export interface SpeakerMetrics {
+  readonly registry: Registry;
+  readonly perVip: PerVipSeries;
+}
+
+/** Lines of one slice of the per-VIP families: about 60 KB of text, well under a millisecond to build. */
+export const SCRAPE_SLICE_LINES = 1_000;
+
+/** Per-IP counters of the responders, one series per VIP (MetalLB's names). */
+const PER_IP_COUNTERS = [
+  ['metallb_layer2_requests_received', 'ARP requests and NDP solicitations received for an announced IP', 'requestsReceived'],
+  ['metallb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer', 'responsesSent'],
+  ['metallb_layer2_gratuitous_sent', 'Gratuitous ARP frames and unsolicited NDP advertisements sent', 'gratuitousSent'],
+  ['l2vip_layer2_conflicts_total', 'Frames from another MAC claiming an IP this node announces', 'conflicts'],
+] as const;
+
+const ANNOUNCED = 'metallb_speaker_announced';
+const ANNOUNCED_HELP = 'Services announced from this node (1 per IP)';
 
 /**
- * A metric with one series per VIP (thousands), read from its source at scrape time straight
- * into the values prom-client formats: no reset and re-hashing of every label set on each scrape,
- * which for 10 000 VIPs held the event loop (and the failure detector) for hundreds of ms.
+ * The metrics with one series per VIP (thousands), rendered as Prometheus text by this code, not
+ * by prom-client, and in slices of SCRAPE_SLICE_LINES lines that the metrics server writes one per
+ * event-loop turn: a scrape of 10 000 VIPs (five families, 50 000 lines, 3 MB) never holds the
+ * loop, which the failure detector shares, for more than a slice. prom-client building and
+ * formatting 50 000 label objects in one turn held it for 80 to 200 ms and grew the heap by tens
+ * of MB. The text is exactly what prom-client's registry would print for them.
  */
-class ReadMetric extends Counter {
-  constructor(
-    registry: Registry,
-    private readonly kind: 'counter' | 'gauge',
-    private readonly metricName: string,
-    private readonly helpText: string,
-    private readonly read: () => Iterable<readonly [Labels, number]>,
-  ) {
-    super({ name: metricName, help: helpText, registers: [registry] });
-  }
+export class PerVipSeries {
+  constructor(private readonly src: Pick<SpeakerMetricsSources, 'node' | 'stats' | 'owned' | 'services'>) {}
 
-  override get(): ReturnType<Counter['get']> {
-    const values: { value: number; labels: Labels }[] = [];
-    for (const [labels, value] of this.read()) values.push({ value, labels });
-    // prom-client prints `type` as given; its typings declare a numeric enum that does not exist at run time.
-    const type = this.kind as unknown as MetricType;
-    return Promise.resolve({ name: this.metricName, help: this.helpText, type, aggregator: 'sum', collect: () => undefined, values });
+  /**
+   * The families' text in slices; each starts with the separator that follows the registry's
+   * text (its families without the final newline), the last ends with the final newline. The
+   * set of IPs is read when the scrape starts, each value when its slice is built.
+   */
+  *slices(): Generator<string, void, undefined> {
+    // Two flat arrays in the same order, not 10 000 [ip, counters] pairs.
+    const ips = [...this.src.stats.perIp.keys()];
+    const counters = [...this.src.stats.perIp.values()];
+    let out = '';
+    let lines = 0;
+    for (const [name, help, field] of PER_IP_COUNTERS) {
+      out += `\n\n# HELP ${name} ${help}\n# TYPE ${name} counter`;
+      for (let k = 0; k < ips.length; k++) {
+        out += `\n${name}{ip="${labelValue(ips[k]!)}"} ${counters[k]![field]}`;
+        if (++lines % SCRAPE_SLICE_LINES === 0) {
+          yield out;
+          out = '';
+        }
+      }
+    }
+    out += `\n\n# HELP ${ANNOUNCED} ${ANNOUNCED_HELP}\n# TYPE ${ANNOUNCED} gauge`;
+    const node = labelValue(this.src.node);
+    const owned = this.src.owned();
+    for (const s of this.src.services()) {
+      if (s.owner !== this.src.node) continue;
+      const head = `\n${ANNOUNCED}{node="${node}",service="${labelValue(s.name)}",protocol="layer2",ip="`;
+      for (const ip of s.addresses) {
+        if (!owned.has(ip)) continue;
+        out += `${head}${labelValue(ip)}"} 1`;
+        if (++lines % SCRAPE_SLICE_LINES === 0) {
+          yield out;
+          out = '';
+        }
+      }
+    }
+    yield `${out}\n`;
   }
+}
+
+/** A label value as Prometheus text wants it (and prom-client writes it): \\, \" and \n escaped. */
+function labelValue(v: string): string {
+  return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
+}
+
+/** The whole text of a scrape in one string (tests, and callers without a server). */
+export async function scrapeText(m: SpeakerMetrics): Promise<string> {
+  let text = (await m.registry.metrics()).replace(/\n$/, '');
+  for (const s of m.perVip.slices()) text += s;
+  return text;
 }
 
 /** Membership drop reasons that mean a datagram failed authentication. */
@@ -69,8 +125,6 @@ export const AUTH_FAILURE_REASONS = ['bad-mac', 'unknown-key'] as const;
 
 /** Buckets of l2vip_failover_duration_seconds: a takeover is usually well under 10 ms once the peer is declared dead. */
 export const FAILOVER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-
 
 /** A counter whose value is read from a source at scrape time. */
 function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -100,20 +154,13 @@ function readLabelledCounter(registry: Registry, name: string, help: string, lab
 }
 
 /**
- * The speaker's Prometheus metrics. MetalLB's names are kept where MetalLB has the metric
+ * The speaker's Prometheus metrics: a prom-client registry, and the per-VIP families
+ * (PerVipSeries) served after it. MetalLB's names are kept where MetalLB has the metric
  * (internal/layer2/stats.go, speaker/main.go), so existing dashboards work; the rest are l2vip_*.
  * Labels are bounded: IPs are configured VIPs, reasons are enumerated; never a MAC or client IP.
  */
-export function speakerRegistry(src: SpeakerMetricsSources): Registry {
+export function speakerMetrics(src: SpeakerMetricsSources): SpeakerMetrics {
   const registry = new Registry();
-  const perIp = (name: string, help: string, pick: (c: { requestsReceived: number; responsesSent: number; gratuitousSent: number; conflicts: number }) => number) =>
-    new ReadMetric(registry, 'counter', name, help, function* () {
-      for (const [ip, c] of src.stats.perIp) yield [{ ip }, pick(c)];
-    });
-  perIp('metallb_layer2_requests_received', 'ARP requests and NDP solicitations received for an announced IP', (c) => c.requestsReceived);
-  perIp('metallb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer', (c) => c.responsesSent);
-  perIp('metallb_layer2_gratuitous_sent', 'Gratuitous ARP frames and unsolicited NDP advertisements sent', (c) => c.gratuitousSent);
-  perIp('l2vip_layer2_conflicts_total', 'Frames from another MAC claiming an IP this node announces', (c) => c.conflicts);
   new Counter({
     name: 'l2vip_layer2_dropped_frames_total',
     help: 'Frames that reached a responder and got no answer, by reason',
@@ -123,13 +170,6 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       this.reset();
       for (const [reason, n] of src.stats.drops) this.inc({ reason }, n);
     },
-  });
-  new ReadMetric(registry, 'gauge', 'metallb_speaker_announced', 'Services announced from this node (1 per IP)', function* () {
-    const owned = src.owned();
-    for (const s of src.services()) {
-      if (s.owner !== src.node) continue;
-      for (const ip of s.addresses) if (owned.has(ip)) yield [{ node: src.node, service: s.name, protocol: 'layer2', ip }, 1];
-    }
   });
   new Gauge({
     name: 'l2vip_service_owned',
@@ -255,7 +295,7 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
       },
     });
   }
-  return registry;
+  return { registry, perVip: new PerVipSeries(src) };
 }
 
 /**
@@ -263,16 +303,29 @@ export function speakerRegistry(src: SpeakerMetricsSources): Registry {
  * `listen`: IP:port, or :port for every address (MetalLB's style, e.g. ":7472"). Health and
  * readiness answer 200 "ok", or 503 with one problem a line.
  */
-export async function startMetricsServer(listen: string, registry: Registry, log: Logger, checks: HealthChecks = {}, status?: () => unknown): Promise<Server> {
+export async function startMetricsServer(
+  listen: string,
+  metrics: Registry | SpeakerMetrics,
+  log: Logger,
+  checks: HealthChecks = {},
+  status?: (() => unknown) | { readonly slices: () => Iterable<string> },
+): Promise<Server> {
   const bare = /^:(\d{1,5})$/.exec(listen);
   const { host, port } = bare ? { host: undefined, port: Number(bare[1]) } : parseHostPort(listen, 'metrics.listen');
   if (port > 65535) throw new ConfigError(`metrics.listen: port ${port} is out of range`, [{ path: 'metrics.listen', message: 'port out of range' }]);
+  const registry = metrics instanceof Registry ? metrics : metrics.registry;
+  const perVip = metrics instanceof Registry ? undefined : metrics.perVip;
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
-        (text) => {
+        async (text) => {
           res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(text);
+          if (perVip === undefined) {
+            res.end(text);
+            return;
+          }
+          res.write(text.replace(/\n$/, ''));
+          await writeSlices(res, perVip.slices());
         },
         (err: unknown) => {
           res.writeHead(500);
@@ -280,16 +333,19 @@ export async function startMetricsServer(listen: string, registry: Registry, log
         },
       );
     } else if (req.url === '/status' && status !== undefined) {
-      let body: string;
+      // The first slice is built before the answer starts: a status that cannot be built is a 500.
+      let slices: Iterator<string>;
+      let first: IteratorResult<string>;
       try {
-        body = `${JSON.stringify(status(), null, 2)}\n`;
+        slices = typeof status === 'function' ? [`${JSON.stringify(status(), null, 2)}\n`][Symbol.iterator]() : status.slices()[Symbol.iterator]();
+        first = slices.next();
       } catch (err) {
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`status failed: ${err instanceof Error ? err.message : String(err)}\n`);
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(body);
+      void writeSlices(res, slices, first);
     } else if (req.url === '/healthz' || req.url === '/readyz') {
       const problems = runChecks(req.url === '/healthz' ? checks.health : checks.ready);
       res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
@@ -305,4 +361,42 @@ export async function startMetricsServer(listen: string, registry: Registry, log
   });
   log.info({ listen }, 'metrics listening');
   return server;
+}
+
+/**
+ * Writes `slices` (after `first`, taken already), one per event-loop turn, then ends the
+ * response; a slice that throws (or a client gone) ends it without the rest. Never rejects.
+ */
+async function writeSlices(res: ServerResponse, slices: Iterator<string>, first?: IteratorResult<string>): Promise<void> {
+  try {
+    for (let r = first ?? slices.next(); r.done !== true; r = slices.next()) {
+      if (res.destroyed) return;
+      await writeAndYield(res, r.value);
+    }
+    res.end();
+  } catch (err) {
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/**
+ * Writes one slice of a response and resolves on a later event-loop turn (setImmediate): if the
+ * socket did not take it all, only once it drained or closed, so a slow scraper never makes the
+ * speaker buffer the whole text. A drain can come in the same turn (on loopback the kernel takes
+ * the bytes at once): the yield is after it, never instead of it.
+ */
+function writeAndYield(res: ServerResponse, chunk: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.write(chunk)) {
+      setImmediate(resolve);
+      return;
+    }
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      setImmediate(resolve);
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -56,3 +56,14 @@ describe('ownership with preferred-node weights', () => {
     expect(computeOwnership('node-b', [svc], down, new Elector(), () => ['eth0']).owners.get('a/web')).toBe('node-b');
   });
 });
+
+describe('electionItems', () => {
+  it('shares one candidate array between services with equal candidates, and filters those that cannot carry', () => {
+    const svc = (name: string, nodes: string[], interfaces?: string[]): ServiceSpec => ({ name, addresses: [`192.0.2.${name.length}`], nodes, interfaces });
+    const nodes = new Map([['n2', { alive: true, draining: false, links: { anyUp: true, down: ['eth1'] } }]]);
+    const items = electionItems([svc('a', ['n1', 'n2']), svc('bb', ['n1', 'n2']), svc('ccc', ['n1', 'n2'], ['eth1'])], nodes);
+    expect(items[0]!.candidates).toBe(items[1]!.candidates);
+    expect(items[0]!.candidates).toEqual(['n1', 'n2']);
+    expect(items[2]!.candidates).toEqual(['n1']);
+  });
+});

@@ -17,7 +17,7 @@ import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
 import { installCrashHandler } from '../host/crash-handler.js';
 import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
-import { speakerRegistry, startMetricsServer } from '../observability/metrics.js';
+import { speakerMetrics, startMetricsServer } from '../observability/metrics.js';
 import type { MembershipStats, MembershipView } from '../membership/membership.js';
 import { ConflictEpisodes, type ConflictEpisode } from './conflict-episodes.js';
 import { OwnershipHistory } from './failover.js';
@@ -25,7 +25,7 @@ import { NftVirtualMacs } from '../netdev/virtual-mac-device.js';
 import { SoloMembership } from './solo-membership.js';
 import { VirtualMacGate } from './virtual-mac-gate.js';
 import { Speaker, type DesiredState, type MembershipPort } from './speaker.js';
-import { buildStatus, type StatusDocument } from './status.js';
+import { buildStatus, statusJsonSlices, type StatusDocument, type StatusInput } from './status.js';
 
 /** A membership the runtime can also stop without a handoff (when a start fails half-way). */
 export type RuntimeMembership = MembershipPort & {
@@ -139,22 +139,31 @@ export class SpeakerRuntime {
 
   /** The document GET /status serves (docs/status.md). */
   status(): StatusDocument {
+    return buildStatus(this.statusInput());
+  }
+
+  /** The text of status(), in slices the metrics server writes one per event-loop turn. */
+  statusSlices(): Iterable<string> {
+    return statusJsonSlices(this.statusInput());
+  }
+
+  private statusInput(): StatusInput {
     const now = this.clock.now();
     const wall = (this.o.wallClock ?? Date.now)();
     const owners = this.speaker.currentOwners();
-    return buildStatus({
+    return {
       node: this.o.node,
       mode: this.o.mode ?? (this.o.membership === undefined ? 'announce' : 'standalone'),
       now,
       toWall: (t) => wall - (now - t),
       services: this.desired.services.map((s) => ({ name: s.name, addresses: s.addresses, owner: owners.get(s.name) })),
       ownership: (name) => this.history.get(name),
-      owned: this.announcer.current(),
+      owned: this.announcer.lookup(),
       view: this.membership.view(),
       conflicts: this.conflicts.list(),
       problems: this.problems(),
       notReady: this.notReady(),
-    });
+    };
   }
 
   /**
@@ -175,10 +184,10 @@ export class SpeakerRuntime {
       this.setDesired(desired);
       await this.speaker.start();
       if (this.o.metricsListen !== undefined) {
-        const registry = speakerRegistry({
+        const metrics = speakerMetrics({
           node: this.o.node,
           stats: this.announcer.stats,
-          owned: () => this.announcer.current(),
+          owned: () => this.announcer.lookup(),
           services: () => this.desired.services.map((s) => ({ name: s.name, addresses: s.addresses, owner: this.speaker.currentOwners().get(s.name) })),
           membership: this.membership.stats === undefined ? undefined : { stats: () => this.membership.stats!(), view: () => this.membership.view() },
           speaker: () => this.speaker.stats(),
@@ -190,8 +199,8 @@ export class SpeakerRuntime {
           conflictEpisodes: () => this.conflicts.total,
           configReloads: this.o.configReloads,
         });
-        this.o.extraMetrics?.(registry);
-        this.metrics = await startMetricsServer(this.o.metricsListen, registry, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, () => this.status());
+        this.o.extraMetrics?.(metrics.registry);
+        this.metrics = await startMetricsServer(this.o.metricsListen, metrics, this.o.logger, { health: () => this.problems(), ready: () => this.notReady() }, { slices: () => this.statusSlices() });
       }
       // A bug that escapes every handler must not leave the host delivering VIPs it no longer answers for.
       if (this.delivery !== undefined) this.uninstallCrashHandler = installCrashHandler(this.o.logger, () => this.delivery!.stop());

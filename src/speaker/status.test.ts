@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberView } from '../membership/membership.js';
-import { buildStatus, type StatusInput } from './status.js';
+import { buildStatus, STATUS_SLICE_SERVICES, statusJsonSlices, type StatusInput } from './status.js';
 
 const member = (name: string, self = false): MemberView => ({
   name,
@@ -10,6 +10,34 @@ const member = (name: string, self = false): MemberView => ({
   lastHeardMsAgo: 12.4,
   metadata: undefined,
   self,
+});
+
+const base = (services: StatusInput['services'], owned: StatusInput['owned'] = new Map()): StatusInput => ({
+  node: 'n1',
+  mode: 'standalone',
+  now: 10_000,
+  toWall: (t) => Date.UTC(2026, 10, 29, 20, 0, 0) + t,
+  services,
+  ownership: (name) => (name.endsWith('7') ? { owner: 'n1', since: 4_000, lastFailover: { at: 4_000, from: 'n2', to: 'n1', cause: 'death', durationMs: 1.5 } } : undefined),
+  owned,
+  view: { alive: new Set(['n1', 'n2']), members: new Map([['n1', member('n1', true)], ['n2', member('n2')]]) },
+  conflicts: [],
+  problems: ['a "quoted"\nproblem'],
+  notReady: [],
+});
+
+describe('status text in slices', () => {
+  it('is exactly the JSON of the document, with no service, one, and many over several slices', () => {
+    const n = 2 * STATUS_SLICE_SERVICES + 3;
+    const many = Array.from({ length: n }, (_, i) => ({ name: `ns/svc${i}`, addresses: [`10.0.${i >> 8}.${i & 255}`], owner: i % 2 === 0 ? 'n1' : 'n2' }));
+    const owned = new Map(many.filter((s) => s.owner === 'n1').map((s) => [s.addresses[0]!, new Set(['eth0'])]));
+    for (const input of [base([]), base([{ name: 'web', addresses: ['192.0.2.1'], owner: 'n1' }], new Map([['192.0.2.1', new Set(['eth0'])]])), base(many, owned)]) {
+      const slices = [...statusJsonSlices(input)];
+      expect(slices.join('')).toBe(`${JSON.stringify(buildStatus(input), null, 2)}\n`);
+      // A slice per STATUS_SLICE_SERVICES services, and the rest in the last.
+      expect(slices.length).toBe(Math.floor(input.services.length / STATUS_SLICE_SERVICES) + 1);
+    }
+  });
 });
 
 describe('status document', () => {

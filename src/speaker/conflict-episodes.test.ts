@@ -66,4 +66,23 @@ describe('conflict episodes', () => {
     expect(episodes.total).toBe(2_000);
     expect(episodes.list()).toHaveLength(MAX_CONFLICT_EPISODES);
   });
+
+  it('keeps a transient claim by one of our speakers at debug, without an Event, and makes the episode loud when a frame is not transient', () => {
+    const { episodes, warnings } = setup();
+    const started: string[] = [];
+    episodes.onEpisode((e) => started.push(e.ip));
+    const frame = (transient: boolean) => episodes.observe({ ip: '192.0.2.10', iface: 'eth0', mac: ROGUE, service: 'web', action: 'defend', ...(transient ? { transient } : {}) });
+    frame(true);
+    frame(true);
+    expect(warnings()).toHaveLength(0);
+    expect(started).toHaveLength(0);
+    expect(episodes.total).toBe(1);
+    expect(episodes.list()).toEqual([expect.objectContaining({ count: 2, transient: true })]);
+    frame(false);
+    expect(warnings()).toHaveLength(1);
+    expect(started).toEqual(['192.0.2.10']);
+    frame(true);
+    expect(warnings()).toHaveLength(1);
+    expect(episodes.list()).toEqual([expect.objectContaining({ count: 4, transient: false })]);
+  });
 });

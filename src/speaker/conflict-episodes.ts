@@ -25,6 +25,12 @@ export interface ConflictEpisode {
   count: number;
   /** What this node did last: defend (RFC 5227), yield, or none (not its VIP to keep). */
   action: ConflictDecision['action'];
+  /**
+   * Every frame so far came from one of our speakers during a passing disagreement
+   * (ConflictDecision.transient): logged at debug, not raised. The first frame that is not
+   * makes the episode loud.
+   */
+  transient: boolean;
 }
 
 /**
@@ -63,6 +69,10 @@ export class ConflictEpisodes {
       open.lastSeen = now;
       open.count++;
       open.action = d.action;
+      if (open.transient && d.transient !== true) {
+        open.transient = false;
+        this.report(open, now);
+      }
       return;
     }
     const mine = this.macOf(d.iface);
@@ -76,16 +86,31 @@ export class ConflictEpisodes {
       lastSeen: now,
       count: 1,
       action: d.action,
+      transient: d.transient === true,
     };
     this.episodes.push(e);
     if (this.episodes.length > MAX_CONFLICT_EPISODES) this.episodes.splice(0, this.episodes.length - MAX_CONFLICT_EPISODES);
     this.total++;
+    if (e.transient) {
+      this.log.debug(this.fields(e), 'another of our speakers claims an IP this node announces while their desired states or views differ');
+      return;
+    }
+    this.report(e, now);
+  }
+
+  private fields(e: ConflictEpisode): Record<string, unknown> {
+    return { ip: e.ip, iface: e.iface, ourMac: e.ourMac ?? null, otherMac: e.otherMac, service: e.service ?? null, action: e.action, reason: 'conflict' };
+  }
+
+  /** Logs (bounded per claiming host) and raises an episode. */
+  private report(e: ConflictEpisode, now: number): void {
+    const otherMac = e.otherMac;
     // One host claiming thousands of VIPs (a split brain of 10 000 VIPs) starts thousands of
     // episodes: the first LOUD_EPISODES_PER_HOST of each (interface, other MAC) are logged and
     // raised, the rest of that host's within CONFLICT_QUIET_MS only at debug.
-    const key = `${d.iface}|${otherMac}`;
+    const key = `${e.iface}|${otherMac}`;
     const loud = this.loud.get(key);
-    const fields = { ip: e.ip, iface: e.iface, ourMac: e.ourMac ?? null, otherMac, service: e.service ?? null, action: e.action, reason: 'conflict' };
+    const fields = this.fields(e);
     if (loud !== undefined && now - loud.at < CONFLICT_QUIET_MS && loud.count >= LOUD_EPISODES_PER_HOST) {
       loud.at = now;
       this.log.debug(fields, 'another host claims an IP this node announces');

@@ -5,7 +5,7 @@ import { silentLogger } from '../observability/logger.js';
 import { FakeLinks } from '../../test/fakes/fake-links.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import type { MembershipView } from '../membership/membership.js';
-import { DIGEST_GRACE_MS, Speaker, YIELD_BATCH_MS, type AnnouncerPort } from './speaker.js';
+import { DIGEST_GRACE_MS, Speaker, YIELD_BATCH_MS, type AnnouncerPort, type ConflictDecision } from './speaker.js';
 import type { ServiceSpec } from './ownership.js';
 
 class RecordingAnnouncer implements AnnouncerPort {
@@ -47,9 +47,10 @@ async function cluster(seed = 1, loss = 0, holdDownMs?: number) {
   const nodes = sim.nodes.map((n, i) => {
     const links = new FakeLinks(['eth0'], i + 1);
     const announcer = new RecordingAnnouncer(() => sim.clock.now());
-    const speaker = new Speaker({ self: n.name, clock: sim.clock, logger: silentLogger(), membership: n.membership, links, announcer, holdDownMs });
+    const decisions: ConflictDecision[] = [];
+    const speaker = new Speaker({ self: n.name, clock: sim.clock, logger: silentLogger(), membership: n.membership, links, announcer, holdDownMs, onConflictAction: (d) => decisions.push(d) });
     speaker.setDesired({ services: [WEB] });
-    return { name: n.name, links, announcer, speaker };
+    return { name: n.name, links, announcer, speaker, decisions };
   });
   for (const n of nodes) await n.speaker.start();
   sim.advance(500);
@@ -264,6 +265,27 @@ describe('speaker under faults', () => {
     sim.advance(DIGEST_GRACE_MS + 10);
     expect(nodes.filter((n) => n.speaker.stats().digestMismatches === 1).length).toBeGreaterThanOrEqual(2);
     expect(nodes.every((n) => n.speaker.stats().digestMismatches <= 1)).toBe(true);
+  });
+
+  it('calls a claim by one of our speakers transient while their desired states differ or just changed, and not once they agree and 2 s passed', async () => {
+    const { sim, nodes, owners } = await cluster(2);
+    const owner = nodes.find((n) => n.name === owners()[0])!;
+    const other = nodes.find((n) => n !== owner)!;
+    const claim = () => owner.announcer.conflict('192.0.2.200', macOf(nodes.indexOf(other)));
+    // Steady state, same services for 500 ms only: still within the grace of the start's change.
+    claim();
+    expect(owner.decisions.at(-1)).toMatchObject({ service: 'web', transient: true });
+    sim.advance(DIGEST_GRACE_MS);
+    claim();
+    expect(owner.decisions.at(-1)!.transient).toBeUndefined();
+    // The other node's desired state differs (a bulk change reaching it first): transient however long.
+    other.speaker.setDesired({ services: [WEB, { ...WEB, name: 'web2', addresses: ['192.0.2.201'] }] });
+    sim.advance(DIGEST_GRACE_MS + 100);
+    claim();
+    expect(owner.decisions.at(-1)).toMatchObject({ service: 'web', transient: true });
+    // A MAC that is none of our speakers is never transient.
+    owner.announcer.conflict('192.0.2.200', Uint8Array.from([0x0e, 9, 9, 9, 9, 9]));
+    expect(owner.decisions.at(-1)!.transient).toBeUndefined();
   });
 
   it('a node that hears no peer yields a VIP that another host answers, until it hears its peers again', async () => {

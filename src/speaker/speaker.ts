@@ -99,6 +99,14 @@ export interface ConflictDecision {
   readonly mac: Uint8Array;
   readonly service: string | undefined;
   readonly action: 'defend' | 'yield' | 'none';
+  /**
+   * The claim comes from one of our live speakers while the two disagree for a known, passing
+   * reason: its published desired state differs from ours, or this node's desired state or live
+   * set changed less than DIGEST_GRACE_MS ago (a bulk change reaches the nodes at slightly
+   * different times). Still decided by the usual tie-break; reported quietly (debug, counted)
+   * unless it outlasts the disagreement.
+   */
+  readonly transient?: boolean;
 }
 
 export const DEFAULT_HOLD_DOWN_MS = 3_000;
@@ -207,6 +215,8 @@ export class Speaker {
   private started = false;
   private electing = false;
   private lastAlive = new Set<string>();
+  /** When the desired state or the live set last changed (clock ms): see ConflictDecision.transient. */
+  private lastChangeAt = Number.NEGATIVE_INFINITY;
   private lastMeta = '';
   private owners: ReadonlyMap<string, string | undefined> = new Map();
   /** What this node announces now: IP -> interfaces. */
@@ -266,6 +276,7 @@ export class Speaker {
     this.desiredGeneration++;
     this.exclude = exclude;
     this.digest = desiredDigest(d.services);
+    this.lastChangeAt = this.c.clock.now();
     if (this.started) {
       this.publish();
       this.c.announcer.prepare(this.defaultInterfaces());
@@ -396,7 +407,9 @@ export class Speaker {
     if (grew && this.lastAlive.size > 0) {
       for (const iface of ownedInterfaces(owned)) this.c.announcer.reannounce(iface);
     }
-    this.lastAlive = new Set([...view.alive, ...unheard]);
+    const alive = new Set([...view.alive, ...unheard]);
+    if (alive.size !== this.lastAlive.size || [...alive].some((n) => !this.lastAlive.has(n))) this.lastChangeAt = this.c.clock.now();
+    this.lastAlive = alive;
     this.logOwners(before, owners);
     this.updateDelivery(defaults);
     this.publish();
@@ -534,11 +547,12 @@ export class Speaker {
     if (this.draining) return;
     // Indexed: during a split brain every one of thousands of VIPs conflicts, several times a second.
     const svc = this.servicesOf(ip).find((s) => this.owners.get(s.name) === this.c.self && !this.yielded.has(s.name));
-    const decided = (action: ConflictDecision['action']): void => this.c.onConflictAction?.({ ip, iface, mac, service: svc?.name, action });
-    if (svc === undefined) return decided('none');
     const view = this.c.membership.view();
     const hex = Buffer.from(mac).toString('hex');
     const peer = [...view.members.values()].find((m) => !m.self && view.alive.has(m.name) && (readMetadata(m.metadata).macs ?? []).includes(hex));
+    const transient = peer !== undefined && (readMetadata(peer.metadata).digest !== this.digest || this.c.clock.now() - this.lastChangeAt < DIGEST_GRACE_MS);
+    const decided = (action: ConflictDecision['action']): void => this.c.onConflictAction?.({ ip, iface, mac, service: svc?.name, action, ...(transient ? { transient } : {}) });
+    if (svc === undefined) return decided('none');
     const key = svc.addresses[0] ?? ip;
     if (peer !== undefined) {
       this.counters.splitBrains++;
@@ -546,7 +560,10 @@ export class Speaker {
       // The deaf side of a partition, or a node still in its hold-down (it restarted and claims
       // before it learnt it is held), does not win the tie-break: this node keeps the VIP.
       if (other.alone !== true && !this.lastSettling.has(peer.name) && nodeDigest(peer.name, key) < nodeDigest(this.c.self, key)) {
-        this.log.warn({ service: svc.name, ip, iface, node: peer.name, reason: 'split-brain' }, 'another speaker announces this VIP and ranks first for it: yielding');
+        const fields = { service: svc.name, ip, iface, node: peer.name, reason: 'split-brain' };
+        const msg = 'another speaker announces this VIP and ranks first for it: yielding';
+        if (transient) this.log.debug(fields, msg);
+        else this.log.warn(fields, msg);
         this.yieldService(svc.name, peer.name);
         return decided('yield');
       }

@@ -63,7 +63,7 @@ describe('status document', () => {
         ['192.0.2.1', new Set(['eth0'])],
       ]),
       view: { alive: new Set(['n1', 'n2']), members: new Map([['n3', { ...member('n3'), state: 'dead' as const, lastHeardMsAgo: undefined }], ['n1', member('n1', true)], ['n2', member('n2')]]) },
-      conflicts: [{ ip: '192.0.2.1', iface: 'eth0', otherMac: '0e:00:00:00:00:01', ourMac: undefined, service: 'web', firstSeen: 9_000, lastSeen: 9_500, count: 3, action: 'defend', ongoing: true }],
+      conflicts: [{ ip: '192.0.2.1', iface: 'eth0', otherMac: '0e:00:00:00:00:01', ourMac: undefined, service: 'web', firstSeen: 9_000, lastSeen: 9_500, count: 3, action: 'defend', transient: false, ongoing: true }],
       problems: [],
       notReady: ['starting'],
     };
@@ -102,6 +102,7 @@ describe('status document', () => {
           count: 3,
           action: 'defend',
           ongoing: true,
+          transient: false,
         },
       ],
       health: { healthy: true, problems: [], ready: false, notReady: ['starting'] },

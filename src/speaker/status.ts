@@ -68,6 +68,8 @@ export interface StatusConflict {
   readonly action: 'defend' | 'yield' | 'none';
   /** A frame came less than 30 s ago. */
   readonly ongoing: boolean;
+  /** Only one of our own speakers during a passing disagreement of desired states or views (logged at debug). */
+  readonly transient: boolean;
 }
 
 export interface StatusHealth {
@@ -172,6 +174,7 @@ function statusTail(i: StatusInput, iso: (t: number) => string): Pick<StatusDocu
       count: c.count,
       action: c.action,
       ongoing: c.ongoing,
+      transient: c.transient,
     })),
     health: { healthy: i.problems.length === 0, problems: [...i.problems], ready: i.notReady.length === 0, notReady: [...i.notReady] },
   };

@@ -13,7 +13,7 @@ import { spawnRunner } from '../../src/host/command-runner.js';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabContext } from '../../src/lab/node-runner.js';
 import type { LabHost } from '../../src/lab/topology.js';
-import { StandaloneRunner } from '../../src/lab/standalone-runner.js';
+import { binNodeFlags, StandaloneRunner } from '../../src/lab/standalone-runner.js';
 import { onCleanup } from './cleanup.js';
 import { summarize } from './percentiles.js';
 import { cpuPercent, cpuSample, rssMiB } from './proc-stats.js';
@@ -37,7 +37,7 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     // L2VIP_SCALE_CPU_PROF=DIR: each speaker writes a V8 CPU profile there when it stops.
     const prof = process.env['L2VIP_SCALE_CPU_PROF'];
     const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
-    return [process.execPath, ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+    return [process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
   }
 }
 

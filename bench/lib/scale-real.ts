@@ -3,8 +3,8 @@
  * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
  * and RSS of every speaker, for the ring topology, for the former design (full mesh at its
  * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms). Local delivery
- * stays on (the lab's echo service binds the VIPs); its `nft` check every 500 ms is the largest
- * share of an idle speaker's CPU (L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles to see it).
+ * stays on (the lab's echo service binds the VIPs; it spawns nothing while idle). Node runs with
+ * the flags of bin/l2vip.js. L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles of the speakers.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// --max-semi-space-size=1: a young generation of 2 x 1 MB instead of up to 2 x 8 MB: an idle
+// speaker's RSS is about 13 MB lower for about 0.1 % of a core more scavenging (docs/benchmarks.md).
+// V8 reads it only at start, so it must be on node's command line; `node bin/l2vip.js` runs
+// without it (the lab and benches read these flags from this line: src/lab/standalone-runner.ts).
 import('../dist/cli/main.js').catch((err) => {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/cli/main.js')) {
     process.stderr.write('l2vip: the CLI is not built: run "npm run build" (npm ci does it)\n');

@@ -3,8 +3,8 @@
  * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
  * and RSS of every speaker, for the ring topology, for the former design (full mesh at its
  * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms). Local delivery
- * stays on (the lab's echo service binds the VIPs); its `nft` check every 500 ms is the largest
- * share of an idle speaker's CPU (L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles to see it).
+ * stays on (the lab's echo service binds the VIPs; it spawns nothing while idle). Node runs with
+ * the flags of bin/l2vip.js. L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles of the speakers.
  *
  * Then, for the ring (today's design) at each size, failover on a second lab with the failover
  * bench's client (a probe every 2 ms): kill -9 of the owner, `trials` times, client outage
@@ -17,7 +17,7 @@ import { spawnRunner } from '../../src/host/command-runner.js';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabContext } from '../../src/lab/node-runner.js';
 import type { LabHost } from '../../src/lab/topology.js';
-import { StandaloneRunner } from '../../src/lab/standalone-runner.js';
+import { binNodeFlags, StandaloneRunner } from '../../src/lab/standalone-runner.js';
 import { onCleanup } from './cleanup.js';
 import { INTERVAL_MS } from './failover-lab.js';
 import { summarize } from './percentiles.js';
@@ -42,7 +42,7 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     // L2VIP_SCALE_CPU_PROF=DIR: each speaker writes a V8 CPU profile there when it stops.
     const prof = process.env['L2VIP_SCALE_CPU_PROF'];
     const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
-    return [process.execPath, ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+    return [process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
   }
 }
 

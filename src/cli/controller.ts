@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
-import { Controller } from '../controller/controller.js';
+import type { Controller } from '../controller/controller.js';
 import { L2vipError, SocketError, UsageError } from '../errors.js';
-import { componentNamespace, loadKubeconfig } from '../k8s/kubeconfig.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startMetricsServer } from '../observability/metrics.js';
 import { Signals } from './lifecycle.js';
@@ -36,6 +35,8 @@ export async function startControllerProcess(
 ): Promise<RunningController> {
   if (opts.leaseDuration < 1) throw new UsageError('--lease-duration must be at least 1 second');
   const log = deps.log ?? createLogger(opts.logLevel);
+  // Loaded here, not with the CLI: the Kubernetes client is about 60 MB of RSS that `standalone` and `announce` do not need.
+  const [{ componentNamespace, loadKubeconfig }, { Controller }] = await Promise.all([import('../k8s/kubeconfig.js'), import('../controller/controller.js')]);
   const { kubeConfig, source, server: apiServer } = loadKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
   const namespace = componentNamespace(opts.namespace, env);
   // Pods have unique names; host names are not unique per process (hostNetwork, two replicas

@@ -20,8 +20,7 @@ import {
   IPAddressPoolSchema,
   L2AdvertisementSchema,
   schemaProblems,
-  validateIPAddressPool,
-  validateL2Advertisement,
+  metallbValidators,
   type IPAddressPoolInput,
   type L2AdvertisementInput,
   type LabelSelectorInput,
@@ -243,7 +242,7 @@ export function parseConfig(inputs: readonly ConfigInput[], options: ParseOption
         issues.error(E.apiVersion, loc, ['apiVersion'], `${why}: write apiVersion: ${METALLB_API_VERSION}`);
       }
       if (name !== '') named.push({ kind: ourKind, name, loc });
-      const validate = ourKind === 'IPAddressPool' ? validateIPAddressPool : validateL2Advertisement;
+      const validate = metallbValidators()[ourKind];
       const schema = ourKind === 'IPAddressPool' ? IPAddressPoolSchema : L2AdvertisementSchema;
       let valid = validate(obj);
       if (!valid && lenientFields) {

@@ -122,11 +122,21 @@ export function crdSpecSchema(kind: 'IPAddressPool' | 'L2Advertisement'): unknow
   return JSON.parse(JSON.stringify(schema)) as unknown;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, useDefaults: false });
+export interface MetallbValidators {
+  readonly IPAddressPool: ValidateFunction<IPAddressPoolInput>;
+  readonly L2Advertisement: ValidateFunction<L2AdvertisementInput>;
+}
 
-export const validateIPAddressPool: ValidateFunction<IPAddressPoolInput> = ajv.compile<IPAddressPoolInput>(IPAddressPoolSchema);
-export const validateL2Advertisement: ValidateFunction<L2AdvertisementInput> =
-  ajv.compile<L2AdvertisementInput>(L2AdvertisementSchema);
+let validators: MetallbValidators | undefined;
+
+/** Compiled on first use, not at import: `standalone` imports this module for schemaProblems() alone. */
+export function metallbValidators(): MetallbValidators {
+  if (validators === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, useDefaults: false });
+    validators = { IPAddressPool: ajv.compile<IPAddressPoolInput>(IPAddressPoolSchema), L2Advertisement: ajv.compile<L2AdvertisementInput>(L2AdvertisementSchema) };
+  }
+  return validators;
+}
 
 /** A schema failure turned into a field path and a sentence. */
 export interface SchemaProblem {

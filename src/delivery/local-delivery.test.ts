@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { silentLogger } from '../observability/logger.js';
 import { FakeHost } from '../../test/fakes/fake-host.js';
-import { LocalDelivery, nftRuleset, nftSetElements, planDelivery, VERIFY_MS } from './local-delivery.js';
+import { FakeRulesetWatcher } from '../../test/fakes/fake-ruleset-watcher.js';
+import { LocalDelivery, NFT_CHECK_MS, nftRulesIntact, nftRuleset, nftSetElements, planDelivery, VERIFY_MS } from './local-delivery.js';
 
 const none = new Set<string>();
 
@@ -45,6 +46,12 @@ describe('local delivery plan', () => {
     expect([...nftSetElements('set vips {\n type ipv4_addr\n elements = { 192.0.2.1, 192.0.2.20 }\n}')]).toEqual(['192.0.2.1', '192.0.2.20']);
     expect(nftSetElements('set vips {\n type ipv4_addr\n}').size).toBe(0);
   });
+
+  it('tells a table with both drop rules from one whose chain was flushed', () => {
+    const table = 'table arp l2vip {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tarp operation request arp daddr ip @vips drop\n\t\tarp saddr ip @vips drop\n\t}\n}';
+    expect(nftRulesIntact(table)).toBe(true);
+    expect(nftRulesIntact(table.replace(/\t\tarp .*\n/g, ''))).toBe(false);
+  });
 });
 
 describe('local delivery on a host', () => {
@@ -52,6 +59,7 @@ describe('local delivery on a host', () => {
   let host: FakeHost;
   let clock: VirtualClock;
   let d: LocalDelivery;
+  let watcher: FakeRulesetWatcher;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'l2vip-delivery-'));
@@ -60,7 +68,8 @@ describe('local delivery on a host', () => {
     host.sysctls.set('eth0.arp_announce', '0');
     host.sysctls.set('eth0.arp_ignore', '0');
     clock = new VirtualClock();
-    d = new LocalDelivery({ runner: host, logger: silentLogger(), stateDir: dir, clock, sysctl: host.sysctl });
+    watcher = new FakeRulesetWatcher();
+    d = new LocalDelivery({ runner: host, logger: silentLogger(), stateDir: dir, clock, sysctl: host.sysctl, watcher });
   });
 
   afterEach(async () => {
@@ -146,15 +155,83 @@ describe('local delivery on a host', () => {
     expect(host.routes.has('192.0.2.10')).toBe(false);
   });
 
-  it('restores its nftables table within 1 s after a ruleset flush', async () => {
+  it('restores its nftables table within milliseconds when nft monitor reports a ruleset flush', async () => {
     await d.start(['eth0']);
     await d.set(['192.0.2.10']);
+    expect(watcher.starts).toBe(1);
     host.nftVips = undefined; // nft flush ruleset
-    clock.advance(VERIFY_MS);
+    watcher.fire();
+    clock.advance(5);
     await settle();
     expect([...(host.nftVips ?? [])]).toEqual(['192.0.2.10']);
     expect(d.stats.repairs).toBe(1);
     expect(d.stats.failing).toBe(false);
+  });
+
+  it('restores the drop rules when only the chain was flushed', async () => {
+    await d.start(['eth0']);
+    await d.set(['192.0.2.10']);
+    host.nftRulesFlushed = true; // nft flush chain arp l2vip input
+    watcher.fire();
+    clock.advance(5);
+    await settle();
+    expect(host.nftRulesFlushed).toBe(false);
+    expect([...(host.nftVips ?? [])]).toEqual(['192.0.2.10']);
+    expect(d.stats.repairs).toBe(1);
+  });
+
+  it('spawns no nft while idle: the table is listed only every 30 s, and a missed flush is repaired then', async () => {
+    await d.start(['eth0']);
+    await d.set(['192.0.2.10']);
+    await settle();
+    const lists = (): number => host.calls.filter((c) => c.startsWith('nft list')).length;
+    const before = lists();
+    // The first listing, a moment after the monitor started; then none for 30 s.
+    for (let t = 0; t < NFT_CHECK_MS; t += VERIFY_MS) {
+      clock.advance(VERIFY_MS);
+      await settle();
+    }
+    expect(lists() - before).toBe(1);
+    host.nftVips = undefined; // a flush the monitor did not report
+    clock.advance(VERIFY_MS);
+    await settle();
+    expect(host.nftVips).toBeUndefined();
+    for (let t = 0; t < NFT_CHECK_MS; t += VERIFY_MS) {
+      clock.advance(VERIFY_MS);
+      await settle();
+    }
+    expect([...(host.nftVips ?? [])]).toEqual(['192.0.2.10']);
+    expect(lists() - before).toBe(2);
+  });
+
+  it('repairs at most once a second when its own repair keeps reporting a change (a table that never reads back right)', async () => {
+    await d.start(['eth0']);
+    await d.set(['192.0.2.10']);
+    // Every `nft -f` is reported (as the real monitor reports our own restore's deletions) and the rules never read back.
+    const run = host.run.bind(host);
+    host.run = (cmd, args, input) =>
+      run(cmd, args, input).then((r) => {
+        if (cmd === 'nft' && args[0] === '-f') {
+          host.nftRulesFlushed = true;
+          watcher.fire();
+        }
+        return r;
+      });
+    host.nftRulesFlushed = true;
+    watcher.fire();
+    for (let t = 0; t < 10_000; t += 5) {
+      clock.advance(5);
+      await settle();
+    }
+    expect(d.stats.repairs).toBeGreaterThanOrEqual(9);
+    expect(d.stats.repairs).toBeLessThanOrEqual(11);
+  });
+
+  it('stops the monitor at stop()', async () => {
+    await d.start(['eth0']);
+    expect(watcher.watching).toBe(true);
+    await d.stop();
+    expect(watcher.watching).toBe(false);
   });
 
   it('raises arp_ignore again when someone lowers it', async () => {
@@ -171,7 +248,7 @@ describe('local delivery on a host', () => {
     await d.start(['eth0']);
     await d.set(['192.0.2.10', '2001:db8::10']);
     // kill -9: no stop(); the lock's pid is ours, which counts as not running.
-    const next = new LocalDelivery({ runner: host, logger: silentLogger(), stateDir: dir, clock, sysctl: host.sysctl });
+    const next = new LocalDelivery({ runner: host, logger: silentLogger(), stateDir: dir, clock, sysctl: host.sysctl, watcher: null });
     await next.start([]);
     expect(host.routes.has('192.0.2.10')).toBe(false);
     expect(host.addresses.has('2001:db8::10')).toBe(false);

@@ -5,6 +5,7 @@ import { systemClock } from '../clock/system-clock.js';
 import type { CommandRunner } from '../host/command-runner.js';
 import { HostSetupError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { NftMonitor, type RulesetWatcher } from './nft-monitor.js';
 import {
   DEFAULT_STATE_DIR,
   deliveryPaths,
@@ -43,8 +44,10 @@ export { ROUTE_PROTO } from './host-state.js';
  *      cannot undo it.
  *   2. an nftables table in the `arp` family drops, before the kernel's ARP code, every ARP
  *      request for a VIP and every ARP frame from another host claiming one, on every interface
- *      (also those l2vip does not announce on). Others can delete it (a firewall reload does),
- *      so it is checked every `verifyMs` and restored.
+ *      (also those l2vip does not announce on). Others can delete it (a firewall reload does):
+ *      nftables' own event stream (`nft monitor`, see nft-monitor.ts) tells when something was
+ *      deleted from it, and it is then checked and restored at once; a slow listing every
+ *      `nftCheckMs` is the safety net for a missed event.
  *   Our AF_PACKET socket sees every frame either way: packet taps run before arp_rcv() and its
  *   NF_ARP_IN hook.
  *   Left alone, the kernel would also put a VIP as *sender* address into its own ARP requests
@@ -67,8 +70,20 @@ export { ROUTE_PROTO } from './host-state.js';
  * namespace, so a restart after kill -9 (or `l2vip cleanup`) reverts the leftovers.
  */
 
-/** How often the nftables table and the sysctls are checked: a flush is repaired within 1 s. */
-export const VERIFY_MS = 500;
+/**
+ * How often the sysctls are checked (reads of /proc, no process). The nftables table is checked
+ * when `nft monitor` reports a deletion in it (a flush is repaired in tens of ms), and listed
+ * every NFT_CHECK_MS in case an event was missed.
+ */
+export const VERIFY_MS = 2_000;
+/** The safety listing of the nftables table (`nft list table`: a process spawn). */
+export const NFT_CHECK_MS = 30_000;
+/** Events of one change (a flush deletes rules, set, chain and table) are checked together. */
+const EVENT_DELAY_MS = 5;
+/** At most one event-driven check per this period after a repair: our own repair is an event too. */
+const REPAIR_SPACING_MS = 1_000;
+/** The monitor subscribes a moment after it starts; changes before that are caught by this check. */
+const FIRST_CHECK_MS = 1_000;
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 10_000;
 
@@ -105,8 +120,12 @@ export interface LocalDeliveryOptions {
   readonly stateDir?: string;
   readonly clock?: Clock;
   readonly sysctl?: SysctlPort;
-  /** Period of the nftables/sysctl check; 0 turns it off. */
+  /** Period of the sysctl check (and of retries' successor checks); 0 turns periodic checks off. */
   readonly verifyMs?: number;
+  /** Period of the safety listing of the nftables table; it is listed at least every `verifyMs` when no watcher runs. */
+  readonly nftCheckMs?: number;
+  /** Reports deletions in the nftables table. Default: `nft monitor`; null: none (listing every `verifyMs`). */
+  readonly watcher?: RulesetWatcher | null;
 }
 
 /** The nftables ruleset, as one `nft -f` script. */
@@ -145,7 +164,7 @@ export interface DeliveryPlan {
 }
 
 /**
- * Called for every VIP on every change and check (10 000 of them twice a second): text without
+ * Called for every VIP on every change and check (10 000 of them at a time): text without
  * a colon is IPv4, without a dot IPv6; only a mixed form (IPv4-mapped IPv6) needs the parser.
  */
 function family(ip: string): 4 | 6 {
@@ -192,6 +211,11 @@ export class LocalDelivery {
   private started = false;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: Timer | undefined;
+  private eventTimer: Timer | undefined;
+  private readonly watcher: RulesetWatcher | undefined;
+  /** clock.now() of the last listing of the nftables table, and of the last repair. */
+  private lastNftCheck = -Infinity;
+  private lastRepair = -Infinity;
   private backoffMs = 0;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -201,6 +225,7 @@ export class LocalDelivery {
     this.log = opts.logger.child({ component: 'delivery' });
     this.clock = opts.clock ?? systemClock;
     this.sysctl = opts.sysctl ?? procSysctl;
+    this.watcher = opts.watcher === null ? undefined : (opts.watcher ?? new NftMonitor({ logger: this.log, table: `arp ${NFT_TABLE}`, clock: this.clock }));
   }
 
   /**
@@ -218,12 +243,18 @@ export class LocalDelivery {
         this.log.info({ routes: left.routes.length, addresses: left.addresses.length, sysctls: left.sysctls }, 'removed the leftovers of an earlier run');
       }
       await this.nft(nftRuleset());
+      this.lastNftCheck = this.clock.now();
       this.started = true;
       await this.announceOn(interfaces);
     } catch (err) {
       this.started = false;
       await rm(this.lockPath, { force: true });
       throw err;
+    }
+    if (this.watcher !== undefined) {
+      this.watcher.start(() => this.changed());
+      // Whatever happened before the monitor subscribed.
+      this.lastNftCheck = this.clock.now() - this.nftCheckMs() + FIRST_CHECK_MS;
     }
     this.schedule(this.opts.verifyMs ?? VERIFY_MS);
   }
@@ -257,6 +288,9 @@ export class LocalDelivery {
     this.started = false;
     this.timer?.cancel();
     this.timer = undefined;
+    this.eventTimer?.cancel();
+    this.eventTimer = undefined;
+    this.watcher?.stop();
     await this.queue.catch(() => undefined);
     await this.removeLeftovers();
     this.added.clear();
@@ -279,6 +313,25 @@ export class LocalDelivery {
     const next = this.queue.then(op, op);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * The watcher saw something deleted in the table: check it soon (after the rest of the same
+   * change has arrived), but never more than once per REPAIR_SPACING_MS after a repair, so that a
+   * table that never reads back as expected cannot make repair and its own events loop.
+   */
+  private changed(): void {
+    if (!this.started || this.eventTimer !== undefined) return;
+    const delay = Math.max(EVENT_DELAY_MS, this.lastRepair + REPAIR_SPACING_MS - this.clock.now());
+    this.eventTimer = this.clock.setTimeout(() => {
+      this.eventTimer = undefined;
+      this.lastNftCheck = -Infinity;
+      this.serial(() => this.attempt()).catch(() => undefined);
+    }, delay);
+  }
+
+  private nftCheckMs(): number {
+    return this.watcher === undefined ? 0 : (this.opts.nftCheckMs ?? NFT_CHECK_MS);
   }
 
   /** One try of the whole desired state; failures are counted, logged once, and retried. */
@@ -337,6 +390,8 @@ export class LocalDelivery {
     const target = new Set([...this.desired].filter((x) => !this.preexisting.has(x)));
     const plan = planDelivery(this.added, target);
     if (plan.ip.length === 0) return;
+    // A change is followed by a full check (the table it edited may be gone).
+    this.lastNftCheck = -Infinity;
     // Record first: a crash between the commands and the write must not lose track of an address.
     await this.saveState(new Set([...this.added, ...target]));
     try {
@@ -368,18 +423,29 @@ export class LocalDelivery {
     await this.nft(nftRestore(this.v4Added())).catch(() => undefined);
   }
 
-  /** Checks that nobody removed the nftables table or lowered a sysctl; restores them. */
+  /**
+   * Checks that nobody lowered a sysctl, and, when due (an event, the safety period, or a change
+   * just made), that nobody removed or changed the nftables table; restores them.
+   */
   private async verify(): Promise<void> {
     if (!this.started) return;
-    const r = await this.opts.runner.run('nft', ['list', 'set', 'arp', NFT_TABLE, 'vips']);
+    if (this.clock.now() - this.lastNftCheck >= this.nftCheckMs()) await this.verifyNft();
+    await this.raiseSysctls([...this.announcing]);
+  }
+
+  private async verifyNft(): Promise<void> {
+    this.lastNftCheck = this.clock.now();
+    const r = await this.opts.runner.run('nft', ['list', 'table', 'arp', NFT_TABLE]);
     const want = this.v4Added();
     const have = r.code === 0 ? nftSetElements(r.stdout) : undefined;
-    if (have === undefined || have.size !== want.length || want.some((x) => !have.has(x))) {
+    const rules = r.code === 0 && nftRulesIntact(r.stdout);
+    if (have === undefined || !rules || have.size !== want.length || want.some((x) => !have.has(x))) {
+      // Before the restore: its own deletions come back as events while it runs.
+      this.lastRepair = this.clock.now();
       await this.nft(nftRestore(want));
       this.stats.repairs++;
-      this.log.warn({ reason: have === undefined ? 'table deleted' : 'set changed' }, 'the nftables table of l2vip was deleted or changed (a firewall reload?): restored');
+      this.log.warn({ reason: have === undefined ? 'table deleted' : rules ? 'set changed' : 'rules changed' }, 'the nftables table of l2vip was deleted or changed (a firewall reload?): restored');
     }
-    await this.raiseSysctls([...this.announcing]);
   }
 
   private async raiseSysctls(names: readonly string[]): Promise<void> {
@@ -442,7 +508,12 @@ export class LocalDelivery {
   }
 }
 
-/** The IPv4 elements in the output of `nft list set`. */
+/** Both drop rules of nftRuleset() in the output of `nft list table` (a flushed chain has none). */
+export function nftRulesIntact(text: string): boolean {
+  return (text.match(/@vips drop/g) ?? []).length === 2;
+}
+
+/** The IPv4 elements in the output of `nft list set` or `nft list table`. */
 export function nftSetElements(text: string): Set<string> {
   const m = /elements\s*=\s*\{([^}]*)\}/.exec(text);
   return new Set(m?.[1]?.match(/\d+\.\d+\.\d+\.\d+/g) ?? []);

@@ -1,17 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LabContext, NodeRunner, OwnerEvent, TimelineEvent } from './node-runner.js';
 import { MEMBERSHIP_TRAFFIC, type LabHost } from './topology.js';
 
-/** How to run this same l2vip: the built CLI, or the TypeScript sources through tsx. */
+/** How to run this same l2vip: the built CLI, or the TypeScript sources through tsx; with the node flags of bin/l2vip.js. */
 export function selfCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   const root = join(here, '..', '..', '..');
-  if (here.endsWith('.ts')) return [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
-  return [process.execPath, join(root, 'bin', 'l2vip.js')];
+  if (here.endsWith('.ts')) return [process.execPath, ...binNodeFlags(), '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')];
+  return [process.execPath, ...binNodeFlags(), join(root, 'bin', 'l2vip.js')];
+}
+
+/**
+ * The node flags on the `#!/usr/bin/env -S node ...` line of bin/l2vip.js, so that a speaker
+ * started as `node bin/l2vip.js` (lab, benches, tests) runs as `l2vip` / `npx l2vip` does.
+ */
+export function binNodeFlags(): string[] {
+  const bin = fileURLToPath(new URL('../../bin/l2vip.js', import.meta.url));
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node((?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  return m?.[1]?.trim().split(/\s+/).filter((x) => x !== '') ?? [];
 }
 
 /** LocalDelivery's default state directory. */

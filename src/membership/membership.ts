@@ -219,6 +219,8 @@ export class Membership {
   private keys = new Map<number, MembershipKey>();
   /** Host part (canonical) of every configured address: the cheap source check before the MAC. */
   private knownHosts = new Set<string>();
+  /** Source addresses already checked against knownHosts (a peer's is parsed once, not per datagram); bounded. */
+  private readonly sourceVerdicts = new Map<string, boolean>();
   /** Datagrams larger than this cannot come from a peer of ours (see maxReceiveBytes). */
   private receiveLimit = 0;
   private readonly clock: Clock;
@@ -921,7 +923,7 @@ export class Membership {
   private receiveChecked(data: Uint8Array, from: string): void {
     // Cheap checks first: a flood from elsewhere costs a length compare and a set lookup, no HMAC.
     if (data.length > this.receiveLimit) return this.drop('oversize', from);
-    if (this.o.checkSourceAddress && !this.knownHosts.has(sourceHost(from))) return this.drop('unknown-source', from);
+    if (this.o.checkSourceAddress && !this.knownSource(from)) return this.drop('unknown-source', from);
     const decoded = decodeMessage(data, this.keys);
     if (!decoded.ok) {
       if (decoded.reason === 'wrong-version') this.warnVersion(decoded.version, from);
@@ -1191,12 +1193,23 @@ export class Membership {
     this.log.info({ node: m.name, state: m.state }, 'member removed');
   }
 
+  private knownSource(from: string): boolean {
+    let known = this.sourceVerdicts.get(from);
+    if (known === undefined) {
+      known = this.knownHosts.has(sourceHost(from));
+      if (this.sourceVerdicts.size >= 1024) this.sourceVerdicts.clear();
+      this.sourceVerdicts.set(from, known);
+    }
+    return known;
+  }
+
   /** Recomputes what depends on the peer list: the known source hosts and the size limit. */
   private peersChanged(): void {
     const hosts = new Set<string>();
     if (this.selfAddress !== '') hosts.add(sourceHost(this.selfAddress));
     for (const m of this.members) hosts.add(sourceHost(m.address));
     this.knownHosts = hosts;
+    this.sourceVerdicts.clear();
     // Ring datagrams carry a bounded number of ages and entries, whatever the cluster size.
     const size = this.ring ? Math.min(this.members.length + 1, MAX_RING_AGES + this.o.maxEntries) : this.members.length + 1;
     this.receiveLimit = maxReceiveBytes(size, this.o.maxDatagramBytes);

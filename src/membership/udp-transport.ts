@@ -1,4 +1,6 @@
 import * as dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import type * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from '../ip/host-port.js';
 import type { Logger } from '../observability/logger.js';
@@ -21,6 +23,8 @@ export class UdpTransport implements PeerTransport {
   private readonly bind: HostPort;
   private readonly log: Logger | undefined;
   private readonly parsed = new Map<string, HostPort | null>();
+  /** Source 'address:port' texts by address and port: one per peer, built once (bounded against a flood of sources). */
+  private readonly sources = new Map<string, Map<number, string>>();
 
   constructor(options: UdpTransportOptions) {
     this.bind = parseHostPort(options.bind, 'membership.bind');
@@ -37,11 +41,8 @@ export class UdpTransport implements PeerTransport {
   /** Binds the socket; calling it again while bound does nothing (so a caller may bind early to learn the port). */
   async start(): Promise<void> {
     if (this.socket !== undefined) return;
-    const socket = dgram.createSocket({ type: this.bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: false });
-    socket.on('message', (msg, rinfo) => {
-      const host = rinfo.address.startsWith('::ffff:') && isIP(rinfo.address.slice(7)) === 4 ? rinfo.address.slice(7) : rinfo.address;
-      this.handler?.(msg, formatHostPort(host, rinfo.port));
-    });
+    const socket = dgram.createSocket({ type: this.bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: false, lookup: literalLookup });
+    socket.on('message', (msg, rinfo) => this.handler?.(msg, this.source(rinfo.address, rinfo.port)));
     socket.on('error', (err) => this.log?.warn({ err }, 'membership socket error'));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -65,13 +66,18 @@ export class UdpTransport implements PeerTransport {
     if (socket === undefined) return;
     const to = this.target(address);
     if (to === null) return;
+    const debug = this.log?.isLevelEnabled('debug') === true;
     const failed = (err: unknown): void => {
-      if (this.log?.isLevelEnabled('debug') === true) this.log.debug({ err, node: address }, 'membership send failed');
+      if (debug) this.log?.debug({ err, node: address }, 'membership send failed');
     };
     try {
-      socket.send(data, to.port, to.host, (err) => {
-        if (err !== null && err !== undefined) failed(err);
-      });
+      // Without a callback a datagram the kernel took at once costs no completion tick; failures
+      // are only logged at debug, so the callback is only needed then.
+      if (debug) {
+        socket.send(data, to.port, to.host, (err) => {
+          if (err !== null && err !== undefined) failed(err);
+        });
+      } else socket.send(data, to.port, to.host);
     } catch (err) {
       failed(err); // e.g. port 0: dgram throws synchronously for some arguments
     }
@@ -79,6 +85,23 @@ export class UdpTransport implements PeerTransport {
 
   onMessage(handler: (data: Uint8Array, from: string) => void): void {
     this.handler = handler;
+  }
+
+  /** The source as `send` takes it: an IPv4-mapped address in IPv4 syntax. */
+  private source(address: string, port: number): string {
+    let ports = this.sources.get(address);
+    let text = ports?.get(port);
+    if (text !== undefined) return text;
+    const host = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+    text = formatHostPort(host, port);
+    if (ports === undefined) {
+      if (this.sources.size >= 1024) this.sources.clear();
+      ports = new Map();
+      this.sources.set(address, ports);
+    }
+    if (ports.size >= 64) ports.clear();
+    ports.set(port, text);
+    return text;
   }
 
   private target(address: string): HostPort | null {
@@ -97,4 +120,15 @@ export class UdpTransport implements PeerTransport {
     }
     return t;
   }
+}
+
+/**
+ * dgram's address lookup for the IP literals `send` is given (target() parsed them): answers at
+ * once, where dns.lookup() answers an IP literal on the next tick (one tick per datagram).
+ * Anything else goes to dns.lookup().
+ */
+function literalLookup(hostname: string, options: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { checkGarpTiming, DEFAULT_GARP_TIMING, type GarpTiming } from '../announcer/garp-schedule.js';
 import { toOwnedIp } from '../announcer/owned-ips.js';
 import { parseIp } from '../ip/address.js';
@@ -106,8 +106,13 @@ export interface StandaloneConfig {
   readonly services: readonly ServiceSpec[];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validate = ajv.compile<StandaloneFile>(StandaloneFileSchema);
+let compiled: ValidateFunction<StandaloneFile> | undefined;
+
+/** The schema's validator, compiled at the first parse (not at import: `l2vip --help` needs none). */
+function validator(): ValidateFunction<StandaloneFile> {
+  compiled ??= new Ajv({ allErrors: true, strict: false }).compile<StandaloneFile>(StandaloneFileSchema);
+  return compiled;
+}
 
 /** Adds the line and column of each problem's field (or of its closest parent in the file). */
 function locate(doc: SourceDocument | undefined, problems: readonly ConfigProblem[]): ConfigProblem[] {
@@ -146,6 +151,7 @@ export function parseStandaloneConfig(text: string, defaultNode = hostname()): {
   const doc = yaml.documents[0];
   if (doc === undefined) return { problems: [{ path: '(file)', message: 'is empty: it needs at least cluster and services (see docs/standalone.md)' }] };
   const raw = doc.value;
+  const validate = validator();
   if (!validate(raw)) {
     const problems = schemaProblems(StandaloneFileSchema, raw, validate.errors ?? []).map((p) => ({
       path: formatFieldPath(p.segments) || '(top level)',

@@ -14,6 +14,8 @@ export class FakeHost implements CommandRunner {
   readonly addresses = new Map<string, string>();
   /** The nftables set `arp l2vip vips`, undefined when the table does not exist. */
   nftVips: Set<string> | undefined;
+  /** True after `nft flush chain arp l2vip input`: the table and set are there, the drop rules gone. */
+  nftRulesFlushed = false;
   readonly sysctls = new Map<string, string>();
   readonly calls: string[] = [];
   failLine: (line: string) => boolean = () => false;
@@ -106,10 +108,14 @@ export class FakeHost implements CommandRunner {
       this.nftVips = undefined;
       return ok('');
     }
-    if (a === 'list set arp l2vip vips') {
+    if (a === 'list table arp l2vip') {
       if (this.nftVips === undefined) return { code: 1, stdout: '', stderr: 'Error: No such file or directory' };
       const els = [...this.nftVips];
-      return ok(`table arp l2vip {\n\tset vips {\n\t\ttype ipv4_addr\n${els.length > 0 ? `\t\telements = { ${els.join(', ')} }\n` : ''}\t}\n}\n`);
+      const rules = this.nftRulesFlushed ? '' : '\t\tarp operation request arp daddr ip @vips drop\n\t\tarp saddr ip @vips drop\n';
+      return ok(
+        `table arp l2vip {\n\tset vips {\n\t\ttype ipv4_addr\n${els.length > 0 ? `\t\telements = { ${els.join(', ')} }\n` : ''}\t}\n\n` +
+          `\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n${rules}\t}\n}\n`,
+      );
     }
     if (a === '-f -') {
       if (this.failNft) return { code: 1, stdout: '', stderr: 'Error: Could not process rule: Operation not supported' };
@@ -128,6 +134,7 @@ export class FakeHost implements CommandRunner {
         }
       }
       this.nftVips = vips;
+      if (input.includes('chain input {')) this.nftRulesFlushed = false;
       return ok('');
     }
     return { code: 1, stdout: '', stderr: `fake nft: unknown command ${a}` };

@@ -99,12 +99,19 @@ describe.skipIf(!root)('local delivery hardening', () => {
     expect(ownerIndex).toBeGreaterThanOrEqual(0);
     const backups = nodes.filter((_, i) => i !== ownerIndex);
 
+    const repairMs: number[] = [];
     for (const b of backups) {
       expect((await lan.exec(b.netns, 'nft', 'list', 'table', 'arp', 'l2vip')).code).toBe(0);
+      const flushed = performance.now();
       const flush = await lan.exec(b.netns, 'nft', 'flush', 'ruleset');
       expect(flush.code).toBe(0);
+      // Restored on the flush's own event (nft monitor), not by a periodic listing (every 30 s).
+      while ((await lan.exec(b.netns, 'nft', 'list', 'table', 'arp', 'l2vip')).code !== 0 && performance.now() - flushed < 2000);
+      repairMs.push(performance.now() - flushed);
       expect((await lan.exec(b.netns, 'sysctl', '-n', 'net.ipv4.conf.eth0.arp_ignore')).stdout.trim()).toBe('1');
     }
+    if (process.env['L2VIP_TEST_VERBOSE'] !== undefined) console.log(`table restored ${repairMs.map((x) => x.toFixed(0)).join(', ')} ms after the flush`);
+    expect(Math.max(...repairMs)).toBeLessThan(1000);
     // Probes at 0, 0.3, 1, 1.3, 2 and 2.3 s after the flush: two arpings, 300 ms apart.
     const later = new Promise((r) => setTimeout(r, 300)).then(() => arping(3));
     const answered = new Set([...(await arping(3)), ...(await later)]);
@@ -113,7 +120,7 @@ describe.skipIf(!root)('local delivery hardening', () => {
     const ns = await lan.exec(client, 'ndisc6', '-m', '-n', '-r', '3', '-w', '600', lan.topo.vip6, 'eth0');
     expect([...ndiscMacs(ns.stdout)]).toEqual([ownerMac]);
 
-    // And the table is back on the backups (repaired within 1 s).
+    // And the table is back on the backups.
     for (const b of backups) expect((await lan.exec(b.netns, 'nft', 'list', 'table', 'arp', 'l2vip')).code).toBe(0);
   }, 90_000);
 });

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseSelectorText } from '../config/selector-text.js';
-import { componentNamespace, loadKubeconfig } from '../k8s/kubeconfig.js';
+import { componentNamespace } from '../k8s/component-namespace.js';
+import { LiteClient } from '../k8s/lite/client.js';
+import { loadLiteKubeconfig } from '../k8s/lite/config.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { KubernetesSpeaker } from '../speaker/kubernetes-speaker.js';
 import { Signals } from './lifecycle.js';
@@ -37,11 +39,12 @@ export async function startSpeakerProcess(opts: SpeakerCliOptions, env: NodeJS.P
   if (!selector.ok) throw new UsageError(`--peer-selector: ${selector.message}`);
   requireNetworkPrivileges('l2vip speaker', opts.localDelivery);
   const log = deps.log ?? createLogger(opts.logLevel);
-  const { kubeConfig, source, server } = loadKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
+  // Not client-node: its generated API modules cost ~77 MB in every speaker (src/k8s/lite/).
+  const { connection, source, server, fallback } = await loadLiteKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
   const namespace = componentNamespace(opts.namespace, env);
-  log.info({ kubeconfig: source, server, namespace, node: nodeName, lbClass: opts.lbClass }, 'l2vip speaker starting');
+  log.info({ kubeconfig: source, server, namespace, node: nodeName, lbClass: opts.lbClass, ...(fallback !== undefined ? { auth: `client-node (${fallback})` } : {}) }, 'l2vip speaker starting');
   const speaker = new KubernetesSpeaker({
-    kubeConfig,
+    client: new LiteClient(connection),
     nodeName,
     namespace,
     bind: opts.bind,

@@ -174,11 +174,18 @@ export class LiteClient {
     setHeaders(headers);
     const opts: https.RequestOptions = { ...base, method, headers };
     const mod = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(url, opts, resolve);
-      req.on('error', reject);
-      onRequest?.(req);
-      req.end(payload);
-    });
+    const attempt = (retry: boolean): Promise<http.IncomingMessage> =>
+      new Promise((resolve, reject) => {
+        const req = mod.request(url, opts, resolve);
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // A kept-alive connection the server closed meanwhile: the request never reached it
+          // (Node's documented case for request.reusedSocket); once more on a new connection.
+          if (retry && req.reusedSocket && err.code === 'ECONNRESET') attempt(false).then(resolve, reject);
+          else reject(err);
+        });
+        onRequest?.(req);
+        req.end(payload);
+      });
+    return attempt(true);
   }
 }

@@ -130,11 +130,10 @@ export class LiteClient {
         let buf = '';
         res.on('data', (chunk: string) => {
           buf += chunk;
-          let nl = buf.indexOf('\n');
-          while (nl >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            nl = buf.indexOf('\n');
+          let from = 0;
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', from)) {
+            const line = buf.slice(from, nl);
+            from = nl + 1;
             if (line.trim() === '') continue;
             let e: WatchEvent;
             try {
@@ -144,6 +143,7 @@ export class LiteClient {
             }
             if (!finished) onEvent(e);
           }
+          buf = buf.slice(from);
         });
         res.on('end', () => finish(null));
         res.on('aborted', () => finish(new Error('watch connection aborted')));

@@ -43,8 +43,24 @@ export interface WatchHandle {
 
 const MERGE_PATCH = 'application/merge-patch+json';
 
+export interface LiteClientOptions {
+  /**
+   * A request (not a watch) whose connection is silent this long fails, ms. Default 60 000: an
+   * API server that went away mid-request must not hold the speaker's writes for good.
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * A watch that asked for `timeoutSeconds` and received nothing (no event, no bookmark) for
+   * that long plus this fails, ms: a connection that died without a FIN or RST. Default 60 000.
+   */
+  readonly watchGraceMs?: number;
+}
+
 export class LiteClient {
-  constructor(private readonly conn: LiteConnection) {}
+  constructor(
+    private readonly conn: LiteConnection,
+    private readonly opts: LiteClientOptions = {},
+  ) {}
 
   get server(): string {
     return this.conn.server;
@@ -70,12 +86,20 @@ export class LiteClient {
   /** One request; the parsed JSON response, or a KubeApiError for a status ≥ 400. */
   async request(method: string, path: string, o: { query?: Query; body?: unknown; contentType?: string }): Promise<unknown> {
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
-    const res = await this.send(method, path, o.query ?? {}, (headers) => {
-      if (payload !== undefined) {
-        headers['Content-Type'] = o.contentType ?? 'application/json';
-        headers['Content-Length'] = String(payload.length);
-      }
-    }, payload);
+    const timeoutMs = this.opts.requestTimeoutMs ?? 60_000;
+    const res = await this.send(
+      method,
+      path,
+      o.query ?? {},
+      (headers) => {
+        if (payload !== undefined) {
+          headers['Content-Type'] = o.contentType ?? 'application/json';
+          headers['Content-Length'] = String(payload.length);
+        }
+      },
+      payload,
+      (req) => req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`))),
+    );
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -108,7 +132,13 @@ export class LiteClient {
       req?.destroy();
       if (!aborted) done(err);
     };
-    this.send('GET', path, { ...query, watch: 1, allowWatchBookmarks: true }, () => undefined, undefined, (r) => (req = r))
+    const serverTimeout = Number(query.timeoutSeconds ?? 0);
+    const idleMs = serverTimeout > 0 ? serverTimeout * 1000 + (this.opts.watchGraceMs ?? 60_000) : 0;
+    const onRequest = (r: http.ClientRequest): void => {
+      req = r;
+      if (idleMs > 0) r.setTimeout(idleMs, () => finish(new Error(`watch ${path}: nothing received in ${Math.round(idleMs / 1000)} s`)));
+    };
+    this.send('GET', path, { ...query, watch: 1, allowWatchBookmarks: true }, () => undefined, undefined, onRequest)
       .then((res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {

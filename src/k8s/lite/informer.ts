@@ -16,6 +16,8 @@ type AnyCallback = (arg: never) => void;
 export interface LiteInformerOptions<T extends KubernetesObject> {
   readonly labelSelector?: string | undefined;
   readonly slim?: ((obj: T) => T) | undefined;
+  /** Server-side end of each watch, seconds. Default: random in [300, 600), as client-go. */
+  readonly watchTimeoutSeconds?: number;
 }
 
 export class LiteInformer<T extends KubernetesObject> implements Informer<T>, ObjectCache<T> {
@@ -117,7 +119,14 @@ export class LiteInformer<T extends KubernetesObject> implements Informer<T>, Ob
       this.resourceVersion = listed.metadata?.resourceVersion ?? '';
       if (this.stopped) return;
     }
-    const query = { resourceVersion: this.resourceVersion, ...(this.opts.labelSelector !== undefined ? { labelSelector: this.opts.labelSelector } : {}) };
+    // As client-go's reflector: the server ends each watch after 5-10 minutes (spread, so that
+    // many clients do not re-watch at once), and a watch silent for longer is a dead connection.
+    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? Math.floor(300 * (1 + Math.random()));
+    const query = {
+      resourceVersion: this.resourceVersion,
+      ...(this.opts.labelSelector !== undefined ? { labelSelector: this.opts.labelSelector } : {}),
+      timeoutSeconds,
+    };
     this.request = this.client.watch(
       this.path,
       query,

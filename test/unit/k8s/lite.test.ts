@@ -121,6 +121,30 @@ describe('LiteClient requests', () => {
   });
 });
 
+describe('LiteClient on a dead connection', () => {
+  it('a request with no answer fails after requestTimeoutMs; a watch silent past its timeoutSeconds + grace fails', async () => {
+    const { createServer } = await import('node:http');
+    const hung = createServer((req, res) => {
+      // Watches get their headers and then nothing; other requests nothing at all.
+      if (req.url?.includes('watch=1') === true) res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders();
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const addr = hung.address();
+    const server = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+    const c = new LiteClient({ server, requestOptions: () => Promise.resolve({}) }, { requestTimeoutMs: 150, watchGraceMs: 150 });
+    try {
+      await expect(c.list(CM)).rejects.toThrow(/no answer in 150 ms/);
+      const t0 = Date.now();
+      const err = await new Promise<unknown>((resolve) => c.watch(CM, { resourceVersion: '1', timeoutSeconds: 1 }, () => undefined, resolve));
+      expect(String(err)).toMatch(/nothing received/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    } finally {
+      hung.closeAllConnections();
+      await new Promise((r) => hung.close(r));
+    }
+  });
+});
+
 describe('LiteInformer under ResilientInformerCore', () => {
   function informer(opts: { labelSelector?: string; slim?: (o: KubernetesObject) => KubernetesObject } = {}) {
     const seen: string[] = [];
@@ -154,6 +178,10 @@ describe('LiteInformer under ResilientInformerCore', () => {
     expect(w?.query).toMatch(/allowWatchBookmarks=true/);
     expect(w?.query).toMatch(/labelSelector=app%3Dx/);
     expect(w?.query).toMatch(/resourceVersion=\d+/);
+    // The server ends it after 5-10 minutes, as client-go asks.
+    const timeout = Number(/timeoutSeconds=(\d+)/.exec(w?.query ?? '')?.[1]);
+    expect(timeout).toBeGreaterThanOrEqual(300);
+    expect(timeout).toBeLessThan(600);
     api.objects.create(cm('b', { app: 'x' }));
     api.objects.create(cm('c'));
     api.objects.patch('v1', 'ConfigMap', 'default', 'a', { data: { k: 'changed' } });

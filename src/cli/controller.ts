@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
+// Types only here: the controller and client-node load when `l2vip controller` runs, not with
+// every command (the speaker must not load client-node: docs/speaker.md).
 import type { Controller } from '../controller/controller.js';
 import { L2vipError, SocketError, UsageError } from '../errors.js';
+import { componentNamespace } from '../k8s/component-namespace.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startMetricsServer } from '../observability/metrics.js';
 import { Signals } from './lifecycle.js';
@@ -35,8 +38,7 @@ export async function startControllerProcess(
 ): Promise<RunningController> {
   if (opts.leaseDuration < 1) throw new UsageError('--lease-duration must be at least 1 second');
   const log = deps.log ?? createLogger(opts.logLevel);
-  // Loaded here, not with the CLI: the Kubernetes client is about 60 MB of RSS that `standalone` and `announce` do not need.
-  const [{ componentNamespace, loadKubeconfig }, { Controller }] = await Promise.all([import('../k8s/kubeconfig.js'), import('../controller/controller.js')]);
+  const [{ Controller }, { loadKubeconfig }] = await Promise.all([import('../controller/controller.js'), import('../k8s/kubeconfig.js')]);
   const { kubeConfig, source, server: apiServer } = loadKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
   const namespace = componentNamespace(opts.namespace, env);
   // Pods have unique names; host names are not unique per process (hostNetwork, two replicas

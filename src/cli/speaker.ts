@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseSelectorText } from '../config/selector-text.js';
+import { componentNamespace } from '../k8s/component-namespace.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import type { KubernetesSpeaker } from '../speaker/kubernetes-speaker.js';
 import { Signals } from './lifecycle.js';
@@ -36,13 +37,18 @@ export async function startSpeakerProcess(opts: SpeakerCliOptions, env: NodeJS.P
   if (!selector.ok) throw new UsageError(`--peer-selector: ${selector.message}`);
   requireNetworkPrivileges('l2vip speaker', opts.localDelivery);
   const log = deps.log ?? createLogger(opts.logLevel);
-  // Loaded here, not with the CLI: the Kubernetes client is about 60 MB of RSS that `standalone` and `announce` do not need.
-  const [{ componentNamespace, loadKubeconfig }, { KubernetesSpeaker }] = await Promise.all([import('../k8s/kubeconfig.js'), import('../speaker/kubernetes-speaker.js')]);
-  const { kubeConfig, source, server } = loadKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
+  // Loaded here, not with the CLI (standalone and announce need none of it); and not client-node:
+  // its generated API modules cost ~77 MB in every speaker (src/k8s/lite/).
+  const [{ LiteClient }, { loadLiteKubeconfig }, { KubernetesSpeaker }] = await Promise.all([
+    import('../k8s/lite/client.js'),
+    import('../k8s/lite/config.js'),
+    import('../speaker/kubernetes-speaker.js'),
+  ]);
+  const { connection, source, server, fallback } = await loadLiteKubeconfig({ ...(opts.kubeconfig !== undefined ? { file: opts.kubeconfig } : {}), env });
   const namespace = componentNamespace(opts.namespace, env);
-  log.info({ kubeconfig: source, server, namespace, node: nodeName, lbClass: opts.lbClass }, 'l2vip speaker starting');
+  log.info({ kubeconfig: source, server, namespace, node: nodeName, lbClass: opts.lbClass, ...(fallback !== undefined ? { auth: `client-node (${fallback})` } : {}) }, 'l2vip speaker starting');
   const speaker = new KubernetesSpeaker({
-    kubeConfig,
+    client: new LiteClient(connection),
     nodeName,
     namespace,
     bind: opts.bind,

@@ -15,6 +15,7 @@ import { METALLB_API_VERSION } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { KubernetesApiError } from '../errors.js';
 import { EventRecorder, type EventSubject } from '../k8s/events.js';
+import { coreEventWriter } from '../k8s/events-client-node.js';
 import { describeError, errorStatus } from '../k8s/api-errors.js';
 import { ResilientInformer, type BackoffOptions } from '../k8s/informer.js';
 import { LeaseElector } from '../k8s/lease.js';
@@ -122,7 +123,7 @@ export class Controller {
       ],
     });
     this.recorder = new EventRecorder({
-      api: this.core,
+      writer: coreEventWriter(this.core),
       component: COMPONENT,
       instance: opts.identity,
       log: this.log,

@@ -1,6 +1,8 @@
-// What a failed client-node call says, reduced to what logs and retries need.
+// What a failed API call says, reduced to what logs and retries need: client-node's errors
+// (ApiException.code, its Watch's error.statusCode) and the lite client's KubeApiError (code, body:
+// the Status), both with the HTTP status; network errors (ECONNREFUSED, ...) have none.
 
-/** One line for a client-node error: HTTP status and message, or the network error. */
+/** One line for an API error: HTTP status and the Status message, or the network error. */
 export function describeError(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; statusCode?: unknown; message?: unknown; body?: unknown };
@@ -23,7 +25,7 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-/** HTTP status of a client-node error (ApiException.code, Watch error.statusCode), 0 if none. */
+/** HTTP status of an API error (ApiException.code, Watch error.statusCode, KubeApiError.code), 0 if none (a network error's string code is not a status). */
 export function errorStatus(err: unknown): number {
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; statusCode?: unknown };

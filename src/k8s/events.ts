@@ -1,4 +1,5 @@
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+// Type imports only: the speaker records Events over the lite client (src/k8s/lite/), without client-node.
+import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import { describeError, errorStatus } from './api-errors.js';
 
@@ -21,11 +22,22 @@ export interface EventRecord {
   readonly message: string;
 }
 
-/** The writes the recorder makes: CoreV1Api in production, a fake in tests. */
+/** The client-node calls behind coreEventWriter (src/k8s/events-client-node.ts). */
 export type EventApi = Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
 
+/**
+ * The writes the recorder makes (the port): client-node's CoreV1Api for the controller
+ * (coreEventWriter), the lite client for the speaker (liteEventWriter), a fake in tests.
+ */
+export interface EventWriter {
+  /** POST /api/v1/namespaces/{namespace}/events. */
+  create(namespace: string, body: CoreV1Event): Promise<unknown>;
+  /** PATCH .../events/{name}, Content-Type application/merge-patch+json. */
+  mergePatch(namespace: string, name: string, body: { count: number; lastTimestamp: string }): Promise<unknown>;
+}
+
 export interface EventRecorderOptions {
-  readonly api: EventApi;
+  readonly writer: EventWriter;
   /** reportingController / source.component, e.g. "l2vip-controller". */
   readonly component: string;
   /** source.host / reportingInstance: the pod or host name. */
@@ -87,10 +99,7 @@ export class EventRecorder {
     const known = this.aggregates.get(key);
     if (known) {
       try {
-        await this.opts.api.patchNamespacedEvent(
-          { name: known.name, namespace: known.namespace, body: { count: known.count + 1, lastTimestamp: now.toISOString() } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        await this.opts.writer.mergePatch(known.namespace, known.name, { count: known.count + 1, lastTimestamp: now.toISOString() });
         known.count++;
         this.touch(key, known);
         return;
@@ -121,7 +130,7 @@ export class EventRecorder {
       reportingComponent: this.opts.component,
       reportingInstance: this.opts.instance,
     };
-    await this.opts.api.createNamespacedEvent({ namespace, body });
+    await this.opts.writer.create(namespace, body);
     this.touch(key, { namespace, name, count: 1 });
   }
 

@@ -4,6 +4,8 @@ import https from 'node:https';
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import { KubeconfigError } from '../errors.js';
 
+export { componentNamespace } from './component-namespace.js';
+
 export interface KubeconfigSource {
   /** --kubeconfig FILE. */
   readonly file?: string;
@@ -66,12 +68,6 @@ export function loadKubeconfig(src: KubeconfigSource = {}): LoadedKubeconfig {
     );
   }
   return { kubeConfig: kc, source, server: cluster.server };
-}
-
-/** `--namespace`, else $POD_NAMESPACE (the downward API), else MetalLB's `metallb-system`. */
-export function componentNamespace(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag !== undefined && flag !== '') return flag;
-  return env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : 'metallb-system';
 }
 
 /** The agent options client-node sets (config.js applySecurityAuthentication): the cache key. */

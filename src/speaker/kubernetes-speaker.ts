@@ -1,17 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1EndpointSlice,
-  type V1Node,
-  type V1Pod,
-  type V1Service,
-} from '@kubernetes/client-node';
+// Types only: the speaker talks to the API server through the lite client (src/k8s/lite/).
+import type { KubernetesObject, V1EndpointSlice, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Clock, Timer } from '../clock/clock.js';
 import { systemClock } from '../clock/system-clock.js';
 import { METALLB_API_VERSION, parseConfigObjects } from '../config/index.js';
@@ -22,8 +12,10 @@ import { formatHostPort, parseHostPort, type HostPort } from '../ip/host-port.js
 import { registerK8sClientMetrics, type K8sClientMetrics } from '../k8s/client-metrics.js';
 import { EventRecorder, type EventSubject } from '../k8s/events.js';
 import { describeError, errorStatus } from '../k8s/api-errors.js';
-import { ResilientInformer, type BackoffOptions } from '../k8s/informer.js';
-import { mergePatch } from '../k8s/patch.js';
+import { ResilientInformerCore as ResilientInformer, type BackoffOptions, type ResilientInformerOptions } from '../k8s/informer-core.js';
+import type { LiteClient } from '../k8s/lite/client.js';
+import { liteEventWriter } from '../k8s/lite/events.js';
+import { LiteInformer } from '../k8s/lite/informer.js';
 import { slimEndpointSlice, slimL2Status, slimNode, slimService } from '../k8s/slim.js';
 import type { PeerConfig } from '../membership/membership.js';
 import { WorkerMembership } from '../membership/worker-membership.js';
@@ -41,7 +33,8 @@ export const SPEAKER_COMPONENT = 'l2vip-speaker';
 export const DEFAULT_MEMBERSHIP_PORT = 7946;
 
 export interface KubernetesSpeakerOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The API server (src/k8s/lite/client.ts). */
+  readonly client: LiteClient;
   /** This node (`spec.nodeName` of the speaker pod). */
   readonly nodeName: string;
   /** Where IPAddressPools, L2Advertisements, ServiceL2Statuses and the speaker pods live. */
@@ -104,8 +97,7 @@ export class KubernetesSpeaker {
   readonly runtime: SpeakerRuntime;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly client: LiteClient;
   private readonly services: ResilientInformer<V1Service>;
   private readonly slices: ResilientInformer<V1EndpointSlice>;
   private readonly nodes: ResilientInformer<V1Node>;
@@ -153,58 +145,60 @@ export class KubernetesSpeaker {
   constructor(private readonly o: KubernetesSpeakerOptions) {
     this.log = o.log.child({ component: 'k8s-speaker' });
     this.clock = o.clock ?? systemClock;
-    const kc = o.kubeConfig;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    const client = o.client;
+    this.client = client;
     const ns = o.namespace;
+    // ResilientInformer's restarts over the lite list-and-watch cache.
+    const lite = <T extends KubernetesObject>(opts: ResilientInformerOptions<T>): ResilientInformerOptions<T> => ({
+      ...opts,
+      make: (list) => new LiteInformer<T>(client, opts.path, list, { labelSelector: opts.labelSelector, slim: opts.slim }),
+    });
     const backoff = o.watchBackoff;
     const changed = (): void => this.scheduleRecompute();
     const common = { log: this.log, ...(backoff !== undefined ? { backoff } : {}), onAdd: changed, onUpdate: changed, onDelete: changed };
     // Only the fields the rules read are kept of the bulky kinds (src/k8s/slim.ts).
-    this.services = new ResilientInformer<V1Service>(kc, {
+    this.services = new ResilientInformer<V1Service>(lite({
       ...common,
       name: 'services',
       path: '/api/v1/services',
-      list: () => this.core.listServiceForAllNamespaces(),
+      list: () => client.list<V1Service>('/api/v1/services'),
       slim: slimService,
-    });
-    this.slices = new ResilientInformer<V1EndpointSlice>(kc, {
+    }));
+    this.slices = new ResilientInformer<V1EndpointSlice>(lite({
       ...common,
       name: 'endpointslices',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
-      list: () => discovery.listEndpointSliceForAllNamespaces(),
+      list: () => client.list<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices'),
       slim: slimEndpointSlice,
-    });
-    this.nodes = new ResilientInformer<V1Node>(kc, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => this.core.listNode(), slim: slimNode });
-    this.pods = new ResilientInformer<V1Pod>(kc, {
+    }));
+    this.nodes = new ResilientInformer<V1Node>(lite({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => client.list<V1Node>('/api/v1/nodes'), slim: slimNode }));
+    this.pods = new ResilientInformer<V1Pod>(lite({
       ...common,
       name: 'pods',
       path: `/api/v1/namespaces/${ns}/pods`,
       labelSelector: o.peerSelectorText,
-      list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: o.peerSelectorText }),
-    });
-    const customList = (plural: string) => async () =>
-      (await this.custom.listNamespacedCustomObject({ ...METALLB, plural, namespace: ns })) as KubernetesListObject<CustomObject>;
-    this.pools = new ResilientInformer<CustomObject>(kc, {
+      list: () => client.list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, { labelSelector: o.peerSelectorText }),
+    }));
+    const customList = (plural: string) => () => client.list<CustomObject>(`/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/${plural}`);
+    this.pools = new ResilientInformer<CustomObject>(lite({
       ...common,
       name: 'ipaddresspools',
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/ipaddresspools`,
       list: customList('ipaddresspools'),
-    });
-    this.adverts = new ResilientInformer<CustomObject>(kc, {
+    }));
+    this.adverts = new ResilientInformer<CustomObject>(lite({
       ...common,
       name: 'l2advertisements',
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/l2advertisements`,
       list: customList('l2advertisements'),
-    });
+    }));
     const statusChanged =
       (deleted: boolean) =>
       (o: CustomObject): void => {
         this.created.reported(o.metadata?.name, deleted);
         this.scheduleStatusSync();
       };
-    this.statuses = new ResilientInformer<CustomObject>(kc, {
+    this.statuses = new ResilientInformer<CustomObject>(lite({
       ...common,
       onAdd: statusChanged(false),
       onUpdate: statusChanged(false),
@@ -213,10 +207,10 @@ export class KubernetesSpeaker {
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/servicel2statuses`,
       list: customList('servicel2statuses'),
       slim: slimL2Status,
-    });
+    }));
     this.informers = [this.services, this.slices, this.nodes, this.pods, this.pools, this.adverts, this.statuses] as unknown as ResilientInformer<KubernetesObject>[];
     this.recorder = new EventRecorder({
-      api: this.core,
+      writer: liteEventWriter(client),
       component: SPEAKER_COMPONENT,
       instance: o.nodeName,
       log: this.log,
@@ -563,23 +557,24 @@ export class KubernetesSpeaker {
   }
 
   private async applyStatus(a: L2StatusAction): Promise<void> {
-    const ref = { ...METALLB, plural: 'servicel2statuses', namespace: this.o.namespace };
+    const base = `/apis/${METALLB.group}/${METALLB.version}/namespaces/${this.o.namespace}/servicel2statuses`;
+    const one = (name: string): string => `${base}/${encodeURIComponent(name)}`;
     try {
       if (a.type === 'create') {
-        const made = (await this.custom.createNamespacedCustomObject({ ...ref, body: a.object })) as CustomObject;
+        const made = await this.client.create<CustomObject>(base, a.object);
         const name = made.metadata?.name;
         if (name === undefined) return;
         this.created.add({ ...a.object, metadata: { ...a.object.metadata, name } }, this.statuses.listsStarted);
         // The CRD has a status subresource: status given on create is dropped.
-        await this.custom.patchNamespacedCustomObjectStatus({ ...ref, name, body: { status: a.object.status } }, mergePatch());
+        await this.client.mergePatch(`${one(name)}/status`, { status: a.object.status });
       } else if (a.type === 'update') {
         if (a.metadataChanged) {
           const { labels, ownerReferences } = a.object.metadata;
-          await this.custom.patchNamespacedCustomObject({ ...ref, name: a.name, body: { metadata: { labels, ownerReferences: ownerReferences ?? null } } }, mergePatch());
+          await this.client.mergePatch(one(a.name), { metadata: { labels, ownerReferences: ownerReferences ?? null } });
         }
-        if (a.statusChanged) await this.custom.patchNamespacedCustomObjectStatus({ ...ref, name: a.name, body: { status: a.object.status } }, mergePatch());
+        if (a.statusChanged) await this.client.mergePatch(`${one(a.name)}/status`, { status: a.object.status });
       } else {
-        await this.custom.deleteNamespacedCustomObject({ ...ref, name: a.name }).catch((err: unknown) => {
+        await this.client.delete(one(a.name)).catch((err: unknown) => {
           if (errorStatus(err) !== 404) throw err;
         });
         this.created.forget(a.name);

@@ -7,6 +7,7 @@ import { VirtualClock } from '../../../src/clock/virtual-clock.js';
 import { KubeconfigError } from '../../../src/errors.js';
 import { describeError } from '../../../src/k8s/api-errors.js';
 import { EventRecorder, type EventApi } from '../../../src/k8s/events.js';
+import { coreEventWriter } from '../../../src/k8s/events-client-node.js';
 import { ResilientInformer } from '../../../src/k8s/informer.js';
 import { loadKubeconfig } from '../../../src/k8s/kubeconfig.js';
 import { LeaseElector, type LeaseApi } from '../../../src/k8s/lease.js';
@@ -105,7 +106,7 @@ describe('EventRecorder', () => {
 
   it('aggregates a repeated Event into a count instead of a new object', async () => {
     const f = fakeEvents();
-    const rec = new EventRecorder({ api: f.api, component: 'l2vip-controller', instance: 'pod-1', log });
+    const rec = new EventRecorder({ writer: coreEventWriter(f.api), component: 'l2vip-controller', instance: 'pod-1', log });
     const ev = { type: 'Warning' as const, reason: 'AllocationFailed', message: 'no available IPs' };
     rec.record(subject, ev);
     rec.record(subject, ev);
@@ -125,7 +126,7 @@ describe('EventRecorder', () => {
   it('never throws on a failed write; it counts it', async () => {
     let errors = 0;
     const api = { createNamespacedEvent: () => Promise.reject(new Error('down')), patchNamespacedEvent: () => Promise.reject(new Error('down')) } as unknown as EventApi;
-    const rec = new EventRecorder({ api, component: 'c', instance: 'i', log, onError: () => errors++ });
+    const rec = new EventRecorder({ writer: coreEventWriter(api), component: 'c', instance: 'i', log, onError: () => errors++ });
     rec.record(subject, { type: 'Normal', reason: 'IPAllocated', message: 'x' });
     await rec.flush();
     expect(errors).toBe(1);

@@ -7,6 +7,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadKubeconfig } from '../../../src/k8s/kubeconfig.js';
+import { LiteClient } from '../../../src/k8s/lite/client.js';
+import { loadLiteKubeconfig } from '../../../src/k8s/lite/config.js';
 import { mergePatch } from '../../../src/k8s/patch.js';
 import { kubeconfigYaml, startFakeApiServer, type FakeApi } from '../../fakes/api-server/index.js';
 
@@ -63,5 +65,16 @@ describe('the kubeconfig l2vip loads', () => {
     kc.loadFromFile(kubeconfig);
     await patchTenTimes(kc.makeApiClient(CoreV1Api));
     expect(connections).toBe(10);
+  });
+
+  it("the speaker's lite client too, and after the server closed the idle connection it reconnects without an error", async () => {
+    const lite = new LiteClient((await loadLiteKubeconfig({ file: kubeconfig, env: {} })).connection);
+    for (let i = 0; i < 10; i++) await lite.mergePatch('/api/v1/namespaces/default/services/web', { metadata: { annotations: { n: String(i) } } });
+    expect(api.objects.get('v1', 'Service', 'default', 'web')?.metadata?.annotations).toEqual({ n: '9' });
+    expect(connections).toBe(1);
+    for (const c of sockets) c.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    await lite.mergePatch('/api/v1/namespaces/default/services/web', { metadata: { annotations: { n: 'again' } } });
+    expect(connections).toBe(2);
   });
 });

@@ -1,0 +1,74 @@
+// Guard: `l2vip speaker` never loads @kubernetes/client-node (its generated API and model
+// modules cost ~77 MB in every speaker; docs/speaker.md). Walks the static value imports from the
+// CLI entry (every command is registered there); `import type` is erased and dynamic import()s
+// (the controller command, the kubeconfig fallback) load only when used.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../../src');
+
+/** Files and packages reachable by static value imports (and re-exports) from `entry`. */
+function staticGraph(entry: string): { files: Set<string>; packages: Map<string, string> } {
+  const files = new Set<string>();
+  const packages = new Map<string, string>();
+  const stack = [normalize(entry)];
+  while (stack.length > 0) {
+    const file = stack.pop();
+    if (file === undefined || files.has(file)) continue;
+    files.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^(?:import|export) (?!type )[^;]*?from '([^']+)';|^import '([^']+)';/gms)) {
+      const spec = m[1] ?? m[2] ?? '';
+      // `import { type A, type B } from` is erased too.
+      if (m[0].startsWith('import {') && /^import \{\s*(type [^,}]+,?\s*)+\}/.test(m[0])) continue;
+      if (m[0].startsWith('export {') && /^export \{\s*(type [^,}]+,?\s*)+\}/.test(m[0])) continue;
+      if (spec.startsWith('.')) stack.push(normalize(join(dirname(file), spec.replace(/\.js$/, '.ts'))));
+      else if (!packages.has(spec)) packages.set(spec, file.slice(SRC.length + 1));
+    }
+  }
+  return { files, packages };
+}
+
+describe('the speaker import graph', () => {
+  it('the CLI entry and the speaker load no @kubernetes/client-node at runtime', () => {
+    for (const entry of ['cli/main.ts', 'cli/speaker.ts', 'speaker/kubernetes-speaker.ts']) {
+      const { packages, files } = staticGraph(join(SRC, entry));
+      const clientNode = [...packages].filter(([p]) => p.startsWith('@kubernetes/client-node'));
+      expect(clientNode, `${entry} reaches client-node through ${clientNode.map(([, f]) => f).join(', ')}`).toEqual([]);
+      expect(files.size).toBeGreaterThan(3);
+    }
+  });
+
+  it('the walk sees client-node where it is imported (the controller)', () => {
+    const { packages } = staticGraph(join(SRC, 'controller/controller.ts'));
+    expect(packages.has('@kubernetes/client-node')).toBe(true);
+  });
+
+  it('at runtime too: a fresh process importing the CLI program and the speaker loads none of its modules', async () => {
+    const { execFileSync } = await import('node:child_process');
+    // A module.register() load hook reports every module URL loaded to the main thread.
+    const hooks = 'let port; export function initialize(d) { port = d.port; } export async function load(url, ctx, next) { port.postMessage(url); return next(url, ctx); }';
+    const script = `
+      import { register } from 'node:module';
+      import { MessageChannel } from 'node:worker_threads';
+      const { port1, port2 } = new MessageChannel();
+      const urls = [];
+      port1.on('message', (u) => urls.push(u));
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}), { data: { port: port2 }, transferList: [port2] });
+      await import('./src/cli/program.ts');
+      await import('./src/cli/speaker.ts');
+      await new Promise((r) => setTimeout(r, 200));
+      port1.close();
+      console.log(JSON.stringify({ total: urls.length, program: urls.some((u) => u.endsWith('/src/cli/program.ts')), clientNode: urls.filter((u) => u.includes('@kubernetes/client-node')) }));
+    `;
+    const root = join(SRC, '..');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { total: number; program: boolean; clientNode: string[] };
+    expect(r.program).toBe(true);
+    expect(r.total).toBeGreaterThan(50);
+    expect(r.clientNode).toEqual([]);
+  }, 90_000);
+});

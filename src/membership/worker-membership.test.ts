@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
 import { inProcessWorkers } from '../../test/fakes/in-process-worker.js';
+import { staticImportGraph } from '../../test/helpers/import-graph.js';
 import { LogReplayer, PortLogger } from './port-logger.js';
 import { WorkerMembership, membershipWorkerEntry } from './worker-membership.js';
 import type { FromWorker } from './worker-protocol.js';
@@ -254,21 +255,8 @@ describe('membershipWorkerEntry', () => {
 
 describe('the membership worker\'s modules', () => {
   it('load no pino, no prom-client, nothing of the speaker: the membership, its codec and UDP only', () => {
-    const seen = new Set<string>();
-    const packages = new Set<string>();
-    const stack = [fileURLToPath(new URL('./membership-worker.ts', import.meta.url))];
-    while (stack.length > 0) {
-      const file = stack.pop()!;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      // Value imports only: `import type` is erased.
-      for (const m of readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*?from '([^']+)';/gms)) {
-        const spec = m[1]!;
-        if (spec.startsWith('.')) stack.push(normalize(join(dirname(file), spec.replace(/\.js$/, '.ts'))));
-        else packages.add(spec);
-      }
-    }
-    expect([...packages].filter((p) => !p.startsWith('node:'))).toEqual(['ipaddr.js']);
+    const { files: seen, packages } = staticImportGraph(fileURLToPath(new URL('./membership-worker.ts', import.meta.url)));
+    expect([...packages.keys()].filter((p) => !p.startsWith('node:'))).toEqual(['ipaddr.js']);
     const src = dirname(dirname(fileURLToPath(import.meta.url)));
     const dirs = new Set([...seen].map((f) => dirname(f).slice(src.length + 1)));
     expect([...dirs].sort()).toEqual(['', 'clock', 'ip', 'membership']);

@@ -3,47 +3,25 @@
 // CLI entry (every command is registered there); `import type` is erased and dynamic import()s
 // (the controller command, the kubeconfig fallback) load only when used.
 
-import { readFileSync } from 'node:fs';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { staticImportGraph } from '../../helpers/import-graph.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../../src');
-
-/** Files and packages reachable by static value imports (and re-exports) from `entry`. */
-function staticGraph(entry: string): { files: Set<string>; packages: Map<string, string> } {
-  const files = new Set<string>();
-  const packages = new Map<string, string>();
-  const stack = [normalize(entry)];
-  while (stack.length > 0) {
-    const file = stack.pop();
-    if (file === undefined || files.has(file)) continue;
-    files.add(file);
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/^(?:import|export) (?!type )[^;]*?from '([^']+)';|^import '([^']+)';/gms)) {
-      const spec = m[1] ?? m[2] ?? '';
-      // `import { type A, type B } from` is erased too.
-      if (m[0].startsWith('import {') && /^import \{\s*(type [^,}]+,?\s*)+\}/.test(m[0])) continue;
-      if (m[0].startsWith('export {') && /^export \{\s*(type [^,}]+,?\s*)+\}/.test(m[0])) continue;
-      if (spec.startsWith('.')) stack.push(normalize(join(dirname(file), spec.replace(/\.js$/, '.ts'))));
-      else if (!packages.has(spec)) packages.set(spec, file.slice(SRC.length + 1));
-    }
-  }
-  return { files, packages };
-}
 
 describe('the speaker import graph', () => {
   it('the CLI entry and the speaker load no @kubernetes/client-node at runtime', () => {
     for (const entry of ['cli/main.ts', 'cli/speaker.ts', 'speaker/kubernetes-speaker.ts']) {
-      const { packages, files } = staticGraph(join(SRC, entry));
+      const { packages, files } = staticImportGraph(join(SRC, entry));
       const clientNode = [...packages].filter(([p]) => p.startsWith('@kubernetes/client-node'));
-      expect(clientNode, `${entry} reaches client-node through ${clientNode.map(([, f]) => f).join(', ')}`).toEqual([]);
+      expect(clientNode, `${entry} reaches client-node through ${clientNode.map(([, f]) => f.slice(SRC.length + 1)).join(', ')}`).toEqual([]);
       expect(files.size).toBeGreaterThan(3);
     }
   });
 
   it('the walk sees client-node where it is imported (the controller)', () => {
-    const { packages } = staticGraph(join(SRC, 'controller/controller.ts'));
+    const { packages } = staticImportGraph(join(SRC, 'controller/controller.ts'));
     expect(packages.has('@kubernetes/client-node')).toBe(true);
   });
 

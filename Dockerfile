@@ -43,5 +43,6 @@ COPY --from=build /app/native/afpacket/build/Release/afpacket.node ./native/afpa
 # Root inside the container: the speaker's pod adds only NET_RAW and NET_ADMIN and drops every
 # other capability; the controller's pod runs as user 65534.
 USER 0
-ENTRYPOINT ["node", "/app/bin/l2vip.js"]
+# The node flags of bin/l2vip.js's #! line (a test checks they agree).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/bin/l2vip.js"]
 CMD ["--help"]

@@ -7,7 +7,8 @@
  *            --cpu-prof DIR (V8's CPU profiler in the controller and the speakers: DIR/*.cpuprofile,
  *            written at their exit; open in Chrome DevTools, or summarise with
  *            `npx tsx bench/lib/cpuprofile-top.ts FILE`),
- *            --node-arg ARG (repeatable: an option for node itself in the controller and the speakers,
+ *            --node-arg ARG (repeatable: an option for node itself in the controller and the speakers, after
+ *            the flags of bin/l2vip.js's #! line, which they always get,
  *            e.g. --node-arg --trace-gc; with L2VIP_BENCH_DEBUG set their stderr goes to /tmp too)
  *
  * The cluster of the end-to-end test (test/netns/helpers/k8s-cluster.ts): the fake API server in
@@ -37,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { rankNodes } from '../src/election/hash-ranking.js';
 import { CLUSTER_NAMESPACE, endpointSlice, ingressOf, K8sCluster, lbService, SPEAKER_METRICS } from '../test/netns/helpers/k8s-cluster.js';
 import { argValue, load, numberArg, requireRoot, table } from './lib/failover-lab.js';
+import { binNodeFlags } from '../src/lab/standalone-runner.js';
 import { onCleanup } from './lib/cleanup.js';
 import { cpuSample, rssMiB, type CpuSample } from './lib/proc-stats.js';
 
@@ -85,7 +87,8 @@ async function main(): Promise<void> {
 
   const main = argv.includes('--tsx') ? undefined : build();
   const profDir = argValue(argv, '--cpu-prof');
-  const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+  // The flags `l2vip` itself runs node with (the #! line of bin/l2vip.js), then the user's.
+  const nodeArgs = [...binNodeFlags(), ...argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] !== undefined ? [argv[i + 1]!] : []))];
   if (profDir !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   const cluster = new K8sCluster({
     nodes: nodeCount,

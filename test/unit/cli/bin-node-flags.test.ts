@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { binNodeFlags } from '../../../src/lab/standalone-runner.js';
 
@@ -16,5 +17,12 @@ describe('bin/l2vip.js node flags', () => {
     const r = spawnSync(process.execPath, [...binNodeFlags(), '-e', script], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(Number(r.stdout.trim())).toBeLessThanOrEqual(2 * 1024 * 1024);
+  });
+
+  it('the image runs node with the same flags (Dockerfile ENTRYPOINT)', () => {
+    const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(entry).toBeDefined();
+    expect(JSON.parse(entry ?? '[]')).toEqual(['node', ...binNodeFlags(), '/app/bin/l2vip.js']);
   });
 });

@@ -267,6 +267,20 @@ describe('speaker under faults', () => {
     expect(nodes.every((n) => n.speaker.stats().digestMismatches <= 1)).toBe(true);
   });
 
+  it('reports a disagreement on services only once the same digests last DIGEST_GRACE_MS: a stream of changes is not a mismatch', async () => {
+    const { sim, nodes } = await cluster(3);
+    const [a] = nodes;
+    // One node runs ahead through a bulk change: a new service every second for 5 s.
+    for (let i = 1; i <= 5; i++) {
+      a!.speaker.setDesired({ services: [WEB, ...Array.from({ length: i }, (_, k) => ({ ...WEB, name: `svc${k}`, addresses: [`192.0.2.${10 + k}`] }))] });
+      sim.advance(1000);
+    }
+    expect(nodes.map((n) => n.speaker.stats().digestMismatches)).toEqual([0, 0, 0]);
+    // It stops there: the same disagreement, for longer than the grace.
+    sim.advance(DIGEST_GRACE_MS + 100);
+    expect(nodes.every((n) => n.speaker.stats().digestMismatches === 1)).toBe(true);
+  });
+
   it('calls a claim by one of our speakers transient while their desired states differ or just changed, and not once they agree and 2 s passed', async () => {
     const { sim, nodes, owners } = await cluster(2);
     const owner = nodes.find((n) => n.name === owners()[0])!;

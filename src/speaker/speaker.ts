@@ -254,6 +254,8 @@ export class Speaker {
   private readonly yielded = new Map<string, { until: number; to: string | undefined }>();
   private readonly lastDefence = new Map<string, number>();
   private mismatchSince: number | undefined;
+  /** Our digest and the differing peers' digests of the disagreement being timed. */
+  private mismatchKey: string | undefined;
   private mismatchReported = false;
   private mismatchTimer: { cancel(): void } | undefined;
   private yieldBatch: { more: boolean; timer?: { cancel(): void } } | undefined;
@@ -677,33 +679,42 @@ export class Speaker {
 
   /**
    * Peers with another desired state elect differently. Nodes see a change at slightly different
-   * times (a watch event, a reload), so only a mismatch that lasts DIGEST_GRACE_MS is an episode:
-   * logged once, counted once.
+   * times (a watch event, a reload, 5 000 Services created at once and streaming in for seconds),
+   * so only the same disagreement — the same digests on both sides — lasting DIGEST_GRACE_MS is
+   * an episode: logged once, counted once. A digest that moves on restarts the wait.
    */
   private checkDigests(view: MembershipView): void {
-    const differ = new Set<string>();
+    const differ: string[] = [];
     for (const m of view.members.values()) {
       if (m.self || !view.alive.has(m.name)) continue;
       const d = readMetadata(m.metadata).digest;
-      if (d !== undefined && d !== this.digest) differ.add(m.name);
+      if (d !== undefined && d !== this.digest) differ.push(`${m.name}=${d}`);
     }
     const now = this.c.clock.now();
-    if (differ.size === 0) {
+    if (differ.length === 0) {
       if (this.mismatchReported) this.log.info('peers agree on the services again');
       this.mismatchSince = undefined;
+      this.mismatchKey = undefined;
       this.mismatchReported = false;
       this.mismatchTimer?.cancel();
       this.mismatchTimer = undefined;
-    } else if (this.mismatchSince === undefined) {
+      return;
+    }
+    const key = `${this.digest}|${differ.sort().join(',')}`;
+    if (key !== this.mismatchKey) {
+      // A new disagreement, or the same one still moving: wait for it to settle.
+      this.mismatchKey = key;
       this.mismatchSince = now;
+      this.mismatchTimer?.cancel();
       this.mismatchTimer = this.c.clock.setTimeout(() => {
         this.mismatchTimer = undefined;
         if (this.started) this.checkDigests(this.c.membership.view());
       }, DIGEST_GRACE_MS);
-    } else if (!this.mismatchReported && now - this.mismatchSince >= DIGEST_GRACE_MS) {
+    } else if (!this.mismatchReported && this.mismatchSince !== undefined && now - this.mismatchSince >= DIGEST_GRACE_MS) {
       this.mismatchReported = true;
       this.counters.digestMismatches++;
-      this.log.warn({ nodes: [...differ], digest: this.digest, reason: 'config-mismatch' }, 'peers run a different set of services: their elections can differ from ours until configs agree');
+      const nodes = differ.map((d) => d.slice(0, d.lastIndexOf('=')));
+      this.log.warn({ nodes, digest: this.digest, reason: 'config-mismatch' }, 'peers run a different set of services: their elections can differ from ours until configs agree');
     }
   }
 

@@ -5,7 +5,7 @@ import { binNodeFlags } from '../../../src/lab/standalone-runner.js';
 
 describe('bin/l2vip.js node flags', () => {
   it('reads the flags of the `#!/usr/bin/env -S node ...` line', () => {
-    expect(binNodeFlags()).toEqual(['--max-semi-space-size=1']);
+    expect(binNodeFlags()).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=50']);
   });
 
   it('node takes them and keeps the young generation at 2 x 1 MB under allocation', () => {

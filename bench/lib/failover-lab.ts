@@ -42,20 +42,20 @@ export function requireRoot(name: string): void {
 }
 
 /**
- * Builds a lab with `nodeRunner`, runs `body`, and removes everything: on return, on error
+ * Builds a lab with `nodeRunner` (NODES nodes and a probe every INTERVAL_MS unless given), runs `body`, and removes everything: on return, on error
  * (the logs are kept and their directory printed), and on SIGINT/SIGTERM/exit (synchronously).
  */
 export async function withLab<T>(
-  o: { nodeRunner: NodeRunner; fault: Fault; loss?: number; print: (l: string) => void; clientIgnoresGratuitous?: boolean },
+  o: { nodeRunner: NodeRunner; fault: Fault; loss?: number; print: (l: string) => void; clientIgnoresGratuitous?: boolean; nodes?: number; intervalMs?: number },
   body: (lab: Lab) => Promise<T>,
 ): Promise<T> {
   const lab = new Lab({
-    nodes: NODES,
+    nodes: o.nodes ?? NODES,
     fault: o.fault,
     loss: o.loss ?? 0,
     trials: 0,
     keep: false,
-    intervalMs: INTERVAL_MS,
+    intervalMs: o.intervalMs ?? INTERVAL_MS,
     runner: spawnRunner,
     print: o.print,
     nodeRunner: o.nodeRunner,

@@ -13,13 +13,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnRunner } from '../../src/host/command-runner.js';
-import { Lab } from '../../src/lab/lab.js';
 import type { LabContext } from '../../src/lab/node-runner.js';
 import type { LabHost } from '../../src/lab/topology.js';
 import { binNodeFlags, StandaloneRunner } from '../../src/lab/standalone-runner.js';
-import { onCleanup } from './cleanup.js';
-import { INTERVAL_MS } from './failover-lab.js';
+import { INTERVAL_MS, withLab } from './failover-lab.js';
 import { summarize } from './percentiles.js';
 import { cpuPercent, cpuSample, rssMiB } from './proc-stats.js';
 
@@ -59,21 +56,8 @@ interface Idle {
 }
 
 async function idle(size: number, membershipYaml: string, extraConfig: string, seconds: number, load: () => string): Promise<Idle> {
-  const lab = new Lab({
-    nodes: size,
-    fault: 'kill',
-    loss: 0,
-    trials: 0,
-    keep: false,
-    intervalMs: 1000,
-    runner: spawnRunner,
-    print: (l) => console.error(`  ${l}`),
-    nodeRunner: new BuiltStandaloneRunner(membershipYaml, extraConfig),
-  });
-  const unregister = onCleanup(() => lab.teardownSync());
-  let failed = false;
-  try {
-    await lab.setup();
+  const print = (l: string) => console.error(`  ${l}`);
+  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, extraConfig) }, async (lab) => {
     await new Promise((r) => setTimeout(r, 3000));
     const pids = [...lab.softwarePids().values()];
     const a = pids.map((p) => cpuSample(p));
@@ -87,13 +71,7 @@ async function idle(size: number, membershipYaml: string, extraConfig: string, s
     const c = summarize(cpu);
     const r = summarize(rss);
     return { cpuMean: cpu.reduce((x, y) => x + y, 0) / cpu.length, cpuMax: c.max, rssMean: rss.reduce((x, y) => x + y, 0) / rss.length, rssMax: r.max, load: load() };
-  } catch (err) {
-    failed = true;
-    throw err;
-  } finally {
-    await lab.teardown(failed);
-    unregister();
-  }
+  });
 }
 
 interface Failover {
@@ -104,37 +82,18 @@ interface Failover {
 
 /** kill -9 of the owner `trials` times on `size` ring nodes; outages of both VIPs, ms. */
 async function failover(size: number, trials: number, load: () => string): Promise<Failover> {
-  const lab = new Lab({
-    nodes: size,
-    fault: 'kill',
-    loss: 0,
-    trials: 0,
-    keep: false,
-    intervalMs: INTERVAL_MS,
-    runner: spawnRunner,
-    print: (l) => console.error(`  ${l}`),
-    nodeRunner: new BuiltStandaloneRunner('{ topology: ring }'),
-  });
-  const unregister = onCleanup(() => lab.teardownSync());
-  let failed = false;
-  try {
-    await lab.setup();
+  const print = (l: string) => console.error(`  ${l}`);
+  return withLab({ nodes: size, fault: 'kill', print, nodeRunner: new BuiltStandaloneRunner('{ topology: ring }') }, async (lab) => {
     const outages: number[] = [];
     let lost = 0;
     for (let i = 1; i <= trials; i++) {
       const r = await lab.trial(i);
       if (r.newOwner === undefined) lost++;
       outages.push(r.ipv4.outageMs, r.ipv6.outageMs);
-      console.error(`  N=${size} kill -9 #${i}: ${r.oldOwner} -> ${r.newOwner ?? 'nobody'}, IPv4 ${r.ipv4.outageMs.toFixed(0)} ms, IPv6 ${r.ipv6.outageMs.toFixed(0)} ms`);
+      print(`N=${size} kill -9 #${i}: ${r.oldOwner} -> ${r.newOwner ?? 'nobody'}, IPv4 ${r.ipv4.outageMs.toFixed(0)} ms, IPv6 ${r.ipv6.outageMs.toFixed(0)} ms`);
     }
     return { outages, failed: lost, load: load() };
-  } catch (err) {
-    failed = true;
-    throw err;
-  } finally {
-    await lab.teardown(failed);
-    unregister();
-  }
+  });
 }
 
 export async function realProcesses(

@@ -4,7 +4,7 @@
  *   sudo npm run bench:vips                       (N = 300, 2 000, 10 000; a few minutes)
  *   sudo npm run bench:vips -- --vips 300,2000    (other sizes)
  *   sudo npm run bench:vips -- --baseline /path/to/older/checkout
- *   sudo npm run bench:vips -- --built            (run bin/l2vip.js, i.e. dist/: `npm run build` first)
+ *   sudo npm run bench:vips -- --built            (bin/l2vip.js with the node flags of its #! line: dist/; `npm run build` first)
  *
  * 3 nodes running `l2vip standalone` in namespaces on one bridge, one service with N IPv4 VIPs on
  * one /16 (198.18.0.0/16), and a client ARPing the first and the last VIP every 20 ms from before
@@ -32,6 +32,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { binNodeFlags } from '../src/lab/standalone-runner.js';
 import { argValue, load, ms, requireRoot, table } from './lib/failover-lab.js';
 import { runVips, type VipsResult } from './lib/vips-lab.js';
 
@@ -94,7 +95,8 @@ async function main(): Promise<void> {
   if (sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 60_000)) throw new Error(`--vips takes sizes from 2 to 60000\n${USAGE}`);
   const baselineDir = argValue(process.argv, '--baseline');
   const built = process.argv.includes('--built');
-  const command = (root: string): string[] => (built ? [process.execPath, join(root, 'bin', 'l2vip.js')] : [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')]);
+  // Built: node with the flags of bin/l2vip.js's #! line, as `l2vip` runs (the lab does the same).
+  const command = (root: string): string[] => (built ? [process.execPath, ...binNodeFlags(), join(root, 'bin', 'l2vip.js')] : [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'main.ts')]);
   for (const root of [REPO, ...(baselineDir === undefined ? [] : [baselineDir])]) {
     if (built && !existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error(`--built: ${root}/dist is missing: run "npm run build" there first\n${USAGE}`);
   }

@@ -84,6 +84,19 @@ export function defaultHeartbeatMs(clusterSize: number, topology: 'ring' | 'mesh
  */
 export const DEFAULT_MAIN_LOOP_TIMEOUT_MS = 2000;
 
+/**
+ * This node's metadata as published: a copy through JSON and its UTF-8 bytes. Larger than
+ * `maxMetadataBytes` throws RangeError (the in-process and the worker membership alike).
+ */
+export function encodeSelfMetadata<T>(metadata: T, maxMetadataBytes: number): { readonly copy: T; readonly bytes: Uint8Array } {
+  const text = JSON.stringify(metadata);
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length > maxMetadataBytes) {
+    throw new RangeError(`membership metadata is ${bytes.length} bytes; the limit is ${maxMetadataBytes} (options.maxMetadataBytes)`);
+  }
+  return { copy: JSON.parse(text) as T, bytes };
+}
+
 /** Fills in defaults for a cluster of `clusterSize` nodes (self included) and validates. */
 export function resolveMembershipOptions(clusterSize: number, o: MembershipOptions = {}): ResolvedMembershipOptions {
   const topology = o.topology ?? 'ring';

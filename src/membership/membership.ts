@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../clock/clock.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
-import { resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
+import { encodeSelfMetadata, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
 import type { PeerTransport } from './peer-transport.js';
 import { ReplayWindow } from './replay-window.js';
 import {
@@ -188,7 +188,6 @@ interface Member {
   repliedAt: number;
 }
 
-const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** 32-bit member id carried in age tables and entries: the first 4 bytes of sha256(name). */
@@ -436,11 +435,8 @@ export class Membership {
    * at once and pushed in every heartbeat for gossipMs; peers that still miss it ask for it.
    */
   setMetadata(metadata: Metadata): void {
-    const bytes = utf8.encode(JSON.stringify(metadata));
-    if (bytes.length > this.o.maxMetadataBytes) {
-      throw new RangeError(`membership metadata is ${bytes.length} bytes; the limit is ${this.o.maxMetadataBytes} (options.maxMetadataBytes)`);
-    }
-    this.selfMeta = JSON.parse(JSON.stringify(metadata)) as Metadata;
+    const { copy, bytes } = encodeSelfMetadata(metadata, this.o.maxMetadataBytes);
+    this.selfMeta = copy;
     this.selfMetaBytes = bytes;
     // Wall-clock based so that a restarted node's versions are newer than its previous life's.
     this.selfMetaVersion = Math.max(this.selfMetaVersion + 1, Math.floor(this.wallClock()));

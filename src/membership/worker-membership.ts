@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../observability/logger.js';
 import { membershipKey } from './membership-key.js';
-import { resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
+import { encodeSelfMetadata, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
 import { checkPeers, DROP_REASONS, type DropReason, type MembershipStats, type MembershipView, type MemberState, type MemberView, type Metadata, type PeerConfig } from './membership.js';
 import { LogReplayer } from './port-logger.js';
 import { deserializeError, sharedNow, type FromWorker, type MainLoopStats, type ToWorker, type WireView, type WorkerInit } from './worker-protocol.js';
@@ -224,12 +224,7 @@ export class WorkerMembership {
 
   /** Publishes this node's metadata (checked here: too large throws RangeError, as Membership). */
   setMetadata(metadata: Metadata): void {
-    const text = JSON.stringify(metadata);
-    const bytes = Buffer.byteLength(text);
-    if (bytes > this.o.maxMetadataBytes) {
-      throw new RangeError(`membership metadata is ${bytes} bytes; the limit is ${this.o.maxMetadataBytes} (options.maxMetadataBytes)`);
-    }
-    this.selfMeta = JSON.parse(text) as Metadata;
+    this.selfMeta = encodeSelfMetadata(metadata, this.o.maxMetadataBytes).copy;
     this.cached = undefined;
     this.port?.postMessage({ t: 'metadata', metadata: this.selfMeta });
   }

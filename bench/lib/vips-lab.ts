@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { spawnRunner } from '../../src/host/command-runner.js';
 import { selfCommand } from '../../src/lab/standalone-runner.js';
+import { labService, standaloneYaml } from '../../src/lab/standalone-yaml.js';
 import { buildTopology, destroyTopology, labId, planTopology, type LabHost, type LabTopology } from '../../src/lab/topology.js';
 import { onCleanup } from './cleanup.js';
 import { rssMiB } from './proc-stats.js';
@@ -253,22 +254,7 @@ async function run(o: VipsRunOptions, topo: LabTopology, dir: string, procs: Chi
 }
 
 function config(topo: LabTopology, n: LabHost, dir: string, vips: readonly string[]): string {
-  const peers = topo.nodes.map((p) => `    - { name: ${p.name}, address: "${p.ipv4}:7946" }`).join('\n');
-  return [
-    `node: ${n.name}`,
-    'cluster:',
-    `  bind: "${n.ipv4}:7946"`,
-    '  peers:',
-    peers,
-    `  secretFile: ${join(dir, 'secret')}`,
-    'interfaces: [eth0]',
-    'metrics:',
-    `  listen: "${n.ipv4}:${METRICS_PORT}"`,
-    'services:',
-    '  - name: many',
-    `    addresses: [${vips.join(', ')}]`,
-    '',
-  ].join('\n');
+  return standaloneYaml({ node: n, peers: topo.nodes, dir, metricsListen: `${n.ipv4}:${METRICS_PORT}`, services: [labService('many', vips)] });
 }
 
 /** The owner's longest event-loop stall so far, from its metrics; NaN if it has none. */

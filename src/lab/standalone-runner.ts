@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LabContext, NodeRunner, OwnerEvent, TimelineEvent } from './node-runner.js';
 import { MEMBERSHIP_TRAFFIC, type LabHost } from './topology.js';
+import { labService, standaloneYaml } from './standalone-yaml.js';
 
 /** How to run this same l2vip: the built CLI, or the TypeScript sources through tsx; with the node flags of bin/l2vip.js. */
 export function selfCommand(): string[] {
@@ -64,23 +65,15 @@ export class StandaloneRunner implements NodeRunner {
 
   /** The node's standalone config. */
   config(ctx: LabContext, n: LabHost): string {
-    const peers = ctx.topo.nodes.map((p) => `    - { name: ${p.name}, address: "${p.ipv4}:7946" }`).join('\n');
-    return [
-      `node: ${n.name}`,
-      'cluster:',
-      `  bind: "${n.ipv4}:7946"`,
-      '  peers:',
-      peers,
-      `  secretFile: ${join(ctx.dir, 'secret')}`,
-      'interfaces: [eth0]',
+    return standaloneYaml({
+      node: n,
+      peers: ctx.topo.nodes,
+      dir: ctx.dir,
       // Each node has its own namespace, so the default port of `l2vip status` works in every one.
-      'metrics: { listen: "127.0.0.1:7472" }',
-      'services:',
-      '  - name: web',
-      `    addresses: [${ctx.topo.vip4}, "${ctx.topo.vip6}"]`,
-      this.extraConfig,
-      '',
-    ].join('\n');
+      metricsListen: '127.0.0.1:7472',
+      services: [labService('web', [ctx.topo.vip4, ctx.topo.vip6])],
+      extra: this.extraConfig,
+    });
   }
 
   command(ctx: LabContext, n: LabHost): string[] {

@@ -8,6 +8,7 @@ import { toOwnedIp } from '../../src/announcer/owned-ips.js';
 import { arpFrame, gratuitousArp } from '../../src/packet/arp.js';
 import { parseMac } from '../../src/packet/mac.js';
 import type { StatusDocument } from '../../src/speaker/status.js';
+import { labService, standaloneYaml } from '../../src/lab/standalone-yaml.js';
 import { TestLan } from './helpers/lan.js';
 
 const root = process.getuid?.() === 0;
@@ -31,22 +32,7 @@ describe.skipIf(!root)('conflict detection in namespaces', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'l2vip-conflict-test-'));
     await writeFile(join(dir, 'secret'), 'a-shared-secret-of-at-least-32-bytes-long\n', { mode: 0o600 });
-    await writeFile(
-      join(dir, 'l2vip.yaml'),
-      [
-        'node: n1',
-        'cluster:',
-        `  bind: "${node.ipv4}:7946"`,
-        '  peers:',
-        `    - { name: n1, address: "${node.ipv4}:7946" }`,
-        `  secretFile: ${join(dir, 'secret')}`,
-        'interfaces: [eth0]',
-        `metrics: { listen: "${METRICS}" }`,
-        'services:',
-        `  - { name: web, addresses: [${VIP4}, "${VIP6}"] }`,
-        '',
-      ].join('\n'),
-    );
+    await writeFile(join(dir, 'l2vip.yaml'), standaloneYaml({ node, peers: [node], dir, metricsListen: METRICS, services: [labService('web', [VIP4, VIP6])] }));
     await lan.create();
   }, 60_000);
 

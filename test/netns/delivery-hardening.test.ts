@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labService, standaloneYaml } from '../../src/lab/standalone-yaml.js';
 import { TestLan, type L2vipProcess } from './helpers/lan.js';
 import { arpingMacs, ndiscMacs } from './helpers/neighbours.js';
 
@@ -14,19 +15,8 @@ describe.skipIf(!root)('local delivery hardening', () => {
   let dir = '';
   const procs: L2vipProcess[] = [];
 
-  const config = (self: string, bindIp: string, addresses: string) =>
-    [
-      `node: ${self}`,
-      'cluster:',
-      `  bind: "${bindIp}:7946"`,
-      '  peers:',
-      ...nodes.map((n) => `    - { name: ${n.name}, address: "${n.ipv4}:7946" }`),
-      `  secretFile: ${join(dir, 'secret')}`,
-      'interfaces: [eth0]',
-      'services:',
-      `  - { name: web, addresses: [${addresses}] }`,
-      '',
-    ].join('\n');
+  const config = (self: string, bindIp: string, addresses: readonly string[]) =>
+    standaloneYaml({ node: { name: self, ipv4: bindIp }, peers: nodes, dir, services: [labService('web', addresses)] });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'l2vip-hardening-test-'));
@@ -42,14 +32,14 @@ describe.skipIf(!root)('local delivery hardening', () => {
 
   it('refuses a VIP that is the node\'s own address (exit 2, one line), and unusable addresses', async () => {
     const n1 = nodes[0]!;
-    await writeFile(join(dir, 'own.yaml'), config(n1.name, n1.ipv4, `${lan.topo.vip4}, ${n1.ipv4}`));
+    await writeFile(join(dir, 'own.yaml'), config(n1.name, n1.ipv4, [lan.topo.vip4, n1.ipv4]));
     const own = lan.l2vip(n1.netns, ['standalone', '--config', join(dir, 'own.yaml')]);
     expect((await own.exited).code).toBe(2);
     expect(own.stderr.trim().split('\n')).toEqual([`l2vip: VIP ${n1.ipv4} (on eth0) is an address of this host: remove it from the config or from the host`]);
     // Its kernel route is still there, untouched.
     expect((await lan.exec(n1.netns, 'ip', 'route', 'show', 'table', 'local', n1.ipv4)).stdout).toMatch(/proto kernel/);
 
-    await writeFile(join(dir, 'mcast.yaml'), config(n1.name, n1.ipv4, '224.0.0.5'));
+    await writeFile(join(dir, 'mcast.yaml'), config(n1.name, n1.ipv4, ['224.0.0.5']));
     const mcast = lan.l2vip(n1.netns, ['standalone', '--config', join(dir, 'mcast.yaml')]);
     expect((await mcast.exited).code).toBe(2);
     expect(mcast.stderr).toMatch(/services\[0\]\.addresses\[0\]: 224\.0\.0\.5 is a multicast address/);
@@ -82,7 +72,7 @@ describe.skipIf(!root)('local delivery hardening', () => {
   it('after `nft flush ruleset` on the backups only the owner answers ARP and NDP for the VIPs', async () => {
     for (const n of nodes) {
       const file = join(dir, `${n.name}.yaml`);
-      await writeFile(file, config(n.name, n.ipv4, `${lan.topo.vip4}, "${lan.topo.vip6}"`));
+      await writeFile(file, config(n.name, n.ipv4, [lan.topo.vip4, lan.topo.vip6]));
       procs.push(lan.l2vip(n.netns, ['standalone', '--config', file]));
     }
     await Promise.all(procs.map((p) => p.waitFor('standalone speaker started')));

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { standaloneYaml } from '../../src/lab/standalone-yaml.js';
 import { TestLan } from './helpers/lan.js';
 
 const root = process.getuid?.() === 0;
@@ -10,19 +11,7 @@ describe.skipIf(!root)('l2vip standalone command', () => {
   const lan = new TestLan(1);
   const node = lan.topo.nodes[0]!;
   let dir = '';
-  const config = (services: string) =>
-    [
-      'node: n1',
-      'cluster:',
-      `  bind: "${node.ipv4}:7946"`,
-      '  peers:',
-      `    - { name: n1, address: "${node.ipv4}:7946" }`,
-      `  secretFile: ${join(dir, 'secret')}`,
-      'interfaces: [eth0]',
-      'services:',
-      services,
-      '',
-    ].join('\n');
+  const config = (services: string) => standaloneYaml({ node, peers: [node], dir, services: [services] });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'l2vip-standalone-test-'));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusDocument } from '../../src/speaker/status.js';
+import { labService, standaloneYaml } from '../../src/lab/standalone-yaml.js';
 import { TestLan, type L2vipProcess } from './helpers/lan.js';
 
 const root = process.getuid?.() === 0;
@@ -20,20 +21,7 @@ describe.skipIf(!root)('l2vip status against running standalone nodes', () => {
   const procs = new Map<string, L2vipProcess>();
 
   const configFor = (name: string, ipv4: string) =>
-    [
-      `node: ${name}`,
-      'cluster:',
-      `  bind: "${ipv4}:7946"`,
-      '  peers:',
-      `    - { name: n1, address: "${a.ipv4}:7946" }`,
-      `    - { name: n2, address: "${b.ipv4}:7946" }`,
-      `  secretFile: ${join(dir, 'secret')}`,
-      'interfaces: [eth0]',
-      `metrics: { listen: "${METRICS}" }`,
-      'services:',
-      `  - { name: web, addresses: [${VIP4}, "${VIP6}"] }`,
-      '',
-    ].join('\n');
+    standaloneYaml({ node: { name, ipv4 }, peers: [a, b], dir, metricsListen: METRICS, services: [labService('web', [VIP4, VIP6])] });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'l2vip-status-test-'));

@@ -12,10 +12,10 @@ import { formatHostPort, parseHostPort, type HostPort } from '../ip/host-port.js
 import { registerK8sClientMetrics, type K8sClientMetrics } from '../k8s/client-metrics.js';
 import { EventRecorder, type EventSubject } from '../k8s/events.js';
 import { describeError, errorStatus } from '../k8s/api-errors.js';
-import { ResilientInformerCore as ResilientInformer, type BackoffOptions, type ResilientInformerOptions } from '../k8s/informer-core.js';
+import { ResilientInformerCore as ResilientInformer, type BackoffOptions } from '../k8s/informer-core.js';
 import type { LiteClient } from '../k8s/lite/client.js';
 import { liteEventWriter } from '../k8s/lite/events.js';
-import { LiteInformer } from '../k8s/lite/informer.js';
+import { liteInformerOptions } from '../k8s/lite/informer.js';
 import { slimEndpointSlice, slimL2Status, slimNode, slimService } from '../k8s/slim.js';
 import type { PeerConfig } from '../membership/membership.js';
 import { WorkerMembership } from '../membership/worker-membership.js';
@@ -148,31 +148,27 @@ export class KubernetesSpeaker {
     const client = o.client;
     this.client = client;
     const ns = o.namespace;
-    // ResilientInformer's restarts over the lite list-and-watch cache.
-    const lite = <T extends KubernetesObject>(opts: ResilientInformerOptions<T>): ResilientInformerOptions<T> => ({
-      ...opts,
-      make: (list) => new LiteInformer<T>(client, opts.path, list, { labelSelector: opts.labelSelector, slim: opts.slim }),
-    });
     const backoff = o.watchBackoff;
     const changed = (): void => this.scheduleRecompute();
     const common = { log: this.log, ...(backoff !== undefined ? { backoff } : {}), onAdd: changed, onUpdate: changed, onDelete: changed };
-    // Only the fields the rules read are kept of the bulky kinds (src/k8s/slim.ts).
-    this.services = new ResilientInformer<V1Service>(lite({
+    // Every informer over the lite list-and-watch cache; only the fields the rules read are kept
+    // of the bulky kinds (src/k8s/slim.ts).
+    this.services = new ResilientInformer<V1Service>(liteInformerOptions(client, {
       ...common,
       name: 'services',
       path: '/api/v1/services',
       list: () => client.list<V1Service>('/api/v1/services'),
       slim: slimService,
     }));
-    this.slices = new ResilientInformer<V1EndpointSlice>(lite({
+    this.slices = new ResilientInformer<V1EndpointSlice>(liteInformerOptions(client, {
       ...common,
       name: 'endpointslices',
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => client.list<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices'),
       slim: slimEndpointSlice,
     }));
-    this.nodes = new ResilientInformer<V1Node>(lite({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => client.list<V1Node>('/api/v1/nodes'), slim: slimNode }));
-    this.pods = new ResilientInformer<V1Pod>(lite({
+    this.nodes = new ResilientInformer<V1Node>(liteInformerOptions(client, { ...common, name: 'nodes', path: '/api/v1/nodes', list: () => client.list<V1Node>('/api/v1/nodes'), slim: slimNode }));
+    this.pods = new ResilientInformer<V1Pod>(liteInformerOptions(client, {
       ...common,
       name: 'pods',
       path: `/api/v1/namespaces/${ns}/pods`,
@@ -180,13 +176,13 @@ export class KubernetesSpeaker {
       list: () => client.list<V1Pod>(`/api/v1/namespaces/${ns}/pods`, { labelSelector: o.peerSelectorText }),
     }));
     const customList = (plural: string) => () => client.list<CustomObject>(`/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/${plural}`);
-    this.pools = new ResilientInformer<CustomObject>(lite({
+    this.pools = new ResilientInformer<CustomObject>(liteInformerOptions(client, {
       ...common,
       name: 'ipaddresspools',
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/ipaddresspools`,
       list: customList('ipaddresspools'),
     }));
-    this.adverts = new ResilientInformer<CustomObject>(lite({
+    this.adverts = new ResilientInformer<CustomObject>(liteInformerOptions(client, {
       ...common,
       name: 'l2advertisements',
       path: `/apis/${METALLB.group}/${METALLB.version}/namespaces/${ns}/l2advertisements`,
@@ -198,7 +194,7 @@ export class KubernetesSpeaker {
         this.created.reported(o.metadata?.name, deleted);
         this.scheduleStatusSync();
       };
-    this.statuses = new ResilientInformer<CustomObject>(lite({
+    this.statuses = new ResilientInformer<CustomObject>(liteInformerOptions(client, {
       ...common,
       onAdd: statusChanged(false),
       onUpdate: statusChanged(false),

@@ -8,6 +8,7 @@
  * arrive.
  */
 import type { Informer, KubernetesListObject, KubernetesObject, ObjectCache, ObjectCallback } from '@kubernetes/client-node';
+import type { ResilientInformerOptions } from '../informer-core.js';
 import type { LiteClient, WatchHandle } from './client.js';
 
 type Verb = 'add' | 'update' | 'delete' | 'change' | 'error' | 'connect';
@@ -208,4 +209,12 @@ function statusOf(err: unknown): number {
   if (err === null || typeof err !== 'object') return 0;
   const e = err as { code?: unknown; statusCode?: unknown };
   return typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : 0;
+}
+
+/**
+ * `opts` for ResilientInformerCore over a LiteInformer on `client` (the speaker's informers): the
+ * core slims the lists, the lite informer the watched objects, with the same `slim`.
+ */
+export function liteInformerOptions<T extends KubernetesObject>(client: LiteClient, opts: ResilientInformerOptions<T>): ResilientInformerOptions<T> {
+  return { ...opts, make: (list) => new LiteInformer<T>(client, opts.path, list, { labelSelector: opts.labelSelector, slim: opts.slim }) };
 }

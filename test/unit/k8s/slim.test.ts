@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
+import { KubeConfig, type V1EndpointSlice, type V1Node, type V1Service } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResilientInformer } from '../../../src/k8s/informer.js';
-import { loadKubeconfig } from '../../../src/k8s/kubeconfig.js';
+import { ResilientInformerCore } from '../../../src/k8s/informer-core.js';
+import { LiteClient } from '../../../src/k8s/lite/client.js';
+import { loadLiteKubeconfig } from '../../../src/k8s/lite/config.js';
+import { liteInformerOptions } from '../../../src/k8s/lite/informer.js';
 import { slimEndpointSlice, slimL2Status, slimNode, slimService } from '../../../src/k8s/slim.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { kubernetesDesiredState } from '../../../src/speaker/kubernetes-desired.js';
@@ -97,10 +100,10 @@ describe('Slim copies of the objects the speaker caches', () => {
   });
 });
 
-describe('ResilientInformer with a slim function', () => {
+describe('the speaker\'s informer (ResilientInformerCore over the lite informer) with a slim function', () => {
   let api: FakeApi | undefined;
   let dir = '';
-  let informer: ResilientInformer<V1Service> | undefined;
+  let informer: ResilientInformerCore<V1Service> | undefined;
   afterEach(async () => {
     await informer?.stop();
     await api?.close();
@@ -112,19 +115,20 @@ describe('ResilientInformer with a slim function', () => {
     dir = mkdtempSync(join(tmpdir(), 'l2vip-slim-'));
     const file = join(dir, 'kubeconfig');
     writeFileSync(file, kubeconfigYaml(`http://127.0.0.1:${api.port}`, 'token'));
-    const kc = loadKubeconfig({ file }).kubeConfig;
-    const core = kc.makeApiClient(CoreV1Api);
+    const client = new LiteClient((await loadLiteKubeconfig({ file })).connection);
     const big = { apiVersion: 'v1', kind: 'Service', spec: { type: 'LoadBalancer', ports: [{ port: 80 }], selector: { app: 'x' } } };
     api.objects.create({ ...big, metadata: { name: 'listed', namespace: 'shop' } });
     const updates: V1Service[] = [];
-    informer = new ResilientInformer<V1Service>(kc, {
-      name: 'services',
-      path: '/api/v1/services',
-      list: () => core.listServiceForAllNamespaces(),
-      log: silentLogger(),
-      slim: slimService,
-      onUpdate: (s) => updates.push(s),
-    });
+    informer = new ResilientInformerCore<V1Service>(
+      liteInformerOptions(client, {
+        name: 'services',
+        path: '/api/v1/services',
+        list: () => client.list<V1Service>('/api/v1/services'),
+        log: silentLogger(),
+        slim: slimService,
+        onUpdate: (s) => updates.push(s),
+      }),
+    );
     informer.start();
     await informer.whenSynced();
     api.objects.create({ ...big, metadata: { name: 'watched', namespace: 'shop' } });
@@ -141,5 +145,12 @@ describe('ResilientInformer with a slim function', () => {
     api.objects.patchStatus('v1', 'Service', 'shop', 'watched', { loadBalancer: { ingress: [{ ip: '10.0.0.7' }] } });
     await until(() => updates.length > 0);
     expect(informer.get('watched', 'shop')?.status).toEqual({ loadBalancer: { ingress: [{ ip: '10.0.0.7' }] } });
+  });
+});
+
+describe('the controller\'s informer (client-node)', () => {
+  it('refuses a slim function: slim copies are the lite informer\'s', () => {
+    const list = () => Promise.resolve({ apiVersion: 'v1', kind: 'ServiceList', metadata: {}, items: [] as V1Service[] });
+    expect(() => new ResilientInformer<V1Service>(new KubeConfig(), { name: 'services', path: '/api/v1/services', list, log: silentLogger(), slim: slimService })).toThrow(/lite informer/);
   });
 });

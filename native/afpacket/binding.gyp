@@ -7,7 +7,8 @@
         "src/args.cc",
         "src/errno-error.cc",
         "src/packet-socket.cc",
-        "src/netlink-socket.cc"
+        "src/netlink-socket.cc",
+        "src/datagram-socket.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

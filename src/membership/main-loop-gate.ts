@@ -80,7 +80,11 @@ export class GatedTransport implements PeerTransport {
     else this.gate.held++;
   }
 
-  onMessage(handler: (data: Uint8Array, from: string) => void): void {
+  onMessage(handler: (data: Uint8Array, from: string, at?: number) => void): void {
     this.inner.onMessage(handler);
+  }
+
+  poll(): void {
+    this.inner.poll?.();
   }
 }

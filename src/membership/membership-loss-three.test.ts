@@ -7,7 +7,7 @@ describe('Membership under packet loss (3 nodes)', () => {
     [3, 2],
     [3, 3],
   ])('no false death at 20 percent loss on every link for 60 s (%i nodes, seed %i)', async (size, seed) => {
-    const r = await simulateLoss({ size, seed, loss: 0.2, durationMs: 60_000 });
+    const r = await simulateLoss({ size, seed, loss: 0.2, durationMs: 60_000, polled: true });
     expect(r.lossSeen).toBeGreaterThan(0.19);
     expect(r.lossSeen).toBeLessThan(0.21);
     expect(r.deaths).toBe(0);

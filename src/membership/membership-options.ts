@@ -58,7 +58,7 @@ export interface MembershipOptions {
    * Worker-thread membership only (WorkerMembership, docs/membership.md#worker-thread): when the
    * main event loop has not run for this long, the worker holds its heartbeats back so peers
    * take over from a hung process; a shorter stall (bulk work) never costs a false death.
-   * Default 2000 ms; at least 500 (the main thread ticks every 100 ms).
+   * Default 2000 ms; at least 500 (the main thread ticks every min(250 ms, a quarter of it)).
    */
   readonly mainLoopTimeoutMs?: number;
 }

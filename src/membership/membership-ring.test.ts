@@ -77,7 +77,8 @@ describe('Membership ring topology: detection and agreement', () => {
   it('a crash is seen by the nodes that take over its VIPs in <= 200 ms (p50 <= 100), and by everyone within 500 ms (24 nodes, 10 seeds)', async () => {
     const all: number[] = [];
     for (let seed = 1; seed <= 10; seed++) {
-      const c = await SimCluster.start({ size: 24, seed });
+      // Polled: each node reads its datagrams at its tick, as the membership worker does.
+      const c = await SimCluster.start({ size: 24, seed, polled: true });
       c.advance(500 + c.randomPhase(50));
       const victim = c.nodes[seed % 24]!;
       const names = c.nodes.map((n) => n.name);
@@ -114,7 +115,7 @@ describe('Membership ring topology: detection and agreement', () => {
 
   it('no false death at 20 % loss on every link for 10 s (24 nodes, 2 seeds)', async () => {
     for (const seed of [1, 2]) {
-      const c = await SimCluster.start({ size: 24, seed });
+      const c = await SimCluster.start({ size: 24, seed, polled: true });
       c.advance(500);
       let changes = 0;
       for (const n of c.nodes) n.membership.onChange(() => changes++);

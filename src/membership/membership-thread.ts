@@ -6,6 +6,8 @@ import { Membership, type MembershipView, type MemberView } from './membership.j
 import type { PeerTransport } from './peer-transport.js';
 import { PortLogger } from './port-logger.js';
 import { UdpTransport } from './udp-transport.js';
+import { PolledUdpTransport } from './polled-udp-transport.js';
+import { loadNative, type NativeAddon } from '../netdev/native.js';
 import { serializeError, sharedNow, type FromWorker, type ToWorker, type WireView, type WorkerInit } from './worker-protocol.js';
 
 /** The worker's end of the channel to the main thread (parentPort, or an in-process fake). */
@@ -44,7 +46,7 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
       else log.info({ silentMs: Math.round(silentMs) }, 'main event loop back: heartbeats resume');
     },
   });
-  const transport = new GatedTransport(deps.transport ?? new UdpTransport({ bind: init.bind, logger }), gate);
+  const transport = new GatedTransport(deps.transport ?? udpTransport(init.bind, clock, logger, log), gate);
   const membership = new Membership({
     self: init.self,
     peers: init.peers,
@@ -132,6 +134,22 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
       await membership.stop();
     },
   };
+}
+
+/**
+ * The polled UDP socket of the native addon: datagrams are read once per tick, so a heartbeat
+ * period costs one wakeup whatever the number of peers. Without the addon (not built), node:dgram,
+ * one wakeup per datagram, and a warning.
+ */
+function udpTransport(bind: string, clock: Clock, logger: Logger, log: PortLogger): PeerTransport {
+  let native: NativeAddon;
+  try {
+    native = loadNative();
+  } catch (err) {
+    log.warn({ err }, 'membership: native addon unavailable, using node:dgram (one wakeup per datagram: more idle CPU)');
+    return new UdpTransport({ bind, logger });
+  }
+  return new PolledUdpTransport({ bind, clock, logger, native });
 }
 
 function toWire(v: MembershipView): WireView {

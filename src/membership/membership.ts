@@ -337,7 +337,7 @@ export class Membership {
    */
   async start(): Promise<void> {
     if (this.running) return;
-    this.transport.onMessage((data, from) => this.receive(data, from));
+    this.transport.onMessage((data, from, at) => this.receive(data, from, at));
     await this.transport.start();
     this.running = true;
     this.leaving = false;
@@ -519,6 +519,10 @@ export class Membership {
   }
 
   private tick(): void {
+    if (!this.running || this.leaving) return;
+    // A polled transport (PolledUdpTransport) delivers what arrived since the last tick now,
+    // each datagram dated by its arrival: the only wakeup a heartbeat period costs is this one.
+    this.transport.poll?.();
     if (!this.running || this.leaving) return;
     const now = this.clock.now();
     // Lifeguard's local health, reduced to its core: a late timer means our event loop stalled,
@@ -905,18 +909,19 @@ export class Membership {
   // ---- receiving ----
 
   /** The transport's handler: whatever arrives, this never throws (a failure is a counted drop). */
-  private receive(data: Uint8Array, from: string): void {
+  private receive(data: Uint8Array, from: string, at: number | undefined): void {
     if (!this.running) return;
     this.counters.received++;
     try {
-      this.receiveChecked(data, from);
+      this.receiveChecked(data, from, at);
     } catch (err) {
       if (this.drops['internal-error'] % 1000 === 0) this.log.error({ err, from }, 'membership: error receiving a datagram');
       this.drop('internal-error', from);
     }
   }
 
-  private receiveChecked(data: Uint8Array, from: string): void {
+  /** `at`: when the datagram arrived (a polled transport reads it later, at our tick); default now. */
+  private receiveChecked(data: Uint8Array, from: string, at: number | undefined): void {
     // Cheap checks first: a flood from elsewhere costs a length compare and a set lookup, no HMAC.
     if (data.length > this.receiveLimit) return this.drop('oversize', from);
     if (this.o.checkSourceAddress && !this.knownSource(from)) return this.drop('unknown-source', from);
@@ -947,7 +952,8 @@ export class Membership {
     }
     const now = this.clock.now();
     try {
-      this.handle(m, msg, now);
+      // Evidence is dated when it arrived, not when it was read.
+      this.handle(m, msg, at === undefined ? now : Math.min(at, now));
     } catch (err) {
       this.log.error({ err, node: m.name }, 'membership: error handling an authenticated datagram');
     }

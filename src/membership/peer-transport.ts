@@ -15,6 +15,15 @@ export interface PeerTransport {
    * `data`: the caller must not modify it afterwards (UDP sends are asynchronous).
    */
   send(address: string, data: Uint8Array): void;
-  /** Sets the receive handler; `from` is the source address in the same syntax as `send`. */
-  onMessage(handler: (data: Uint8Array, from: string) => void): void;
+  /**
+   * Sets the receive handler; `from` is the source address in the same syntax as `send`, `at`
+   * when the datagram arrived on the owner's clock (absent: now).
+   */
+  onMessage(handler: (data: Uint8Array, from: string, at?: number) => void): void;
+  /**
+   * Present on a transport that delivers nothing on its own (PolledUdpTransport): the owner calls
+   * it, once per tick, and the handler runs synchronously for every datagram queued since, with
+   * its arrival time. Datagrams then cost no wakeup of their own (docs/membership.md#cost).
+   */
+  poll?(): void;
 }

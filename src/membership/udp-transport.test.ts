@@ -3,6 +3,8 @@ import { systemClock } from '../clock/system-clock.js';
 import { silentLogger } from '../observability/logger.js';
 import { Membership } from './membership.js';
 import { describePeerTransportCompliance } from '../../test/compliance/peer-transport.js';
+import type { PeerTransport } from './peer-transport.js';
+import { PolledUdpTransport } from './polled-udp-transport.js';
 import { UdpTransport } from './udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -16,95 +18,111 @@ async function until(pred: () => boolean, timeoutMs: number): Promise<number> {
   return performance.now() - t0;
 }
 
-describePeerTransportCompliance('UdpTransport on 127.0.0.1', async () => {
-  const a = new UdpTransport({ bind: '127.0.0.1:0' });
-  const b = new UdpTransport({ bind: '127.0.0.1:0' });
-  await a.start();
-  await b.start();
-  return {
-    a,
-    b,
-    aAddress: a.address(),
-    bAddress: b.address(),
-    settle: () => sleep(50),
-    close: async () => {
+type Made = PeerTransport & { address(): string };
+const KINDS: [string, (bind: string) => Made][] = [
+  ['UdpTransport (node:dgram)', (bind) => new UdpTransport({ bind })],
+  ['PolledUdpTransport (native, read per tick)', (bind) => new PolledUdpTransport({ bind, clock: systemClock })],
+];
+
+for (const [kind, make] of KINDS) {
+  describePeerTransportCompliance(`${kind} on 127.0.0.1`, async () => {
+    const a = make('127.0.0.1:0');
+    const b = make('127.0.0.1:0');
+    await a.start();
+    await b.start();
+    return {
+      a,
+      b,
+      aAddress: a.address(),
+      bAddress: b.address(),
+      // A polled transport delivers when its owner polls (the membership: every tick).
+      settle: async () => {
+        await sleep(50);
+        a.poll?.();
+        b.poll?.();
+      },
+      close: async () => {
+        await a.stop();
+        await b.stop();
+      },
+    };
+  });
+
+  describe(`${kind} addresses`, () => {
+    it('reaches IPv4 peers from a dual-stack [::] socket and reports them in IPv4 syntax', async () => {
+      const a = make('[::]:0');
+      const b = make('127.0.0.1:0');
+      try {
+        await a.start();
+      } catch {
+        return; // no IPv6 in this environment
+      }
+      await b.start();
+      const got: string[] = [];
+      b.onMessage((_d, from) => got.push(from));
+      a.send(b.address(), new Uint8Array([1]));
+      await until(() => {
+        b.poll?.();
+        return got.length > 0;
+      }, 1000);
+      expect(got[0]).toMatch(/^127\.0\.0\.1:\d+$/);
       await a.stop();
       await b.stop();
-    },
-  };
-});
-
-describe('UdpTransport addresses', () => {
-  it('reaches IPv4 peers from a dual-stack [::] socket and reports them in IPv4 syntax', async () => {
-    const a = new UdpTransport({ bind: '[::]:0' });
-    const b = new UdpTransport({ bind: '127.0.0.1:0' });
-    try {
-      await a.start();
-    } catch {
-      return; // no IPv6 in this environment
-    }
-    await b.start();
-    const got: string[] = [];
-    b.onMessage((_d, from) => got.push(from));
-    a.send(b.address(), new Uint8Array([1]));
-    await until(() => got.length > 0, 1000);
-    expect(got[0]).toMatch(/^127\.0\.0\.1:\d+$/);
-    await a.stop();
-    await b.stop();
+    });
   });
-});
 
-describe('Membership over UDP on loopback', () => {
-  it('three members see each other, then see a stopped one dead within 500 ms real time', async () => {
-    const names = ['node-a', 'node-b', 'node-c'];
-    const transports = names.map(() => new UdpTransport({ bind: '127.0.0.1:0' }));
-    for (const t of transports) await t.start();
-    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
-    const members = names.map(
-      (self, i) =>
-        new Membership({
-          self,
-          peers,
-          secret: 'loopback test secret that is long enough',
-          clock: systemClock,
-          transport: transports[i]!,
-          logger: silentLogger(),
-        }),
-    );
-    try {
-      for (const m of members) await m.start();
-      await until(() => members.every((m) => m.alive().size === 3), 1000);
-      await sleep(200);
-      expect(members.every((m) => m.alive().size === 3)).toBe(true);
-      await members[2]!.stop();
-      const took = await until(() => !members[0]!.alive().has('node-c') && !members[1]!.alive().has('node-c'), 1000);
-      expect(took).toBeLessThan(500);
-      expect(members[0]!.alive().has('node-b')).toBe(true);
-      expect(members[0]!.stats().accepted).toBeGreaterThan(30);
-    } finally {
-      for (const m of members) await m.stop();
-    }
+  describe(`Membership over ${kind} on loopback`, () => {
+    it('three members see each other, then see a stopped one dead within 500 ms real time', async () => {
+      const names = ['node-a', 'node-b', 'node-c'];
+      const transports = names.map(() => make('127.0.0.1:0'));
+      for (const t of transports) await t.start();
+      const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
+      const members = names.map(
+        (self, i) =>
+          new Membership({
+            self,
+            peers,
+            secret: 'loopback test secret that is long enough',
+            clock: systemClock,
+            transport: transports[i]!,
+            logger: silentLogger(),
+          }),
+      );
+      try {
+        for (const m of members) await m.start();
+        await until(() => members.every((m) => m.alive().size === 3), 1000);
+        await sleep(200);
+        expect(members.every((m) => m.alive().size === 3)).toBe(true);
+        await members[2]!.stop();
+        const took = await until(() => !members[0]!.alive().has('node-c') && !members[1]!.alive().has('node-c'), 1000);
+        expect(took).toBeLessThan(500);
+        expect(members[0]!.alive().has('node-b')).toBe(true);
+        expect(members[0]!.stats().accepted).toBeGreaterThan(30);
+      } finally {
+        for (const m of members) await m.stop();
+      }
+    });
   });
-});
 
-describe('Membership over UDP on IPv6 loopback', () => {
-  it('recognises peers whose configured address is written uncompressed (source check on the real address format)', async () => {
-    const names = ['node-a', 'node-b'];
-    const transports = names.map(() => new UdpTransport({ bind: '[::1]:0' }));
-    for (const t of transports) await t.start();
-    // '[::1]:port' as reported, '[0:0:0:0:0:0:0:1]:port' as an operator may write it.
-    const peers = names.map((name, i) => ({ name, address: transports[i]!.address().replace('[::1]', '[0:0:0:0:0:0:0:1]') }));
-    const members = names.map(
-      (self, i) =>
-        new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
-    );
-    try {
-      for (const m of members) await m.start();
-      await until(() => members.every((m) => m.stats().accepted > 20), 1000);
-      expect(members.every((m) => m.alive().size === 2)).toBe(true);
-      expect(members[0]!.stats().drops['unknown-source']).toBe(0);
-    } finally {
-      for (const m of members) await m.stop();
-    }
+  describe(`Membership over ${kind} on IPv6 loopback`, () => {
+    it('recognises peers whose configured address is written uncompressed (source check on the real address format)', async () => {
+      const names = ['node-a', 'node-b'];
+      const transports = names.map(() => make('[::1]:0'));
+      for (const t of transports) await t.start();
+      // '[::1]:port' as reported, '[0:0:0:0:0:0:0:1]:port' as an operator may write it.
+      const peers = names.map((name, i) => ({ name, address: transports[i]!.address().replace('[::1]', '[0:0:0:0:0:0:0:1]') }));
+      const members = names.map(
+        (self, i) =>
+          new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
+      );
+      try {
+        for (const m of members) await m.start();
+        await until(() => members.every((m) => m.stats().accepted > 20), 1000);
+        expect(members.every((m) => m.alive().size === 2)).toBe(true);
+        expect(members[0]!.stats().drops['unknown-source']).toBe(0);
+      } finally {
+        for (const m of members) await m.stop();
+      }
+    });
   });
-});
+}

@@ -3,6 +3,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import type * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { formatHostPort, type HostPort, parseHostPort } from '../ip/host-port.js';
+import { PeerTargets, SourceTexts } from './udp-addresses.js';
 import type { Logger } from '../observability/logger.js';
 import type { PeerTransport } from './peer-transport.js';
 
@@ -13,7 +14,9 @@ export interface UdpTransportOptions {
 }
 
 /**
- * PeerTransport over UDP (node:dgram). An IPv6 bind address opens a dual-stack socket (IPv4
+ * PeerTransport over UDP (node:dgram), event-driven: every datagram wakes the event loop. The
+ * membership worker uses PolledUdpTransport (read once per tick) and this one only when the
+ * native addon is missing. An IPv6 bind address opens a dual-stack socket (IPv4
  * peers are reached as ::ffff:a.b.c.d and reported back in IPv4 syntax); an IPv4 bind address
  * reaches IPv4 peers only. Send errors are logged at debug and count as lost datagrams.
  */
@@ -22,13 +25,13 @@ export class UdpTransport implements PeerTransport {
   private handler: ((data: Uint8Array, from: string) => void) | undefined;
   private readonly bind: HostPort;
   private readonly log: Logger | undefined;
-  private readonly parsed = new Map<string, HostPort | null>();
-  /** Source 'address:port' texts by address and port: one per peer, built once (bounded against a flood of sources). */
-  private readonly sources = new Map<string, Map<number, string>>();
+  private readonly targets: PeerTargets<HostPort>;
+  private readonly sources = new SourceTexts();
 
   constructor(options: UdpTransportOptions) {
     this.bind = parseHostPort(options.bind, 'membership.bind');
     this.log = options.logger?.child({ component: 'udp-transport' });
+    this.targets = new PeerTargets(this.bind, (hp) => hp, this.log);
   }
 
   /** The bound 'address:port' (the real port when bound to port 0). Only after start(). */
@@ -42,7 +45,7 @@ export class UdpTransport implements PeerTransport {
   async start(): Promise<void> {
     if (this.socket !== undefined) return;
     const socket = dgram.createSocket({ type: this.bind.family === 6 ? 'udp6' : 'udp4', ipv6Only: false, lookup: literalLookup });
-    socket.on('message', (msg, rinfo) => this.handler?.(msg, this.source(rinfo.address, rinfo.port)));
+    socket.on('message', (msg, rinfo) => this.handler?.(msg, this.sources.text(rinfo.address, rinfo.port)));
     socket.on('error', (err) => this.log?.warn({ err }, 'membership socket error'));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -64,7 +67,7 @@ export class UdpTransport implements PeerTransport {
   send(address: string, data: Uint8Array): void {
     const socket = this.socket;
     if (socket === undefined) return;
-    const to = this.target(address);
+    const to = this.targets.get(address);
     if (to === null) return;
     const debug = this.log?.isLevelEnabled('debug') === true;
     const failed = (err: unknown): void => {
@@ -85,40 +88,6 @@ export class UdpTransport implements PeerTransport {
 
   onMessage(handler: (data: Uint8Array, from: string) => void): void {
     this.handler = handler;
-  }
-
-  /** The source as `send` takes it: an IPv4-mapped address in IPv4 syntax. */
-  private source(address: string, port: number): string {
-    let ports = this.sources.get(address);
-    let text = ports?.get(port);
-    if (text !== undefined) return text;
-    const host = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-    text = formatHostPort(host, port);
-    if (ports === undefined) {
-      if (this.sources.size >= 1024) this.sources.clear();
-      ports = new Map();
-      this.sources.set(address, ports);
-    }
-    if (ports.size >= 64) ports.clear();
-    ports.set(port, text);
-    return text;
-  }
-
-  private target(address: string): HostPort | null {
-    let t = this.parsed.get(address);
-    if (t === undefined) {
-      try {
-        const hp = parseHostPort(address);
-        if (hp.family === 4 && this.bind.family === 6) t = { ...hp, host: `::ffff:${hp.host}` };
-        else if (hp.family === 6 && this.bind.family === 4) t = null;
-        else t = hp;
-      } catch {
-        t = null;
-      }
-      if (t === null) this.log?.warn({ node: address }, 'membership peer address unusable from this bind address');
-      this.parsed.set(address, t);
-    }
-    return t;
   }
 }
 

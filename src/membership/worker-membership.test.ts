@@ -259,6 +259,7 @@ describe('the membership worker\'s modules', () => {
     expect([...packages.keys()].filter((p) => !p.startsWith('node:'))).toEqual(['ipaddr.js']);
     const src = dirname(dirname(fileURLToPath(import.meta.url)));
     const dirs = new Set([...seen].map((f) => dirname(f).slice(src.length + 1)));
-    expect([...dirs].sort()).toEqual(['', 'clock', 'ip', 'membership']);
+    expect([...dirs].sort()).toEqual(['', 'clock', 'ip', 'membership', 'netdev']);
+    expect([...seen].filter((f) => f.includes('/netdev/')).map((f) => f.slice(src.length + 1))).toEqual(['netdev/native.ts']);
   });
 });

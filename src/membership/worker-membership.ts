@@ -40,8 +40,11 @@ export interface WorkerMembershipComponents {
   readonly onCrash?: (err: Error) => void;
 }
 
-/** The main thread increments the shared liveness counter this often. */
-export const MAIN_TICK_MS = 100;
+/**
+ * The main thread increments the shared liveness counter this often (at most a quarter of
+ * mainLoopTimeoutMs): 4 wakeups a second of an idle main thread, well inside the 2 s bound.
+ */
+export const MAIN_TICK_MS = 250;
 /** The worker refreshes the main thread's copy of the view's timings and the stats this often. */
 export const SNAPSHOT_MS = 1000;
 /** How long a stop waits for the worker to close its socket before it is terminated. */
@@ -143,7 +146,7 @@ export class WorkerMembership {
     port.onMessage((m) => this.receive(m));
     port.onExit((code, err) => this.exited(port, code, err));
     // An unref'd interval: proof of life of this event loop, read by the worker (MainLoopGate).
-    this.beatTimer = setInterval(() => Atomics.add(this.beat, 0, 1), this.c.mainTickMs ?? MAIN_TICK_MS);
+    this.beatTimer = setInterval(() => Atomics.add(this.beat, 0, 1), this.c.mainTickMs ?? Math.min(MAIN_TICK_MS, this.o.mainLoopTimeoutMs / 4));
     this.beatTimer.unref();
     try {
       await this.request('start');

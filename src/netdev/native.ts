@@ -1,6 +1,6 @@
 /**
  * Typed loader of the native addon (native/afpacket): raw AF_PACKET and NETLINK_ROUTE sockets
- * read on the event loop. The addon makes system calls only; callers parse what it delivers.
+ * read on the event loop, and the membership's UDP socket (read at its own ticks). The addon makes system calls only; callers parse what it delivers.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,29 @@ export interface NativeNetlinkSocket extends PolledSocket {
   send(request: Uint8Array): void;
 }
 
+/**
+ * A non-blocking UDP socket nothing watches (no event-loop wakeup per datagram): its owner reads
+ * it when it chooses, e.g. once per membership tick. IPv6 sockets are dual-stack.
+ */
+export interface NativeDatagramSocket {
+  readonly fd: number;
+  readonly closed: boolean;
+  /** The bound port (the kernel's choice when bound to port 0). */
+  readonly port: number;
+  /**
+   * Reads up to `max` queued datagrams without blocking: null when none was queued. `agesUs[i]`
+   * is how long ago datagram i arrived (the kernel's SO_TIMESTAMPNS receive time, in µs).
+   * `error` is a receive error other than "nothing queued" (the datagrams before it are kept).
+   */
+  receive(max: number): { data: Buffer[]; hosts: string[]; ports: number[]; agesUs: number[]; error?: NativeErrnoError } | null;
+  /** The sockaddr `send` takes for an IP literal (IPv4-mapped for an IPv4 peer of an IPv6 socket); throws TypeError otherwise. */
+  target(host: string, port: number): Buffer;
+  /** Sends one datagram without blocking: 0, or the errno of a failed send (the datagram is lost). */
+  send(target: Uint8Array, data: Uint8Array): number;
+  /** Closes the fd. Idempotent; garbage collection does it too. */
+  close(): void;
+}
+
 export interface NativeAddon {
   /** For both sockets, rcvbuf is the receive queue limit in bytes (0 keeps the kernel default, net.core.rmem_default). */
   readonly PacketSocket: new (
@@ -70,6 +93,8 @@ export interface NativeAddon {
     onrecv: RecvCallback,
   ) => NativePacketSocket;
   readonly NetlinkSocket: new (groups: number, rcvbuf: number, onrecv: RecvCallback) => NativeNetlinkSocket;
+  /** Binds host:port (an IP literal; '::' and '0.0.0.0' for any). Throws EADDRINUSE, EADDRNOTAVAIL, ... */
+  readonly DatagramSocket: new (family: 4 | 6, host: string, port: number, rcvbuf: number) => NativeDatagramSocket;
   /** if_nametoindex(3) in the calling thread's network namespace; throws ENODEV. */
   ifNameToIndex(name: string): number;
   /** if_indextoname(3); throws ENXIO. */

@@ -11,12 +11,14 @@ export interface HealthChecks {
 
 /** A stall longer than this makes the process unhealthy until a quiet STALL_MEMORY_MS has passed. */
 export const STALL_THRESHOLD_MS = 1_000;
-const SAMPLE_MS = 100;
+/** Sampling period: a stall shows as the lateness of this timer, so one shorter than SAMPLE_MS may go unseen. */
+const SAMPLE_MS = 250;
 const STALL_MEMORY_MS = 30_000;
 
 /**
- * Notices event-loop stalls: a timer that should fire every 100 ms and fires late. A stalled
- * loop also stalls the failure detector's heartbeats, so peers may have declared this node dead.
+ * Notices event-loop stalls: a timer that should fire every 250 ms (4 wakeups a second of an
+ * idle process) and fires late. The failure detector runs on its own thread; a main loop stalled
+ * past the membership's mainLoopTimeoutMs makes it hold heartbeats back, so peers take over.
  */
 export class StallWatch {
   private timer: { cancel(): void } | undefined;

@@ -288,7 +288,7 @@ export function speakerMetrics(src: SpeakerMetricsSources): SpeakerMetrics {
   if (lag !== undefined) {
     new Gauge({
       name: 'l2vip_event_loop_max_lag_seconds',
-      help: 'Longest event-loop stall since start: the failure detector shares the loop, so peers suspect this node when it exceeds suspectMs',
+      help: 'Longest event-loop stall since start, sampled every 250 ms (a shorter stall may read low); peers take over from a main loop silent past mainLoopTimeoutMs',
       registers: [registry],
       collect() {
         this.set(lag() / 1000);

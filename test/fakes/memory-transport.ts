@@ -13,6 +13,12 @@ export interface MemoryNetworkOptions {
   readonly delayMs?: number;
   /** Extra uniformly random delay in ms, 0..jitterMs (default 0): reorders datagrams. */
   readonly jitterMs?: number;
+  /**
+   * Like PolledUdpTransport (what the membership worker runs): a datagram waits at its receiver
+   * until the owner calls poll(), and is then delivered with its arrival time. Default false:
+   * delivered on arrival.
+   */
+  readonly polled?: boolean;
 }
 
 /** Counters of the whole network. */
@@ -43,8 +49,10 @@ export class MemoryNetwork {
   private loss: number;
   private delayMs: number;
   private jitterMs: number;
+  readonly polled: boolean;
 
   constructor(options: MemoryNetworkOptions) {
+    this.polled = options.polled ?? false;
     this.clock = options.clock;
     this.rng = seededRandom(options.seed ?? 1);
     this.loss = options.loss ?? 0;
@@ -133,7 +141,7 @@ export class MemoryNetwork {
     const delay = this.delayMs + (this.jitterMs > 0 ? this.rng() * this.jitterMs : 0);
     this.clock.setTimeout(() => {
       const target = this.transports.get(to);
-      if (target === undefined || !target.deliver(data, from)) this.stats.unreachable++;
+      if (target === undefined || !target.deliver(data, from, this.clock.now())) this.stats.unreachable++;
       else this.stats.delivered++;
     }, delay);
   }
@@ -148,8 +156,12 @@ function linkKey(from: string, to: string): string {
  * is how tests simulate a crashed node: its peers just stop hearing from it.
  */
 export class MemoryTransport implements PeerTransport {
-  private handler: ((data: Uint8Array, from: string) => void) | undefined;
+  private handler: ((data: Uint8Array, from: string, at?: number) => void) | undefined;
   private running = false;
+  /** Polled network: arrived, not yet read. */
+  private queue: { data: Uint8Array; from: string; at: number }[] = [];
+  /** poll() calls that found something or not (tests check the owner polls once per tick). */
+  polls = 0;
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -167,6 +179,7 @@ export class MemoryTransport implements PeerTransport {
 
   stop(): Promise<void> {
     this.running = false;
+    this.queue = [];
     return Promise.resolve();
   }
 
@@ -174,14 +187,26 @@ export class MemoryTransport implements PeerTransport {
     if (this.running) this.network.transmit(this.address, address, data);
   }
 
-  onMessage(handler: (data: Uint8Array, from: string) => void): void {
+  onMessage(handler: (data: Uint8Array, from: string, at?: number) => void): void {
     this.handler = handler;
   }
 
+  /** On a polled network, delivers what arrived since the last call, with arrival times; else nothing to do. */
+  poll(): void {
+    this.polls++;
+    const q = this.queue;
+    this.queue = [];
+    for (const d of q) {
+      if (!this.running) return;
+      this.handler?.(d.data, d.from, d.at);
+    }
+  }
+
   /** @internal called by the network; false when this endpoint is not receiving. */
-  deliver(data: Uint8Array, from: string): boolean {
+  deliver(data: Uint8Array, from: string, at: number): boolean {
     if (!this.running || this.handler === undefined) return false;
-    this.handler(data, from);
+    if (this.network.polled) this.queue.push({ data, from, at });
+    else this.handler(data, from);
     return true;
   }
 }

@@ -15,6 +15,12 @@ export interface SimClusterOptions {
   readonly loss?: number;
   readonly delayMs?: number;
   readonly jitterMs?: number;
+  /**
+   * Datagrams wait at the receiver until its membership's next tick reads them, dated by arrival
+   * (PolledUdpTransport, what the membership worker runs). Default false: delivered on arrival
+   * (the protocol tests); the timing tests and the benches use true.
+   */
+  readonly polled?: boolean;
   readonly options?: MembershipOptions;
   /** Nodes start at random offsets within this many ms of each other (default 2). */
   readonly startSpreadMs?: number;
@@ -51,6 +57,7 @@ export class SimCluster {
       loss: o.loss ?? 0,
       delayMs: o.delayMs ?? 0.2,
       jitterMs: o.jitterMs ?? 0.1,
+      polled: o.polled ?? false,
     });
     this.peers = Array.from({ length: o.size }, (_, i) => ({ name: `node-${i}`, address: `10.0.0.${i + 1}:7946` }));
     for (const p of this.peers) {

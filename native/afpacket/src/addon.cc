@@ -1,9 +1,11 @@
-// l2vip native addon: raw AF_PACKET and NETLINK_ROUTE sockets driven by the Node event loop.
+// l2vip native addon: raw AF_PACKET and NETLINK_ROUTE sockets driven by the Node event loop, and
+// the membership's UDP socket, which its owner reads at its own ticks.
 // System calls and readiness only; every protocol decision is made in TypeScript (src/netdev).
 #include <net/if.h>
 #include <napi.h>
 
 #include "args.h"
+#include "datagram-socket.h"
 #include "errno-error.h"
 #include "netlink-socket.h"
 #include "packet-socket.h"
@@ -36,6 +38,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   using namespace afpacket;
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
+  exports.Set("DatagramSocket", DatagramSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
   return exports;

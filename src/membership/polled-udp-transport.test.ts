@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../clock/system-clock.js';
+import { PolledUdpTransport } from './polled-udp-transport.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function pair(o: { maxPerPoll?: number } = {}): Promise<{ a: PolledUdpTransport; b: PolledUdpTransport; close: () => Promise<void> }> {
+  const a = new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock });
+  const b = new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock, ...o });
+  await a.start();
+  await b.start();
+  return {
+    a,
+    b,
+    close: async () => {
+      await a.stop();
+      await b.stop();
+    },
+  };
+}
+
+describe('PolledUdpTransport', () => {
+  it('delivers nothing on its own: datagrams wait in the kernel until poll(), then come in order', async () => {
+    const { a, b, close } = await pair();
+    try {
+      const got: number[] = [];
+      b.onMessage((d) => got.push(d[0]!));
+      for (let i = 0; i < 5; i++) a.send(b.address(), new Uint8Array([i]));
+      await sleep(50);
+      expect(got).toEqual([]);
+      b.poll();
+      expect(got).toEqual([0, 1, 2, 3, 4]);
+      b.poll();
+      expect(got).toHaveLength(5);
+    } finally {
+      await close();
+    }
+  });
+
+  it('dates each datagram by its arrival (the kernel timestamp), not by the poll that read it', async () => {
+    const { a, b, close } = await pair();
+    try {
+      const at: number[] = [];
+      b.onMessage((_d, _from, t) => at.push(t ?? NaN));
+      const sentAt = systemClock.now();
+      a.send(b.address(), new Uint8Array([1]));
+      await sleep(120);
+      const polledAt = systemClock.now();
+      b.poll();
+      expect(at).toHaveLength(1);
+      expect(Math.abs(at[0]! - sentAt)).toBeLessThan(25);
+      expect(polledAt - at[0]!).toBeGreaterThan(90);
+    } finally {
+      await close();
+    }
+  });
+
+  it('reads at most maxPerPoll datagrams per poll (a flood costs a bounded tick); the rest waits', async () => {
+    const { a, b, close } = await pair({ maxPerPoll: 20 });
+    try {
+      let n = 0;
+      b.onMessage(() => n++);
+      for (let i = 0; i < 50; i++) a.send(b.address(), new Uint8Array([i]));
+      await sleep(50);
+      b.poll();
+      expect(n).toBe(20);
+      b.poll();
+      b.poll();
+      expect(n).toBe(50);
+    } finally {
+      await close();
+    }
+  });
+
+  it('delivers a datagram of any size whole (the membership drops oversized ones, counted)', async () => {
+    const { a, b, close } = await pair();
+    try {
+      const sizes: number[] = [];
+      b.onMessage((d) => sizes.push(d.length));
+      a.send(b.address(), new Uint8Array(60_000).fill(7));
+      await sleep(50);
+      b.poll();
+      expect(sizes).toEqual([60_000]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('stops delivering within a batch once the handler stops the transport', async () => {
+    const { a, b, close } = await pair();
+    try {
+      let n = 0;
+      b.onMessage(() => {
+        n++;
+        void b.stop();
+      });
+      for (let i = 0; i < 3; i++) a.send(b.address(), new Uint8Array([i]));
+      await sleep(50);
+      b.poll();
+      expect(n).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('rejects start() with the bind error, shaped like Node errors', async () => {
+    const { a, close } = await pair();
+    try {
+      const port = a.address().split(':')[1];
+      const c = new PolledUdpTransport({ bind: `127.0.0.1:${port}`, clock: systemClock });
+      await expect(c.start()).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'bind' });
+    } finally {
+      await close();
+    }
+  });
+});

@@ -1,0 +1,114 @@
+import type { Clock } from '../clock/clock.js';
+import { formatHostPort, type HostPort, parseHostPort } from '../ip/host-port.js';
+import { loadNative, type NativeAddon, type NativeDatagramSocket } from '../netdev/native.js';
+import type { Logger } from '../observability/logger.js';
+import type { PeerTransport } from './peer-transport.js';
+import { PeerTargets, SourceTexts } from './udp-addresses.js';
+
+export interface PolledUdpTransportOptions {
+  /** Local 'address:port' to bind, e.g. '0.0.0.0:7946' or '[::]:7946' (port 0: any free port). */
+  readonly bind: string;
+  /** The owner's clock: arrival times are given on it. */
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  /** Most datagrams one poll() reads (default 4096): bounds a tick under a flood; the rest waits in the kernel's queue. */
+  readonly maxPerPoll?: number;
+  /** Receive queue limit in bytes (default 1 MiB; 0: the kernel's default). */
+  readonly receiveBufferBytes?: number;
+  /** The addon (tests); default loadNative(). */
+  readonly native?: NativeAddon;
+}
+
+/**
+ * PeerTransport over UDP that nothing watches: the membership reads it once per heartbeat tick
+ * (poll), so a received datagram costs no event-loop wakeup of its own, and a node's wakeups
+ * are its ticks whatever the number of peers (docs/membership.md#cost). Each datagram comes with
+ * the kernel's receive time (SO_TIMESTAMPNS), so reading late does not make a peer look older:
+ * evidence is dated when it arrived, not when it was read. Sends are plain non-blocking
+ * sendto(2) calls. An IPv6 bind address opens a dual-stack socket (IPv4 peers are reported in
+ * IPv4 syntax); an IPv4 bind address reaches IPv4 peers only.
+ */
+export class PolledUdpTransport implements PeerTransport {
+  private socket: NativeDatagramSocket | undefined;
+  private handler: ((data: Uint8Array, from: string, at?: number) => void) | undefined;
+  private readonly bind: HostPort;
+  private readonly log: Logger | undefined;
+  private readonly targets: PeerTargets<Buffer | null>;
+  private readonly sources = new SourceTexts();
+  private readonly maxPerPoll: number;
+  private lastSendError = -Infinity;
+  private lastReceiveError = -Infinity;
+
+  constructor(private readonly o: PolledUdpTransportOptions) {
+    this.bind = parseHostPort(o.bind, 'membership.bind');
+    this.log = o.logger?.child({ component: 'udp-transport' });
+    this.maxPerPoll = o.maxPerPoll ?? 4096;
+    this.targets = new PeerTargets(this.bind, (hp) => this.socket?.target(hp.host, hp.port) ?? null, this.log);
+  }
+
+  /** The bound 'address:port' (the real port when bound to port 0). Only after start(). */
+  address(): string {
+    if (this.socket === undefined) throw new Error('PolledUdpTransport.address() called before start()');
+    return formatHostPort(this.bind.host, this.socket.port);
+  }
+
+  /** Binds the socket; calling it again while bound does nothing. Rejects with the bind error (EADDRINUSE, ...). */
+  start(): Promise<void> {
+    if (this.socket !== undefined) return Promise.resolve();
+    try {
+      const native = this.o.native ?? loadNative();
+      this.socket = new native.DatagramSocket(this.bind.family, this.bind.host, this.bind.port, this.o.receiveBufferBytes ?? 1 << 20);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  stop(): Promise<void> {
+    this.socket?.close();
+    this.socket = undefined;
+    return Promise.resolve();
+  }
+
+  send(address: string, data: Uint8Array): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const to = this.targets.get(address);
+    if (to === null) return;
+    const errno = socket.send(to, data);
+    if (errno !== 0) this.rateLimited('send', errno, address);
+  }
+
+  onMessage(handler: (data: Uint8Array, from: string, at?: number) => void): void {
+    this.handler = handler;
+  }
+
+  /** Delivers every datagram queued since the last call (up to maxPerPoll), in arrival order, with its arrival time. */
+  poll(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const got = socket.receive(this.maxPerPoll);
+    if (got === null) return;
+    if (got.error !== undefined) this.rateLimited('receive', got.error.errno, undefined);
+    const now = this.o.clock.now();
+    for (let i = 0; i < got.data.length; i++) {
+      // The handler may stop the transport (a leave); what is left of the batch is dropped then.
+      if (this.socket === undefined) return;
+      this.handler?.(got.data[i]!, this.sources.text(got.hosts[i]!, got.ports[i]!), now - got.agesUs[i]! / 1000);
+    }
+  }
+
+  /** A failing socket is logged at most once per 10 s (at debug for sends: a lost datagram is ordinary). */
+  private rateLimited(what: 'send' | 'receive', errno: number, node: string | undefined): void {
+    const now = this.o.clock.now();
+    const last = what === 'send' ? this.lastSendError : this.lastReceiveError;
+    if (now - last < 10_000) return;
+    if (what === 'send') {
+      this.lastSendError = now;
+      this.log?.debug({ errno, node }, 'membership send failed');
+    } else {
+      this.lastReceiveError = now;
+      this.log?.warn({ errno }, 'membership socket receive error');
+    }
+  }
+}

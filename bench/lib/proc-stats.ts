@@ -50,3 +50,38 @@ export function rssMiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/** Per OS thread of a process: its name (comm), time on CPU (schedstat, s) and voluntary context switches (its wakeups). */
+export interface ThreadSample {
+  readonly at: bigint;
+  readonly threads: ReadonlyMap<number, { readonly name: string; readonly cpuSeconds: number; readonly wakeups: number }>;
+}
+
+export function threadSample(pid: number): ThreadSample {
+  const threads = new Map<number, { name: string; cpuSeconds: number; wakeups: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const cpuSeconds = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+      const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      threads.set(Number(tid), { name, cpuSeconds, wakeups: Number(m?.[1] ?? 0) });
+    } catch {
+      // The thread exited between the listing and the reads.
+    }
+  }
+  return { at: process.hrtime.bigint(), threads };
+}
+
+/** CPU (% of one core) and wakeups/s between two samples of the threads `pick` selects. */
+export function threadUse(a: ThreadSample, b: ThreadSample, pick: (tid: number, name: string) => boolean): { cpu: number; wakeups: number } {
+  const wall = Number(b.at - a.at) / 1e9;
+  let cpu = 0;
+  let wakeups = 0;
+  for (const [tid, t] of b.threads) {
+    if (!pick(tid, t.name)) continue;
+    const before = a.threads.get(tid);
+    cpu += t.cpuSeconds - (before?.cpuSeconds ?? 0);
+    wakeups += t.wakeups - (before?.wakeups ?? 0);
+  }
+  return { cpu: (100 * cpu) / wall, wakeups: wakeups / wall };
+}

@@ -18,7 +18,8 @@ import type { LabHost } from '../../src/lab/topology.js';
 import { binNodeFlags, StandaloneRunner } from '../../src/lab/standalone-runner.js';
 import { INTERVAL_MS, withLab } from './failover-lab.js';
 import { summarize } from './percentiles.js';
-import { cpuPercent, cpuSample, rssMiB } from './proc-stats.js';
+import { MEMBERSHIP_THREAD_NAME } from '../../src/membership/worker-protocol.js';
+import { cpuPercent, cpuSample, rssMiB, threadSample, threadUse } from './proc-stats.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -50,19 +51,29 @@ function formerHeartbeat(size: number): number {
 interface Idle {
   readonly cpuMean: number;
   readonly cpuMax: number;
+  /** Means over the speakers: the membership thread's CPU % and wakeups/s, the main thread's CPU %. */
+  readonly memberCpu: number;
+  readonly memberWakeups: number;
+  readonly mainCpu: number;
   readonly rssMean: number;
   readonly rssMax: number;
   readonly load: string;
 }
 
-async function idle(size: number, membershipYaml: string, extraConfig: string, seconds: number, load: () => string): Promise<Idle> {
+async function idle(size: number, membershipYaml: string, extraConfig: string, seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
   const print = (l: string) => console.error(`  ${l}`);
   return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, extraConfig) }, async (lab) => {
-    await new Promise((r) => setTimeout(r, 3000));
+    // Start-up (module loading, V8's optimising compiler on background threads) is not idle.
+    await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     const pids = [...lab.softwarePids().values()];
     const a = pids.map((p) => cpuSample(p));
+    const ta = pids.map((p) => threadSample(p));
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const cpu = pids.map((p, i) => cpuPercent(a[i]!, cpuSample(p)).sched);
+    const tb = pids.map((p) => threadSample(p));
+    const member = pids.map((_, i) => threadUse(ta[i]!, tb[i]!, (_tid, name) => name === MEMBERSHIP_THREAD_NAME));
+    const main = pids.map((p, i) => threadUse(ta[i]!, tb[i]!, (tid) => tid === p));
+    const mean = (xs: readonly number[]): number => xs.reduce((x, y) => x + y, 0) / xs.length;
     const rss = pids.map((p) => rssMiB(p));
     if (process.env['L2VIP_SCALE_CPU_PROF'] !== undefined) {
       for (const p of pids) process.kill(p, 'SIGTERM');
@@ -70,7 +81,16 @@ async function idle(size: number, membershipYaml: string, extraConfig: string, s
     }
     const c = summarize(cpu);
     const r = summarize(rss);
-    return { cpuMean: cpu.reduce((x, y) => x + y, 0) / cpu.length, cpuMax: c.max, rssMean: rss.reduce((x, y) => x + y, 0) / rss.length, rssMax: r.max, load: load() };
+    return {
+      cpuMean: mean(cpu),
+      cpuMax: c.max,
+      memberCpu: mean(member.map((m) => m.cpu)),
+      memberWakeups: mean(member.map((m) => m.wakeups)),
+      mainCpu: mean(main.map((m) => m.cpu)),
+      rssMean: mean(rss),
+      rssMax: r.max,
+      load: load(),
+    };
   });
 }
 
@@ -99,6 +119,7 @@ async function failover(size: number, trials: number, load: () => string): Promi
 export async function realProcesses(
   sizes: readonly number[],
   seconds: number,
+  warmupSeconds: number,
   trials: number,
   table: (rows: readonly (readonly (string | number)[])[]) => void,
   load: () => string,
@@ -111,20 +132,20 @@ export async function realProcesses(
     console.log('\nReal processes: skipped (the CLI is not built: npm run build)');
     return;
   }
-  console.log(`\nReal processes: idle l2vip standalone speakers in network namespaces, ${seconds} s each (CPU: % of one core, schedstat)`);
+  console.log(`\nReal processes: idle l2vip standalone speakers in network namespaces, ${seconds} s each from ${warmupSeconds} s after start (CPU: % of one core, schedstat; "membership": its thread, "main": the main thread)`);
   console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker');
-  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'RSS MiB mean', 'max', 'load average']];
+  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'load average']];
   for (const size of sizes) {
     for (const [design, yaml, extra] of [
       ['ring', '{ topology: ring }', ''],
       [`mesh, ${formerHeartbeat(size)} ms (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, ''],
     ] as const) {
       try {
-        const r = await idle(size, yaml, extra, seconds, load);
-        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.load]);
+        const r = await idle(size, yaml, extra, seconds, warmupSeconds, load);
+        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.memberCpu.toFixed(2), r.memberWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.load]);
       } catch (err) {
         // A lab that does not come up (a machine too busy to start N speakers in a minute) costs its row, not the table.
-        rows.push([size, design, 'lab failed', '', '', '', load()]);
+        rows.push([size, design, 'lab failed', '', '', '', '', '', '', load()]);
         console.error(`  ${(err as Error).message}`);
       }
       console.error(`  [${rows.at(-1)!.join(' | ')}]`);

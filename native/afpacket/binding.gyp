@@ -8,7 +8,8 @@
         "src/errno-error.cc",
         "src/packet-socket.cc",
         "src/netlink-socket.cc",
-        "src/datagram-socket.cc"
+        "src/datagram-socket.cc",
+        "src/hmac-sha256.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

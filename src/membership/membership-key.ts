@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
+import { loadNative } from '../netdev/native.js';
 
 /** Shortest shared secret accepted: RFC 2104 §3 discourages HMAC keys shorter than the hash output (32 bytes for SHA-256). */
 export const MIN_SECRET_BYTES = 32;
@@ -9,8 +10,33 @@ export interface MembershipKey {
   /** HMAC-SHA256(secret, "l2vip membership key id v1"), first 4 bytes: tells keys apart during rotation. */
   readonly id: number;
   readonly secret: Buffer;
-  /** The same secret as a KeyObject, imported once: what every HMAC of a datagram uses. */
+  /** The same secret as a KeyObject, imported once (node:crypto's HMAC, when the addon is missing). */
   readonly hmacKey: KeyObject;
+  /** HMAC-SHA256(secret, data): 32 bytes, a new Buffer. */
+  mac(data: Uint8Array): Buffer;
+}
+
+type MacFn = (data: Uint8Array) => Buffer;
+
+/**
+ * The MAC of every datagram: the addon's HmacSha256 (one OpenSSL context per key, re-initialised
+ * per datagram: no allocation, no algorithm lookup, no JS object) or, without the addon,
+ * node:crypto's createHmac. Both compute the same HMAC-SHA256 (tested).
+ */
+function macFunction(secret: Buffer, hmacKey: KeyObject): MacFn {
+  let native: ReturnType<typeof loadNative> | undefined;
+  try {
+    native = loadNative();
+  } catch {
+    native = undefined;
+  }
+  if (native?.HmacSha256 === undefined) return (data) => createHmac('sha256', hmacKey).update(data).digest();
+  const h = new native.HmacSha256(secret);
+  return (data) => {
+    const out = Buffer.allocUnsafe(32);
+    h.digest(data, out);
+    return out;
+  };
 }
 
 /**
@@ -24,5 +50,13 @@ export function membershipKey(secret: string | Uint8Array, path = 'membership.se
     throw new ConfigError(message, [{ path, message }]);
   }
   const id = createHmac('sha256', bytes).update('l2vip membership key id v1').digest().readUInt32BE(0);
-  return { id, secret: bytes, hmacKey: createSecretKey(bytes) };
+  const hmacKey = createSecretKey(bytes);
+  let fn: MacFn | undefined;
+  return {
+    id,
+    secret: bytes,
+    hmacKey,
+    // Made at the first datagram: keys that only validate a config never load the addon.
+    mac: (data) => (fn ??= macFunction(bytes, hmacKey))(data),
+  };
 }

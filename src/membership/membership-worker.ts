@@ -4,8 +4,15 @@
  * speaker.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadNative } from '../netdev/native.js';
 import { runMembershipThread } from './membership-thread.js';
-import type { ToWorker, WorkerInit } from './worker-protocol.js';
+import { MEMBERSHIP_THREAD_NAME, type ToWorker, type WorkerInit } from './worker-protocol.js';
+
+try {
+  loadNative().setThreadName(MEMBERSHIP_THREAD_NAME);
+} catch {
+  // Without the addon the thread keeps Node's name; nothing else depends on it.
+}
 
 const port = parentPort;
 if (port === null) throw new Error('membership-worker must run in a worker thread (started by WorkerMembership)');

@@ -488,7 +488,7 @@ describe('Membership: hostile datagrams from a key holder', () => {
     off();
     // And the receive path itself: an impossible input to the transport handler.
     const t = c.node('node-1').transport;
-    expect(() => t.deliver(undefined as unknown as Uint8Array, c.node('node-0').address)).not.toThrow();
+    expect(() => t.deliver(undefined as unknown as Uint8Array, c.node('node-0').address, c.clock.now())).not.toThrow();
     expect(n1.stats().drops['internal-error']).toBe(1);
   });
 });

@@ -961,7 +961,7 @@ export class Membership {
       if (this.ring) this.broadcastLeft = Math.max(this.broadcastLeft, this.o.broadcastRepeats);
       this.sendNow(now);
     } else if (this.ring && msg.type === 'heartbeat' && (msg.wantReply === true || m.state === 'dead')) {
-      // A ping is answered at once; a member we buried at this incarnation is told so, to refute.
+      // A ping is answered at once (with a polled transport: at the tick that read it); a member we buried at this incarnation is told so, to refute.
       this.replyTo(m, now);
     }
     this.emit();

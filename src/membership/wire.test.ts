@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError } from '../errors.js';
+import { loadNative } from '../netdev/native.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
 import { AGE_MAX, decodeMessage, encodedSize, encodeMessage, MAC_BYTES, WIRE_VERSION, type Message } from './wire.js';
 
@@ -172,6 +173,23 @@ describe('membership key', () => {
       expect((err as ConfigError).code).toBe('L2VIP_CONFIG_INVALID');
       expect((err as ConfigError).message).toMatch(/spec\.membership\.secret: .*31 bytes.*at least 32/);
     }
+  });
+
+  it('MACs with the addon exactly as node:crypto does (RFC 4231 vector, then any key and data)', () => {
+    // RFC 4231 test case 2 (the key is shorter than the 32 bytes we require: built directly).
+    const h = new (loadNative().HmacSha256!)(Buffer.from('Jefe'));
+    const out = Buffer.alloc(32);
+    h.digest(Buffer.from('what do ya want for nothing?'), out);
+    expect(out.toString('hex')).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 200 }), fc.uint8Array({ maxLength: 2000 }), (secret, data) => {
+        const key = membershipKey(secret);
+        expect(key.mac(data).equals(createHmac('sha256', Buffer.from(secret)).update(data).digest())).toBe(true);
+        // The context is re-initialised per datagram: a second MAC is the same.
+        expect(key.mac(data).equals(key.mac(data))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('derives a stable key id that differs between secrets', () => {

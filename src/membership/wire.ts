@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { MembershipKey } from './membership-key.js';
 
 /**
@@ -277,8 +277,7 @@ function drop(reason: WireDropReason): DecodeResult {
 }
 
 function mac(key: MembershipKey, data: Uint8Array): Buffer {
-  // The KeyObject is made once per key: passing the raw Buffer makes node:crypto import it again for every datagram.
-  return createHmac('sha256', key.hmacKey).update(data).digest();
+  return key.mac(data);
 }
 
 function writeU64(buf: Buffer, o: number, n: number): number {

@@ -107,3 +107,6 @@ export function deserializeError(e: SerializedError): Error {
   if (e.stack !== undefined) err.stack = e.stack;
   return err;
 }
+
+/** The OS name of the membership thread (top -H, /proc/PID/task/TID/comm), so its CPU can be told from the main thread's. */
+export const MEMBERSHIP_THREAD_NAME = 'l2vip-member';

@@ -95,6 +95,10 @@ export interface NativeAddon {
   readonly NetlinkSocket: new (groups: number, rcvbuf: number, onrecv: RecvCallback) => NativeNetlinkSocket;
   /** Binds host:port (an IP literal; '::' and '0.0.0.0' for any). Throws EADDRINUSE, EADDRNOTAVAIL, ... */
   readonly DatagramSocket: new (family: 4 | 6, host: string, port: number, rcvbuf: number) => NativeDatagramSocket;
+  /** HMAC-SHA256 with one key (Node's own OpenSSL); digest() writes 32 bytes into out. Absent from an addon built before it. */
+  readonly HmacSha256?: new (key: Uint8Array) => { digest(data: Uint8Array, out: Uint8Array): void };
+  /** Names the calling OS thread (prctl PR_SET_NAME, at most 15 bytes): what top -H and /proc/PID/task/TID/comm show. */
+  setThreadName(name: string): void;
   /** if_nametoindex(3) in the calling thread's network namespace; throws ENODEV. */
   ifNameToIndex(name: string): number;
   /** if_indextoname(3); throws ENXIO. */

@@ -2,10 +2,12 @@
 // the membership's UDP socket, which its owner reads at its own ticks.
 // System calls and readiness only; every protocol decision is made in TypeScript (src/netdev).
 #include <net/if.h>
+#include <sys/prctl.h>
 #include <napi.h>
 
 #include "args.h"
 #include "datagram-socket.h"
+#include "hmac-sha256.h"
 #include "errno-error.h"
 #include "netlink-socket.h"
 #include "packet-socket.h"
@@ -30,6 +32,14 @@ Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), name);
 }
 
+// prctl(PR_SET_NAME): the calling thread's name in /proc/PID/task/TID/comm, top -H and ps -L
+// (at most 15 bytes; longer names are cut).
+void SetThreadName(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value().substr(0, 15);
+  if (prctl(PR_SET_NAME, name.c_str(), 0, 0, 0) != 0) ThrowErrno(info.Env(), "prctl(PR_SET_NAME)");
+}
+
 }  // namespace
 }  // namespace afpacket
 
@@ -39,8 +49,10 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("NetlinkSocket", NetlinkSocket::Init(env));
   exports.Set("DatagramSocket", DatagramSocket::Init(env));
+  exports.Set("HmacSha256", HmacSha256::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
+  exports.Set("setThreadName", Napi::Function::New(env, SetThreadName, "setThreadName"));
   return exports;
 }
 

@@ -4,6 +4,7 @@
  * loop here stalls all three; the bound (mainLoopTimeoutMs) tells which worker holds back.
  */
 import { createSocket } from 'node:dgram';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { MembershipView } from '../../../src/membership/membership.js';
@@ -11,6 +12,7 @@ import { WorkerMembership } from '../../../src/membership/worker-membership.js';
 import { Membership } from '../../../src/membership/membership.js';
 import { UdpTransport } from '../../../src/membership/udp-transport.js';
 import { systemClock } from '../../../src/clock/system-clock.js';
+import { MEMBERSHIP_THREAD_NAME } from '../../../src/membership/worker-protocol.js';
 
 const SECRET = 'worker thread test secret, at least 32 bytes';
 /**
@@ -88,6 +90,9 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
       expect(n.stats().deaths).toBe(deaths[i]);
       expect(n.mainLoopStats().hangs).toBe(0);
     }
+    // The membership threads carry their own OS name (top -H tells their CPU from the main thread's).
+    const names = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+    expect(names.filter((n) => n === MEMBERSHIP_THREAD_NAME)).toHaveLength(3);
   });
 
   it('a main loop silent beyond the bound: the worker holds heartbeats back, peers declare it dead, it comes back', async () => {

@@ -99,6 +99,8 @@ export interface NativeAddon {
   readonly HmacSha256?: new (key: Uint8Array) => { digest(data: Uint8Array, out: Uint8Array): void };
   /** Names the calling OS thread (prctl PR_SET_NAME, at most 15 bytes): what top -H and /proc/PID/task/TID/comm show. */
   setThreadName(name: string): void;
+  /** malloc_trim(0): gives the C heap's free pages back to the kernel; true when it released any. */
+  mallocTrim(): boolean;
   /** if_nametoindex(3) in the calling thread's network namespace; throws ENODEV. */
   ifNameToIndex(name: string): number;
   /** if_indextoname(3); throws ENXIO. */

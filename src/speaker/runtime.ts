@@ -15,6 +15,8 @@ import { ineligibilityMessage, structuralIneligibility } from '../netdev/eligibi
 import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
 import { installCrashHandler } from '../host/crash-handler.js';
+import { HeapTrimmer } from '../host/heap-trimmer.js';
+import { loadNative } from '../netdev/native.js';
 import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerMetrics, startMetricsServer } from '../observability/metrics.js';
@@ -80,6 +82,7 @@ export class SpeakerRuntime {
   private metrics: Server | undefined;
   private started = false;
   private readonly stalls: StallWatch;
+  private readonly trimmer: HeapTrimmer;
   /** Owners, owned-since and last failovers as this node saw them; failover durations. */
   readonly history: OwnershipHistory;
   /** Other MACs claiming our VIPs, by episode. */
@@ -91,6 +94,13 @@ export class SpeakerRuntime {
     const log = o.logger;
     const clock = (this.clock = o.clock ?? systemClock);
     this.stalls = new StallWatch(clock);
+    this.trimmer = new HeapTrimmer(clock, () => {
+      try {
+        return loadNative().mallocTrim();
+      } catch {
+        return false; // no addon (it is needed for the data path anyway): nothing to trim with
+      }
+    });
     this.history = new OwnershipHistory(clock);
     this.conflicts = new ConflictEpisodes(clock, log, (name) => this.links.get(name)?.mac ?? undefined);
     this.links = new LinkWatcher({ logger: log });
@@ -175,6 +185,7 @@ export class SpeakerRuntime {
     try {
       // From the start: the first announcements (thousands of VIPs) are what could stall the loop.
       this.stalls.start();
+      this.trimmer.start();
       checkNamedInterfaces(this.links, desired);
       // After delivery's start: it removes what a crashed run left on lo, which is not the host's.
       await this.delivery?.start([]);
@@ -239,6 +250,7 @@ export class SpeakerRuntime {
     this.metrics = undefined;
     this.started = false;
     this.stalls.stop();
+    this.trimmer.stop();
     this.uninstallCrashHandler?.();
     this.uninstallCrashHandler = undefined;
     try {

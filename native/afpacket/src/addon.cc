@@ -1,6 +1,7 @@
 // l2vip native addon: raw AF_PACKET and NETLINK_ROUTE sockets driven by the Node event loop, and
 // the membership's UDP socket, which its owner reads at its own ticks.
 // System calls and readiness only; every protocol decision is made in TypeScript (src/netdev).
+#include <malloc.h>
 #include <net/if.h>
 #include <sys/prctl.h>
 #include <napi.h>
@@ -40,6 +41,12 @@ void SetThreadName(const Napi::CallbackInfo& info) {
   if (prctl(PR_SET_NAME, name.c_str(), 0, 0, 0) != 0) ThrowErrno(info.Env(), "prctl(PR_SET_NAME)");
 }
 
+// malloc_trim(3): gives the C heap's free pages back to the kernel. V8 parses and compiles in
+// malloc'd zones; after start-up those are free but still resident until trimmed.
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
 }  // namespace
 }  // namespace afpacket
 
@@ -53,6 +60,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
   exports.Set("setThreadName", Napi::Function::New(env, SetThreadName, "setThreadName"));
+  exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   return exports;
 }
 

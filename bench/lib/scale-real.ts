@@ -1,8 +1,10 @@
 /**
  * bench:scale, real processes: `l2vip standalone` (the built CLI, dist/) on N nodes of the lab
  * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
- * and RSS of every speaker, for the ring topology, for the former design (full mesh at its
- * former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16, else 20 ms). Local delivery
+ * and RSS of every speaker (and of its membership and main threads), for the ring topology on the
+ * polled socket (today), the same on node:dgram at N = 3 (before the polled socket), and the
+ * former design (full mesh at its former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16,
+ * else 20 ms; node:dgram). Local delivery
  * stays on (the lab's echo service binds the VIPs; it spawns nothing while idle). Node runs with
  * the flags of bin/l2vip.js. L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles of the speakers.
  *
@@ -28,6 +30,8 @@ class BuiltStandaloneRunner extends StandaloneRunner {
   constructor(
     private readonly membershipYaml: string,
     extraConfig = '',
+    /** The membership worker on node:dgram (one wakeup per datagram), as before the polled socket. */
+    private readonly dgram = false,
   ) {
     super(extraConfig);
   }
@@ -40,7 +44,9 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     // L2VIP_SCALE_CPU_PROF=DIR: each speaker writes a V8 CPU profile there when it stops.
     const prof = process.env['L2VIP_SCALE_CPU_PROF'];
     const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
-    return [process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+    // env(1) execs node in place: the lab's pid of the node stays node's.
+    const env = this.dgram ? ['env', 'L2VIP_MEMBERSHIP_SOCKET=dgram'] : [];
+    return [...env, process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
   }
 }
 
@@ -60,9 +66,9 @@ interface Idle {
   readonly load: string;
 }
 
-async function idle(size: number, membershipYaml: string, extraConfig: string, seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
+async function idle(size: number, membershipYaml: string, dgram: boolean, seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
   const print = (l: string) => console.error(`  ${l}`);
-  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, extraConfig) }, async (lab) => {
+  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', dgram) }, async (lab) => {
     // Start-up (module loading, V8's optimising compiler on background threads) is not idle.
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     const pids = [...lab.softwarePids().values()];
@@ -136,12 +142,15 @@ export async function realProcesses(
   console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker');
   const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'load average']];
   for (const size of sizes) {
-    for (const [design, yaml, extra] of [
-      ['ring', '{ topology: ring }', ''],
-      [`mesh, ${formerHeartbeat(size)} ms (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, ''],
+    for (const [design, yaml, dgram] of [
+      ['ring', '{ topology: ring }', false],
+      // The same design on node:dgram: what the polled socket saved, in the same run.
+      ...(size <= 3 ? [['ring, node:dgram socket (before)', '{ topology: ring }', true] as const] : []),
+      // The design issue 10 started from: full mesh at its former period, node:dgram.
+      [`mesh, ${formerHeartbeat(size)} ms, node:dgram (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, true],
     ] as const) {
       try {
-        const r = await idle(size, yaml, extra, seconds, warmupSeconds, load);
+        const r = await idle(size, yaml, dgram, seconds, warmupSeconds, load);
         rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.memberCpu.toFixed(2), r.memberWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.load]);
       } catch (err) {
         // A lab that does not come up (a machine too busy to start N speakers in a minute) costs its row, not the table.

@@ -46,7 +46,7 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
       else log.info({ silentMs: Math.round(silentMs) }, 'main event loop back: heartbeats resume');
     },
   });
-  const transport = new GatedTransport(deps.transport ?? udpTransport(init.bind, clock, logger, log), gate);
+  const transport = new GatedTransport(deps.transport ?? udpTransport(init.bind, clock, logger, log, init.socket), gate);
   const membership = new Membership({
     self: init.self,
     peers: init.peers,
@@ -141,7 +141,11 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
  * period costs one wakeup whatever the number of peers. Without the addon (not built), node:dgram,
  * one wakeup per datagram, and a warning.
  */
-function udpTransport(bind: string, clock: Clock, logger: Logger, log: PortLogger): PeerTransport {
+function udpTransport(bind: string, clock: Clock, logger: Logger, log: PortLogger, socket: WorkerInit['socket']): PeerTransport {
+  if (socket === 'dgram') {
+    log.info({}, 'membership: node:dgram socket (L2VIP_MEMBERSHIP_SOCKET=dgram): one wakeup per datagram');
+    return new UdpTransport({ bind, logger });
+  }
   let native: NativeAddon;
   try {
     native = loadNative();

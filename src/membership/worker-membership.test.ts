@@ -80,10 +80,22 @@ describe('WorkerMembership (over an in-process worker)', () => {
     a.setMetadata({ draining: false });
     await a.start();
     const init = workers.inits[0]!;
-    expect(init).toMatchObject({ self: 'a', bind: '10.0.0.1:7946', metadata: { draining: false }, mainLoopTimeoutMs: 2000, snapshotMs: 1000 });
+    expect(init).toMatchObject({ self: 'a', bind: '10.0.0.1:7946', metadata: { draining: false }, mainLoopTimeoutMs: 2000, snapshotMs: 1000, socket: 'polled' });
     expect(init.mainBeat).toBeInstanceOf(SharedArrayBuffer);
     expect(workers.log.filter((e) => e.to === 'worker').map((e) => e.m.t)).toEqual(['start']);
     await a.stop();
+  });
+
+  it('asks the worker for node:dgram when L2VIP_MEMBERSHIP_SOCKET=dgram (the way back from the polled socket)', async () => {
+    const { nodes, workers } = cluster();
+    process.env['L2VIP_MEMBERSHIP_SOCKET'] = 'dgram';
+    try {
+      await nodes[0]!.start();
+    } finally {
+      delete process.env['L2VIP_MEMBERSHIP_SOCKET'];
+    }
+    expect(workers.inits[0]).toMatchObject({ socket: 'dgram' });
+    await nodes[0]!.stop();
   });
 
   it('carries views, peers\' metadata, deaths and refutations to the main thread; handlers run per change', async () => {

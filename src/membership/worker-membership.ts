@@ -140,6 +140,7 @@ export class WorkerMembership {
       mainBeat: this.beatBuffer,
       mainLoopTimeoutMs: this.o.mainLoopTimeoutMs,
       snapshotMs: this.c.snapshotMs ?? SNAPSHOT_MS,
+      socket: process.env['L2VIP_MEMBERSHIP_SOCKET'] === 'dgram' ? 'dgram' : 'polled',
     };
     const port = (this.c.spawn ?? spawnMembershipWorker)(init);
     this.port = port;

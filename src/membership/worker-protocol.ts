@@ -27,6 +27,12 @@ export interface WorkerInit {
   readonly mainLoopTimeoutMs: number;
   /** Period of the view and stats snapshot the worker posts even without a change. */
   readonly snapshotMs: number;
+  /**
+   * 'polled' (default): the addon's socket, read once per tick; 'dgram': node:dgram, one wakeup
+   * per datagram (the environment variable L2VIP_MEMBERSHIP_SOCKET=dgram: a way back, and the
+   * comparison row of bench:scale).
+   */
+  readonly socket?: 'polled' | 'dgram';
 }
 
 export type ToWorker =

@@ -1,19 +1,8 @@
-import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../clock/system-clock.js';
-import { silentLogger } from '../observability/logger.js';
-import { Membership } from './membership.js';
 import { PolledUdpTransport } from './polled-udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(pred: () => boolean, timeoutMs: number): Promise<void> {
-  const t0 = performance.now();
-  while (!pred()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
 
 async function pair(o: { maxPerPoll?: number } = {}): Promise<{ a: PolledUdpTransport; b: PolledUdpTransport; close: () => Promise<void> }> {
   const a = new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock });
@@ -122,46 +111,6 @@ describe('PolledUdpTransport', () => {
       await expect(c.start()).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'bind' });
     } finally {
       await close();
-    }
-  });
-});
-
-describe('Membership over PolledUdpTransport under a flood', () => {
-  it('a flood of unauthenticated datagrams from another address is dropped before the MAC, counted, and costs no false death', async () => {
-    const names = ['node-a', 'node-b', 'node-c'];
-    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock }));
-    for (const t of transports) await t.start();
-    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
-    const members = names.map(
-      (self, i) => new Membership({ self, peers, secret: 'flood test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
-    );
-    // 127.0.0.2 is loopback too, but no peer's host: the source check drops it without a MAC.
-    const flooder = createSocket('udp4');
-    await new Promise<void>((r) => flooder.bind(0, '127.0.0.2', () => r()));
-    let timer: ReturnType<typeof setInterval> | undefined;
-    try {
-      for (const m of members) await m.start();
-      await until(() => members.every((m) => m.alive().size === 3), 2000);
-      const deaths = members.map((m) => m.stats().deaths);
-      const target = Number(transports[1]!.address().split(':')[1]);
-      const junk = Buffer.alloc(200, 0x5a);
-      let sent = 0;
-      timer = setInterval(() => {
-        for (let i = 0; i < 50; i++, sent++) flooder.send(junk, target, '127.0.0.1');
-      }, 1);
-      await sleep(1500);
-      clearInterval(timer);
-      timer = undefined;
-      await sleep(100);
-      const b = members[1]!;
-      expect(sent).toBeGreaterThan(5000);
-      expect(b.stats().drops['unknown-source']).toBeGreaterThan(1000);
-      expect(members.map((m) => m.stats().deaths)).toEqual(deaths);
-      expect(members.every((m) => m.alive().size === 3)).toBe(true);
-    } finally {
-      if (timer !== undefined) clearInterval(timer);
-      flooder.close();
-      for (const m of members) await m.stop();
     }
   });
 });

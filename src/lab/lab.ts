@@ -469,12 +469,21 @@ function labFailure(err: unknown, what: string): unknown {
   return new LabError(`${what}: ${err.message}`, { cause: err });
 }
 
+/**
+ * Kills every process of a node as a crash would: first all are stopped, then all are killed.
+ * Killed one by one, a parent could die before its child's SIGKILL was sent, and a child that
+ * asked for a signal on its parent's death (PR_SET_PDEATHSIG: keepalived's VRRP process) would
+ * shut down cleanly in between: a goodbye advert that no crashed host sends.
+ */
 function killAll(pids: string): void {
-  for (const pid of pids.split('\n').filter((x) => x.trim() !== '')) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // already gone
+  const list = pids.split('\n').filter((x) => x.trim() !== '').map(Number);
+  for (const signal of ['SIGSTOP', 'SIGKILL'] as const) {
+    for (const pid of list) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
     }
   }
 }

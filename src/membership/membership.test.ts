@@ -672,6 +672,15 @@ describe('Membership: key rotation and cheap checks', () => {
     const heard = b.view().members.get('a')?.lastHeardMsAgo;
     expect(heard).toBeGreaterThanOrEqual(40);
     expect(heard).toBeLessThanOrEqual(51);
+    // A datagram dated earlier than what we already heard (reordering, a stepped clock) moves
+    // nothing back: neither the evidence nor the direct silence that suspicion counts.
+    queued.push({ data: encodeMessage(heartbeat('a', 5, 2, [], 'b'), key), at: clock.now() });
+    clock.advance(10);
+    queued.push({ data: encodeMessage(heartbeat('a', 5, 3, [], 'b'), key), at: clock.now() - 500 });
+    clock.advance(10);
+    expect(b.stats().accepted).toBe(3);
+    expect(b.view().members.get('a')?.lastHeardMsAgo).toBeLessThanOrEqual(21);
+    expect(b.view().members.get('a')?.state).toBe('alive');
     await b.stop();
   });
 });

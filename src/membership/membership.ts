@@ -985,7 +985,8 @@ export class Membership {
 
   private handle(m: Member, msg: Message, now: number): void {
     const newer = msg.incarnation > m.incarnation;
-    m.lastDirectAt = now;
+    // `now` is the datagram's arrival (a polled transport reads late): never move a time back.
+    m.lastDirectAt = Math.max(m.lastDirectAt, now);
     if (newer) {
       m.incarnation = msg.incarnation;
       this.touch(m, now);
@@ -1000,7 +1001,7 @@ export class Membership {
     } else if (m.state !== 'left' || newer) {
       // A direct, authenticated, fresh datagram is proof of life: revive even a dead member
       // (a healed partition converges within one heartbeat); `left` needs a new incarnation.
-      m.lastEvidenceAt = now;
+      m.lastEvidenceAt = Math.max(m.lastEvidenceAt, now);
       m.heard = true;
       if (m.state !== 'alive') this.setState(m, 'alive', now, 'heartbeat received');
     }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../clock/system-clock.js';
+import { VirtualClock } from '../clock/virtual-clock.js';
+import type { NativeAddon } from '../netdev/native.js';
 import { PolledUdpTransport } from './polled-udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -112,5 +114,41 @@ describe('PolledUdpTransport', () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('PolledUdpTransport arrival times', () => {
+  it('never dates a datagram before the previous poll: a wall clock stepped forward between arrival and read moves no evidence back', async () => {
+    const clock = new VirtualClock(1000);
+    let ageUs = 0;
+    const fake = {
+      DatagramSocket: class {
+        readonly fd = 3;
+        readonly closed = false;
+        readonly port = 7946;
+        receive() {
+          return { data: [Buffer.from([1])], hosts: ['127.0.0.1'], ports: [7000], agesUs: [ageUs] };
+        }
+        target() {
+          return Buffer.alloc(16);
+        }
+        send() {
+          return 0;
+        }
+        close() {}
+      },
+    } as unknown as NativeAddon;
+    const t = new PolledUdpTransport({ bind: '127.0.0.1:7946', clock, native: fake });
+    await t.start();
+    const at: number[] = [];
+    t.onMessage((_d, _from, when) => at.push(when ?? NaN));
+    clock.advance(10);
+    ageUs = 4_000; // arrived 4 ms ago: dated so
+    t.poll();
+    clock.advance(10);
+    ageUs = 3_600e6; // the kernel's CLOCK_REALTIME stamp says an hour ago (the clock was stepped)
+    t.poll();
+    expect(at).toEqual([1006, 1010]); // the second one is dated at the previous poll, not an hour back
+    await t.stop();
   });
 });

@@ -37,6 +37,8 @@ export class PolledUdpTransport implements PeerTransport {
   private readonly sources = new SourceTexts();
   private readonly maxPerPoll: number;
   private lastSendError = -Infinity;
+  /** When the previous poll (or start) read the socket: no datagram read now is older. */
+  private lastPollAt = 0;
   private lastReceiveError = -Infinity;
 
   constructor(private readonly o: PolledUdpTransportOptions) {
@@ -58,6 +60,7 @@ export class PolledUdpTransport implements PeerTransport {
     try {
       const native = this.o.native ?? loadNative();
       this.socket = new native.DatagramSocket(this.bind.family, this.bind.host, this.bind.port, this.o.receiveBufferBytes ?? 1 << 20);
+      this.lastPollAt = this.o.clock.now();
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -88,13 +91,21 @@ export class PolledUdpTransport implements PeerTransport {
     const socket = this.socket;
     if (socket === undefined) return;
     const got = socket.receive(this.maxPerPoll);
-    if (got === null) return;
+    if (got === null) {
+      this.lastPollAt = this.o.clock.now();
+      return;
+    }
     if (got.error !== undefined) this.rateLimited('receive', got.error.errno, undefined);
     const now = this.o.clock.now();
+    // Ages come from the wall clock (the kernel stamps CLOCK_REALTIME): a clock stepped forward
+    // between arrival and this read would date a datagram hours back. Nothing read now arrived
+    // before the previous poll began (unless that poll hit maxPerPoll: then it only looks newer).
+    const maxAgeMs = Math.max(0, now - this.lastPollAt);
+    this.lastPollAt = now;
     for (let i = 0; i < got.data.length; i++) {
       // The handler may stop the transport (a leave); what is left of the batch is dropped then.
       if (this.socket === undefined) return;
-      this.handler?.(got.data[i]!, this.sources.text(got.hosts[i]!, got.ports[i]!), now - got.agesUs[i]! / 1000);
+      this.handler?.(got.data[i]!, this.sources.text(got.hosts[i]!, got.ports[i]!), now - Math.min(got.agesUs[i]! / 1000, maxAgeMs));
     }
   }
 

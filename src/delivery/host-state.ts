@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandRunner } from '../host/command-runner.js';
@@ -35,8 +36,21 @@ export interface SysctlPort {
   write(iface: string, name: InterfaceSysctl, value: string): Promise<void>;
 }
 
+/**
+ * Read synchronously: a /proc/sys file is a few bytes the kernel formats in memory, while an
+ * asynchronous readFile is five thread-pool round trips (open, fstat, read, read, close), each a
+ * wakeup of the event loop; the periodic check reads two files per interface every 2 s.
+ */
+function readSysctl(path: string): Promise<string | undefined> {
+  try {
+    return Promise.resolve(readFileSync(path, 'utf8').trim());
+  } catch {
+    return Promise.resolve(undefined);
+  }
+}
+
 export const procSysctl: SysctlPort = {
-  read: (iface, name) => readFile(sysctlPath(iface, name), 'utf8').then((t) => t.trim(), () => undefined),
+  read: (iface, name) => readSysctl(sysctlPath(iface, name)),
   write: (iface, name, value) => writeFile(sysctlPath(iface, name), value),
 };
 

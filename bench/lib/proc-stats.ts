@@ -85,3 +85,12 @@ export function threadUse(a: ThreadSample, b: ThreadSample, pick: (tid: number, 
   }
   return { cpu: (100 * cpu) / wall, wakeups: wakeups / wall };
 }
+
+/**
+ * What of the RSS is the process's own (/proc/PID/smaps_rollup): anonymous memory (heaps, stacks,
+ * malloc) in MiB, as against file pages (the node binary's text, shared with every node process).
+ */
+export function anonMiB(pid: number): number {
+  const m = /^Anonymous:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}

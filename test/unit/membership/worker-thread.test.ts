@@ -4,6 +4,7 @@
  * loop here stalls all three; the bound (mainLoopTimeoutMs) tells which worker holds back.
  */
 import { createSocket } from 'node:dgram';
+import { pino } from 'pino';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -129,5 +130,21 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
     await sleep(300);
     await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
     for (const x of seen) expect(x.some((alive) => !alive.includes('n0'))).toBe(true);
+  });
+
+  it('on node:dgram (L2VIP_MEMBERSHIP_SOCKET=dgram) the workers say so at start and still see each other', async () => {
+    const ports = await freePorts(2);
+    const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    process.env['L2VIP_MEMBERSHIP_SOCKET'] = 'dgram';
+    try {
+      nodes = peers.map((p) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger, options: TIMING }));
+      await Promise.all(nodes.map((n) => n.start()));
+    } finally {
+      delete process.env['L2VIP_MEMBERSHIP_SOCKET'];
+    }
+    await until(() => nodes.every((n) => n.alive().size === 2 && n.stats().accepted > 5), 10_000);
+    expect(lines.filter((l) => l.includes('node:dgram socket'))).toHaveLength(2);
   });
 });

@@ -133,7 +133,8 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto max = static_cast<unsigned>(IntegerArg(info[0], "max", 1, 1 << 20));
   int fd = OpenFd(env);
-  if (buffers_.empty()) buffers_.resize(kBatch * kSlot);
+  // new[] without () does not zero the bytes (std::vector would, touching every page).
+  if (!buffers_) buffers_.reset(new uint8_t[kBatch * kSlot]);
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   sockaddr_storage from[kBatch];
@@ -147,7 +148,7 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
   while (count < max) {
     unsigned want = std::min<unsigned>(kBatch, max - count);
     for (unsigned i = 0; i < want; i++) {
-      iov[i] = {buffers_.data() + i * kSlot, kSlot};
+      iov[i] = {buffers_.get() + i * kSlot, kSlot};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof from[i];
@@ -192,7 +193,7 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
           ageUs = static_cast<double>(std::max<int64_t>(0, now - at)) / 1000.0;
         }
       }
-      data.Set(count, Napi::Buffer<uint8_t>::Copy(env, buffers_.data() + i * kSlot, msgs[i].msg_len));
+      data.Set(count, Napi::Buffer<uint8_t>::Copy(env, buffers_.get() + i * kSlot, msgs[i].msg_len));
       hosts.Set(count, Napi::String::New(env, text));
       ports.Set(count, Napi::Number::New(env, port));
       ages.Set(count, Napi::Number::New(env, ageUs));

@@ -12,7 +12,7 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 namespace afpacket {
 
@@ -36,9 +36,9 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
   int fd_ = -1;
   int family_ = 0;
   uint16_t port_ = 0;
-  // Receive buffers of one recvmmsg batch, allocated at the first receive (pages are only
-  // resident once a datagram that large arrived).
-  std::vector<uint8_t> buffers_;
+  // Receive buffers of one recvmmsg batch (1 MiB), allocated at the first receive and left
+  // uninitialised: a page becomes resident only when a datagram that large arrives.
+  std::unique_ptr<uint8_t[]> buffers_;
 };
 
 }  // namespace afpacket

@@ -15,8 +15,8 @@ export interface MainLoopGateOptions {
  * The failure detector runs on its own thread so that a main event loop busy with bulk work
  * (thousands of VIPs announced at once) never makes peers declare this node dead. But a main
  * loop that is hung for good (a bug, a deadlock in a native call) answers no ARP any more: then
- * peers must take over. The main thread increments a shared counter every 100 ms; while it has
- * not moved for `timeoutMs` the gate holds every datagram back, so peers see this node go silent
+ * peers must take over. The main thread increments a shared counter every beat (250 ms); while it
+ * has not moved for `timeoutMs` (the bound plus one beat) the gate holds every datagram back, so peers see this node go silent
  * and declare it dead within their usual dead timeout. When the main loop ticks again the gate
  * opens: peers hear the node (refuting its burial with a new incarnation) and the speaker's flap
  * damping holds its comeback. Checked on each send (the heartbeat timer calls it every

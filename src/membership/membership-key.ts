@@ -30,8 +30,16 @@ function macFunction(secret: Buffer, hmacKey: KeyObject): MacFn {
   } catch {
     native = undefined;
   }
-  if (native?.HmacSha256 === undefined) return (data) => createHmac('sha256', hmacKey).update(data).digest();
-  const h = new native.HmacSha256(secret);
+  const viaNodeCrypto: MacFn = (data) => createHmac('sha256', hmacKey).update(data).digest();
+  if (native?.HmacSha256 === undefined) return viaNodeCrypto;
+  let h: InstanceType<NonNullable<typeof native.HmacSha256>>;
+  try {
+    h = new native.HmacSha256(secret);
+  } catch {
+    // OpenSSL refused the context (a provider configuration without HMAC, say): node:crypto
+    // computes the same MAC, so peers notice nothing.
+    return viaNodeCrypto;
+  }
   return (data) => {
     const out = Buffer.allocUnsafe(32);
     h.digest(data, out);

@@ -56,8 +56,9 @@ export interface MembershipOptions {
   readonly checkSourceAddress?: boolean;
   /**
    * Worker-thread membership only (WorkerMembership, docs/membership.md#worker-thread): when the
-   * main event loop has not run for this long, the worker holds its heartbeats back so peers
-   * take over from a hung process; a shorter stall (bulk work) never costs a false death.
+   * main event loop has not run for this long (seen to within one beat of the main thread's
+   * liveness counter, at most 250 ms), the worker holds its heartbeats back so peers take over
+   * from a hung process; a shorter stall (bulk work) never costs a false death.
    * Default 2000 ms; at least 500 (the main thread ticks every min(250 ms, a quarter of it)).
    */
   readonly mainLoopTimeoutMs?: number;

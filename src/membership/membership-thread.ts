@@ -40,7 +40,8 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
   const gate = new MainLoopGate({
     clock,
     beat: () => Atomics.load(beat, 0),
-    timeoutMs: init.mainLoopTimeoutMs,
+    // The counter moves once a beat: the silence seen is the stall plus up to one beat.
+    timeoutMs: init.mainLoopTimeoutMs + init.mainTickMs,
     onChange: (holding, silentMs) => {
       if (holding) log.warn({ silentMs: Math.round(silentMs), boundMs: init.mainLoopTimeoutMs }, 'main event loop hung: heartbeats held back, peers will take over');
       else log.info({ silentMs: Math.round(silentMs) }, 'main event loop back: heartbeats resume');
@@ -151,6 +152,11 @@ function udpTransport(bind: string, clock: Clock, logger: Logger, log: PortLogge
     native = loadNative();
   } catch (err) {
     log.warn({ err }, 'membership: native addon unavailable, using node:dgram (one wakeup per datagram: more idle CPU)');
+    return new UdpTransport({ bind, logger });
+  }
+  // An addon built before DatagramSocket existed (a stale build/ directory) loads but lacks it.
+  if (typeof (native as Partial<NativeAddon>).DatagramSocket !== 'function') {
+    log.warn({}, 'membership: the native addon has no DatagramSocket (an old build: npm rebuild), using node:dgram');
     return new UdpTransport({ bind, logger });
   }
   return new PolledUdpTransport({ bind, clock, logger, native });

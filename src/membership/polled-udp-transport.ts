@@ -33,7 +33,7 @@ export class PolledUdpTransport implements PeerTransport {
   private handler: ((data: Uint8Array, from: string, at?: number) => void) | undefined;
   private readonly bind: HostPort;
   private readonly log: Logger | undefined;
-  private readonly targets: PeerTargets<Buffer | null>;
+  private readonly targets: PeerTargets<Buffer>;
   private readonly sources = new SourceTexts();
   private readonly maxPerPoll: number;
   private lastSendError = -Infinity;
@@ -45,7 +45,7 @@ export class PolledUdpTransport implements PeerTransport {
     this.bind = parseHostPort(o.bind, 'membership.bind');
     this.log = o.logger?.child({ component: 'udp-transport' });
     this.maxPerPoll = o.maxPerPoll ?? 4096;
-    this.targets = new PeerTargets(this.bind, (hp) => this.socket?.target(hp.host, hp.port) ?? null, this.log);
+    this.targets = new PeerTargets(this.bind, (hp) => this.openSocket().target(hp.host, hp.port), this.log);
   }
 
   /** The bound 'address:port' (the real port when bound to port 0). Only after start(). */
@@ -90,13 +90,15 @@ export class PolledUdpTransport implements PeerTransport {
   poll(): void {
     const socket = this.socket;
     if (socket === undefined) return;
+    // Before the read: the addon measures every age against one wall-clock reading taken as the
+    // read begins, so a long read (a flood) dates nothing fresher than it arrived.
+    const now = this.o.clock.now();
     const got = socket.receive(this.maxPerPoll);
     if (got === null) {
-      this.lastPollAt = this.o.clock.now();
+      this.lastPollAt = now;
       return;
     }
     if (got.error !== undefined) this.rateLimited('receive', got.error.errno, undefined);
-    const now = this.o.clock.now();
     // Ages come from the wall clock (the kernel stamps CLOCK_REALTIME): a clock stepped forward
     // between arrival and this read would date a datagram hours back. Nothing read now arrived
     // before the previous poll began (unless that poll hit maxPerPoll: then it only looks newer).
@@ -107,6 +109,11 @@ export class PolledUdpTransport implements PeerTransport {
       if (this.socket === undefined) return;
       this.handler?.(got.data[i]!, this.sources.text(got.hosts[i]!, got.ports[i]!), now - Math.min(got.agesUs[i]! / 1000, maxAgeMs));
     }
+  }
+
+  private openSocket(): NativeDatagramSocket {
+    if (this.socket === undefined) throw new Error('PolledUdpTransport: not started');
+    return this.socket;
   }
 
   /** A failing socket is logged at most once per 10 s (at debug for sends: a lost datagram is ordinary). */

@@ -28,12 +28,15 @@ export class SourceTexts {
 }
 
 /**
- * Where `send(address)` goes from a socket bound to `bind`: parsed once per address (null:
- * unusable, warned once), an IPv4 peer of an IPv6 socket IPv4-mapped. `make` turns the host
- * and port into what the socket takes.
+ * Where `send(address)` goes from a socket bound to `bind`: parsed once per address, an IPv4 peer
+ * of an IPv6 socket IPv4-mapped. `make` turns the host and port into what the socket takes. An
+ * address that cannot parse, or of the other family, is unusable for good (null, warned once);
+ * one `make` refuses now (a link-local zone whose interface does not exist yet) is tried again
+ * at the next send, and warned about once.
  */
 export class PeerTargets<T> {
   private readonly parsed = new Map<string, T | null>();
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly bind: HostPort,
@@ -42,19 +45,35 @@ export class PeerTargets<T> {
   ) {}
 
   get(address: string): T | null {
-    let t = this.parsed.get(address);
-    if (t === undefined) {
-      try {
-        const hp = parseHostPort(address);
-        if (hp.family === 4 && this.bind.family === 6) t = this.make({ ...hp, host: `::ffff:${hp.host}` });
-        else if (hp.family === 6 && this.bind.family === 4) t = null;
-        else t = this.make(hp);
-      } catch {
-        t = null;
-      }
-      if (t === null) this.log?.warn({ node: address }, 'membership peer address unusable from this bind address');
-      this.parsed.set(address, t);
+    const known = this.parsed.get(address);
+    if (known !== undefined) return known;
+    let hp: HostPort | null;
+    try {
+      hp = parseHostPort(address);
+      if (hp.family === 4 && this.bind.family === 6) hp = { ...hp, host: `::ffff:${hp.host}` };
+      else if (hp.family === 6 && this.bind.family === 4) hp = null;
+    } catch {
+      hp = null;
     }
-    return t;
+    if (hp === null) {
+      this.warn(address);
+      this.parsed.set(address, null);
+      return null;
+    }
+    try {
+      const t = this.make(hp);
+      this.parsed.set(address, t);
+      this.warned.delete(address);
+      return t;
+    } catch {
+      this.warn(address);
+      return null;
+    }
+  }
+
+  private warn(address: string): void {
+    if (this.warned.has(address)) return;
+    if (this.warned.size < 1024) this.warned.add(address);
+    this.log?.warn({ node: address }, 'membership peer address unusable from this bind address');
   }
 }

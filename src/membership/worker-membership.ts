@@ -122,6 +122,10 @@ export class WorkerMembership {
     return this.o;
   }
 
+  private mainTickMs(): number {
+    return this.c.mainTickMs ?? Math.min(MAIN_TICK_MS, this.o.mainLoopTimeoutMs / 4);
+  }
+
   /** Starts the worker, which binds the socket and starts heartbeating; rejects as Membership.start would (e.g. EADDRINUSE). */
   async start(): Promise<void> {
     if (this.running || this.port !== undefined) return;
@@ -139,6 +143,7 @@ export class WorkerMembership {
       metadata: this.selfMeta,
       mainBeat: this.beatBuffer,
       mainLoopTimeoutMs: this.o.mainLoopTimeoutMs,
+      mainTickMs: this.mainTickMs(),
       snapshotMs: this.c.snapshotMs ?? SNAPSHOT_MS,
       socket: process.env['L2VIP_MEMBERSHIP_SOCKET'] === 'dgram' ? 'dgram' : 'polled',
     };
@@ -147,7 +152,7 @@ export class WorkerMembership {
     port.onMessage((m) => this.receive(m));
     port.onExit((code, err) => this.exited(port, code, err));
     // An unref'd interval: proof of life of this event loop, read by the worker (MainLoopGate).
-    this.beatTimer = setInterval(() => Atomics.add(this.beat, 0, 1), this.c.mainTickMs ?? Math.min(MAIN_TICK_MS, this.o.mainLoopTimeoutMs / 4));
+    this.beatTimer = setInterval(() => Atomics.add(this.beat, 0, 1), this.mainTickMs());
     this.beatTimer.unref();
     try {
       await this.request('start');

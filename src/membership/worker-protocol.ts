@@ -25,6 +25,12 @@ export interface WorkerInit {
   readonly mainBeat: SharedArrayBuffer;
   /** Silence of that counter after which the worker stops heartbeating (docs/membership.md#worker-thread). */
   readonly mainLoopTimeoutMs: number;
+  /**
+   * How often the main thread moves the counter. The worker sees a silence up to one beat longer
+   * than the main loop's stall, so it holds back only past mainLoopTimeoutMs + mainTickMs: a stall
+   * shorter than the bound never costs a death.
+   */
+  readonly mainTickMs: number;
   /** Period of the view and stats snapshot the worker posts even without a change. */
   readonly snapshotMs: number;
   /**

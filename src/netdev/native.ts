@@ -71,7 +71,8 @@ export interface NativeDatagramSocket {
   readonly port: number;
   /**
    * Reads up to `max` queued datagrams without blocking: null when none was queued. `agesUs[i]`
-   * is how long ago datagram i arrived (the kernel's SO_TIMESTAMPNS receive time, in µs).
+   * is how long before this call datagram i arrived (the kernel's SO_TIMESTAMPNS receive time,
+   * in µs; 0 for one that arrived during the call).
    * `error` is a receive error other than "nothing queued" (the datagrams before it are kept).
    */
   receive(max: number): { data: Buffer[]; hosts: string[]; ports: number[]; agesUs: number[]; error?: NativeErrnoError } | null;

@@ -145,6 +145,9 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
   Napi::Array ages;
   uint32_t count = 0;
   int err = 0;
+  // One reading for the whole call: ages are "before this call began" (clamped at 0 for a datagram
+  // that arrived during it), so the caller can subtract them from its clock read just before.
+  const int64_t now = RealtimeNs();
   while (count < max) {
     unsigned want = std::min<unsigned>(kBatch, max - count);
     for (unsigned i = 0; i < want; i++) {
@@ -170,7 +173,6 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
       ports = Napi::Array::New(env);
       ages = Napi::Array::New(env);
     }
-    int64_t now = RealtimeNs();
     for (int i = 0; i < n; i++) {
       char text[INET6_ADDRSTRLEN] = "";
       uint16_t port = 0;

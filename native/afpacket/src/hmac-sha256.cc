@@ -23,6 +23,9 @@ HmacSha256::HmacSha256(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HmacSh
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
   if (EVP_MAC_init(ctx_, key.Data(), key.ByteLength(), params) != 1) {
+    // A constructor that throws runs no destructor: free the context here.
+    EVP_MAC_CTX_free(ctx_);
+    ctx_ = nullptr;
     throw Napi::Error::New(env, "EVP_MAC_init(HMAC-SHA256) failed");
   }
 }

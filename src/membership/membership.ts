@@ -415,7 +415,6 @@ export class Membership {
     return { alive: this.aliveSet, members };
   }
 
-  /** Calls `handler` whenever the alive set or any member's metadata changes. Returns an unsubscribe. */
   /**
    * Called when this node refutes a peer's report that it is suspect or dead (with that state):
    * peers may have moved its VIPs meanwhile.
@@ -425,6 +424,7 @@ export class Membership {
     return () => this.refuteHandlers.delete(handler);
   }
 
+  /** Calls `handler` whenever the alive set or any member's metadata changes. Returns an unsubscribe. */
   onChange(handler: (view: MembershipView) => void): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);

@@ -190,7 +190,7 @@ export function encodeMessage(message: Message, key: MembershipKey): Uint8Array 
       o += b.data.length;
     }
   }
-  mac(key, buf.subarray(0, o)).copy(buf, o, 0, MAC_BYTES);
+  key.mac(buf.subarray(0, o)).copy(buf, o, 0, MAC_BYTES);
   return buf;
 }
 
@@ -218,7 +218,7 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
   const pSize = buf.readUInt16BE(payloadAt - 2);
   const macAt = payloadAt + pSize;
   if (buf.length !== macAt + MAC_BYTES) return drop('malformed');
-  const expected = mac(key, buf.subarray(0, macAt)).subarray(0, MAC_BYTES);
+  const expected = key.mac(buf.subarray(0, macAt)).subarray(0, MAC_BYTES);
   if (!timingSafeEqual(expected, buf.subarray(macAt))) return drop('bad-mac');
 
   // Authenticated from here on; still parsed defensively (a peer may run a buggy build).
@@ -274,10 +274,6 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
 
 function drop(reason: WireDropReason): DecodeResult {
   return { ok: false, reason };
-}
-
-function mac(key: MembershipKey, data: Uint8Array): Buffer {
-  return key.mac(data);
 }
 
 function writeU64(buf: Buffer, o: number, n: number): number {

@@ -160,8 +160,6 @@ export class MemoryTransport implements PeerTransport {
   private running = false;
   /** Polled network: arrived, not yet read. */
   private queue: { data: Uint8Array; from: string; at: number }[] = [];
-  /** poll() calls that found something or not (tests check the owner polls once per tick). */
-  polls = 0;
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -193,7 +191,6 @@ export class MemoryTransport implements PeerTransport {
 
   /** On a polled network, delivers what arrived since the last call, with arrival times; else nothing to do. */
   poll(): void {
-    this.polls++;
     const q = this.queue;
     this.queue = [];
     for (const d of q) {

@@ -21,7 +21,7 @@ import { binNodeFlags, StandaloneRunner } from '../../src/lab/standalone-runner.
 import { INTERVAL_MS, withLab } from './failover-lab.js';
 import { summarize } from './percentiles.js';
 import { MEMBERSHIP_THREAD_NAME } from '../../src/membership/worker-protocol.js';
-import { anonMiB, cpuPercent, cpuSample, rssMiB, threadSample, threadUse } from './proc-stats.js';
+import { anonMiB, rssMiB, threadSample, threadUse } from './proc-stats.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -74,11 +74,11 @@ async function idle(size: number, membershipYaml: string, dgram: boolean, second
     // Start-up (module loading, V8's optimising compiler on background threads) is not idle.
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     const pids = [...lab.softwarePids().values()];
-    const a = pids.map((p) => cpuSample(p));
     const ta = pids.map((p) => threadSample(p));
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    const cpu = pids.map((p, i) => cpuPercent(a[i]!, cpuSample(p)).sched);
     const tb = pids.map((p) => threadSample(p));
+    // Every thread's schedstat, summed: the speaker's CPU, from the same reads as the per-thread figures.
+    const cpu = pids.map((_, i) => threadUse(ta[i]!, tb[i]!, () => true).cpu);
     const member = pids.map((_, i) => threadUse(ta[i]!, tb[i]!, (_tid, name) => name === MEMBERSHIP_THREAD_NAME));
     const main = pids.map((p, i) => threadUse(ta[i]!, tb[i]!, (tid) => tid === p));
     const mean = (xs: readonly number[]): number => xs.reduce((x, y) => x + y, 0) / xs.length;

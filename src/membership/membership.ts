@@ -1005,6 +1005,8 @@ export class Membership {
       m.heard = true;
       if (m.state !== 'alive') this.setState(m, 'alive', now, 'heartbeat received');
     }
+    // A beat says nothing else: the ages, entries and metadata version it omits stand as last reported.
+    if (msg.type === 'beat') return;
     if (msg.incarnation > m.metaIncarnation && msg.metaVersion < m.metaVersion) {
       // Versions only grow within a process's life: a lower one from a newer incarnation
       // means it restarted and its old metadata is gone.

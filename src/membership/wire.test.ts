@@ -19,6 +19,7 @@ const name = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => {
 const header = { sender: name, receiver: u32, incarnation: u64, seq: u64, timestamp: u64 };
 const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('leave' as const), ...header }),
+  fc.record({ type: fc.constant('beat' as const), ...header }),
   fc.record({
     type: fc.constant('heartbeat' as const),
     ...header,
@@ -94,7 +95,7 @@ describe('membership wire format', () => {
     expect(decodeMessage(encodeMessage(m, OTHER), KEYS)).toEqual({ ok: false, reason: 'unknown-key' });
     const next = Uint8Array.from(encodeMessage(m, KEY));
     next[2] = WIRE_VERSION + 1;
-    expect(decodeMessage(next, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 4 });
+    expect(decodeMessage(next, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 5 });
     const full = encodeMessage(m, KEY);
     expect(decodeMessage(full.subarray(0, full.length - 1), KEYS)).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeMessage(new Uint8Array(0), KEYS)).toEqual({ ok: false, reason: 'malformed' });
@@ -112,6 +113,28 @@ describe('membership wire format', () => {
     v2[2] = 2;
     createHmac('sha256', KEY.secret).update(v2.subarray(0, v2.length - MAC_BYTES)).digest().copy(v2, v2.length - MAC_BYTES, 0, MAC_BYTES);
     expect(decodeMessage(v2, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 2 });
+  });
+
+  it('refuses a version 3 datagram (no beats) by name: a version 3 heartbeat, re-MACed, is still refused', () => {
+    const m: Message = { type: 'heartbeat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1, metaVersion: 0, ages: [], entries: [], blobs: [] };
+    const v3 = Buffer.from(encodeMessage(m, KEY));
+    v3[2] = 3;
+    createHmac('sha256', KEY.secret).update(v3.subarray(0, v3.length - MAC_BYTES)).digest().copy(v3, v3.length - MAC_BYTES, 0, MAC_BYTES);
+    expect(decodeMessage(v3, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 3 });
+  });
+
+  it('encodes a beat as the bare header, type 4, 55 + L bytes, and refuses one with a payload', () => {
+    const m: Message = { type: 'beat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
+    const beat = Buffer.from(encodeMessage(m, KEY));
+    expect(beat.length).toBe(55 + 6);
+    expect([beat[2], beat[3]]).toEqual([4, 4]);
+    expect(beat.readUInt16BE(13 + 6 + 24)).toBe(0);
+    expect(decodeMessage(beat, KEYS)).toEqual({ ok: true, keyId: KEY.id, message: m });
+    // A type 4 with a payload (a heartbeat's bytes relabelled, re-MACed) is malformed, not a beat.
+    const hb = Buffer.from(encodeMessage({ ...m, type: 'heartbeat', metaVersion: 0, ages: [], entries: [], blobs: [] }, KEY));
+    hb[3] = 4;
+    createHmac('sha256', KEY.secret).update(hb.subarray(0, hb.length - MAC_BYTES)).digest().copy(hb, hb.length - MAC_BYTES, 0, MAC_BYTES);
+    expect(decodeMessage(hb, KEYS)).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('carries "reply at once" as type 3 under the MAC, and only when asked', () => {

@@ -2,12 +2,14 @@ import { timingSafeEqual } from 'node:crypto';
 import type { MembershipKey } from './membership-key.js';
 
 /**
- * Wire format of membership datagrams, version 3 (docs/membership.md#wire-format). All integers
+ * Wire format of membership datagrams, version 4 (docs/membership.md#wire-format). All integers
  * big-endian. Pure: encode and decode only; decode never throws.
  *
  *   0   u16  magic 0x4C56 ("LV")
- *   2   u8   version (3; version 2 had no type 3 and meant a full mesh, version 1 had no receiver id)
- *   3   u8   type (1 heartbeat, 2 leave, 3 heartbeat asking for an immediate heartbeat back)
+ *   2   u8   version (4; version 3 had no type 4, version 2 no type 3 and meant a full mesh,
+ *            version 1 had no receiver id)
+ *   3   u8   type (1 heartbeat, 2 leave, 3 heartbeat asking for an immediate heartbeat back,
+ *            4 beat: a heartbeat with nothing to say, header only)
  *   4   u32  key id (MembershipKey.id)
  *   8   u32  receiver's member id: under the MAC, so a datagram replayed to another node is refused
  *   12  u8   sender name length L (1..255)
@@ -25,11 +27,13 @@ import type { MembershipKey } from './membership-key.js';
  *   u16 E, then E x { u32 member id, u8 flags, u64 incarnation, u64 metadata version }
  *       flags: bits 0-1 state (0 alive, 1 suspect, 2 dead, 3 left), bit 7 "want metadata"; others 0
  *   u8  B, then B x { u32 member id, u64 metadata version, u16 length, bytes }   metadata blobs
- * Leave payload: empty.
+ * Leave and beat payload: empty. A beat is what a node sends a neighbour on most ticks: proof of
+ * life and nothing else, 55 + L bytes, simple enough for the addon to check and build without
+ * JavaScript (DatagramSocket's beat fast path; the checks here and there are the same).
  */
 
 export const WIRE_MAGIC = 0x4c56;
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 export const MAC_BYTES = 16;
 /** Age value meaning "never heard from it (at this incarnation)". */
 export const AGE_UNKNOWN = 0xffff;
@@ -39,6 +43,7 @@ export const AGE_MAX = 0xfffe;
 const TYPE_HEARTBEAT = 1;
 const TYPE_LEAVE = 2;
 const TYPE_PING = 3;
+const TYPE_BEAT = 4;
 const STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 const FLAG_WANT = 0x80;
 const U32 = 0x1_0000_0000;
@@ -91,7 +96,12 @@ export interface LeaveMessage extends Header {
   readonly type: 'leave';
 }
 
-export type Message = HeartbeatMessage | LeaveMessage;
+/** Proof of life with nothing else to say (type 4, empty payload): most ticks' datagram to a neighbour. */
+export interface BeatMessage extends Header {
+  readonly type: 'beat';
+}
+
+export type Message = HeartbeatMessage | LeaveMessage | BeatMessage;
 
 /** Why a datagram was rejected by the codec. */
 export type WireDropReason = 'malformed' | 'wrong-version' | 'unknown-key' | 'bad-mac';
@@ -129,7 +139,7 @@ function headerSize(nameBytes: number): number {
 }
 
 function payloadSize(message: Message): number {
-  if (message.type === 'leave') return 0;
+  if (message.type !== 'heartbeat') return 0;
   let n = 8 + 2 + message.ages.length * 6 + 2 + message.entries.length * 21 + 1;
   for (const b of message.blobs) n += 14 + b.data.length;
   return n;
@@ -149,7 +159,7 @@ export function encodeMessage(message: Message, key: MembershipKey): Uint8Array 
   let o = 0;
   buf.writeUInt16BE(WIRE_MAGIC, o);
   buf.writeUInt8(WIRE_VERSION, o + 2);
-  buf.writeUInt8(message.type === 'leave' ? TYPE_LEAVE : message.wantReply === true ? TYPE_PING : TYPE_HEARTBEAT, o + 3);
+  buf.writeUInt8(typeByte(message), o + 3);
   buf.writeUInt32BE(key.id, o + 4);
   buf.writeUInt32BE(message.receiver >>> 0, o + 8);
   buf.writeUInt8(name.length, o + 12);
@@ -207,7 +217,7 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
   if (version !== WIRE_VERSION) return { ok: false, reason: 'wrong-version', version };
   if (buf.length < headerSize(1) + MAC_BYTES) return drop('malformed');
   const type = buf.readUInt8(3);
-  if (type !== TYPE_HEARTBEAT && type !== TYPE_LEAVE && type !== TYPE_PING) return drop('malformed');
+  if (type !== TYPE_HEARTBEAT && type !== TYPE_LEAVE && type !== TYPE_PING && type !== TYPE_BEAT) return drop('malformed');
   const keyId = buf.readUInt32BE(4);
   const key = keys.get(keyId);
   if (key === undefined) return drop('unknown-key');
@@ -233,9 +243,9 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
   const seq = r.u64();
   const timestamp = r.u64();
   r.skip(2);
-  if (type === TYPE_LEAVE) {
+  if (type === TYPE_LEAVE || type === TYPE_BEAT) {
     if (r.failed || pSize !== 0) return drop('malformed');
-    return { ok: true, keyId, message: { type: 'leave', sender, receiver, incarnation, seq, timestamp } };
+    return { ok: true, keyId, message: { type: type === TYPE_LEAVE ? 'leave' : 'beat', sender, receiver, incarnation, seq, timestamp } };
   }
   const metaVersion = r.u64();
   const ages: AgeReport[] = [];
@@ -270,6 +280,12 @@ export function decodeMessage(data: Uint8Array, keys: ReadonlyMap<number, Member
   if (r.failed || !r.atEnd()) return drop('malformed');
   const message: HeartbeatMessage = { type: 'heartbeat', sender, receiver, incarnation, seq, timestamp, metaVersion, ages, entries, blobs };
   return { ok: true, keyId, message: type === TYPE_PING ? { ...message, wantReply: true } : message };
+}
+
+function typeByte(message: Message): number {
+  if (message.type === 'leave') return TYPE_LEAVE;
+  if (message.type === 'beat') return TYPE_BEAT;
+  return message.wantReply === true ? TYPE_PING : TYPE_HEARTBEAT;
 }
 
 function drop(reason: WireDropReason): DecodeResult {

@@ -19,6 +19,15 @@ export interface MembershipOptions {
   readonly broadcastRepeats?: number;
   /** Ring: most member entries gossiped in one datagram (default 40). */
   readonly maxEntries?: number;
+  /**
+   * Longest time between two full heartbeats (ages, entries, metadata version) to a neighbour.
+   * On the other ticks it gets a beat (wire type 4: proof of life and nothing else, built and
+   * checked by the addon without JavaScript objects) unless there is news: a change within
+   * gossipMs, a suspicion, metadata wanted, a disagreement with what it last told us.
+   * Default max(100, 10 x heartbeat); equal to heartbeatMs: every heartbeat is full (as before
+   * wire version 4).
+   */
+  readonly fullHeartbeatMs?: number;
   /** Heartbeat period. Default 10 ms (mesh with more than 16 nodes: 20 ms). */
   readonly heartbeatMs?: number;
   /** No datagram from a peer directly for this long: suspect (still counted live). Default max(50, 3 x heartbeat). */
@@ -117,6 +126,7 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
     maxConfirmations: o.maxConfirmations ?? 3,
     jitter: o.jitter ?? 0.1,
     gossipMs: o.gossipMs ?? Math.max(100, 10 * heartbeatMs),
+    fullHeartbeatMs: o.fullHeartbeatMs ?? Math.max(100, 10 * heartbeatMs),
     leaveRepeats: o.leaveRepeats ?? 3,
     leaveIntervalMs: o.leaveIntervalMs ?? 5,
     maxDatagramBytes: o.maxDatagramBytes ?? 1400,
@@ -139,6 +149,7 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
   check(r.jitter >= 0 && r.jitter < 0.5, 'jitter', 'must be in [0, 0.5)');
   check(r.topology === 'ring' || r.topology === 'mesh', 'topology', `must be 'ring' or 'mesh', got ${String(r.topology)}`);
   check(Number.isInteger(r.watchers) && r.watchers >= 2 && r.watchers % 2 === 0 && r.watchers <= 16, 'watchers', 'must be an even integer in 2..16');
+  check(r.fullHeartbeatMs >= r.heartbeatMs && r.fullHeartbeatMs <= 10_000, 'fullHeartbeatMs', `must be in heartbeatMs (${r.heartbeatMs} ms)..10000 ms, got ${r.fullHeartbeatMs}`);
   check(r.probeMs >= r.heartbeatMs, 'probeMs', `must be at least heartbeatMs (${r.heartbeatMs} ms), got ${r.probeMs}`);
   check(Number.isInteger(r.broadcastRepeats) && r.broadcastRepeats >= 1, 'broadcastRepeats', 'must be a positive integer');
   check(Number.isInteger(r.maxEntries) && r.maxEntries >= 4 && r.maxEntries <= 255, 'maxEntries', 'must be an integer in 4..255');

@@ -825,3 +825,76 @@ describe('Membership: onChange handlers that publish', () => {
     expect(c.node('node-1').membership.view().members.get('node-0')?.metadata).toEqual({ state: 2 });
   });
 });
+
+describe('Membership: beats (wire type 4) between full heartbeats', () => {
+  /** Wire type byte of each datagram `from` sends `to` while `ms` pass. */
+  function typesSent(c: SimCluster, from: string, to: string, ms: number): number[] {
+    const [a, b] = [c.node(from).address, c.node(to).address];
+    const types: number[] = [];
+    const off = c.network.sniff((f, t, d) => {
+      if (f === a && t === b) types.push(d[3]!);
+    });
+    c.advance(ms);
+    off();
+    return types;
+  }
+
+  it('idle, a neighbour gets beats and a full heartbeat every fullHeartbeatMs (mesh of 3 and ring of 8)', async () => {
+    for (const size of [3, 8]) {
+      const c = await SimCluster.start({ size, seed: 31, polled: true });
+      c.advance(1_000); // the start's news (every member changed) has been gossiped
+      const o = c.node('node-0').membership.options;
+      const neighbour = size === 3 ? 'node-1' : [...c.nodes.keys()].map((i) => `node-${i}`).find((n) => n !== 'node-0' && typesSent(c, 'node-0', n, 50).length >= 4)!;
+      const types = typesSent(c, 'node-0', neighbour, 2_000);
+      const beats = types.filter((t) => t === 4).length;
+      const full = types.filter((t) => t === 1).length;
+      // ~200 datagrams in 2 s at 10 ms: about 20 full (one per 100 ms), the rest beats.
+      expect(types.length).toBeGreaterThan((2_000 / o.heartbeatMs) * 0.85);
+      expect(full).toBeGreaterThanOrEqual(Math.floor(2_000 / (o.fullHeartbeatMs + 2 * o.heartbeatMs)));
+      expect(full).toBeLessThanOrEqual(Math.ceil(2_000 / o.fullHeartbeatMs) + 2);
+      expect(beats).toBeGreaterThan(types.length * 0.8);
+      expect(allSeeAll(c)).toBe(true);
+    }
+  });
+
+  it('fullHeartbeatMs = heartbeatMs: every heartbeat is full, as before wire version 4', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 32, polled: true, options: { fullHeartbeatMs: 10 } });
+    c.advance(500);
+    const types = typesSent(c, 'node-0', 'node-1', 500);
+    expect(types.length).toBeGreaterThan(40);
+    expect(types.filter((t) => t === 4)).toEqual([]);
+  });
+
+  it('news goes out in full heartbeats at once: a metadata change is seen by every peer within two heartbeats', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 33, polled: true, options: { fullHeartbeatMs: 1_000 } });
+    c.advance(2_000);
+    c.node('node-0').membership.setMetadata({ draining: true });
+    const types = typesSent(c, 'node-0', 'node-1', 60);
+    expect(types.slice(0, 4).every((t) => t === 1)).toBe(true);
+    for (const peer of ['node-1', 'node-2']) expect(c.node(peer).membership.view().members.get('node-0')?.metadata).toEqual({ draining: true });
+  });
+
+  it('a suspicion is answered with ages at once: one lossy link costs no death even when full heartbeats are 1 s apart', async () => {
+    // node-0 stops hearing node-2 (that link only); node-1 hears both. Without node-1's ages at
+    // every tick (its answer to node-0's "node-2: suspect"), node-0 would bury node-2 at deadMaxMs.
+    const c = await SimCluster.start({ size: 3, seed: 34, polled: true, options: { fullHeartbeatMs: 1_000 } });
+    c.advance(2_000);
+    c.network.block(c.node('node-2').address, c.node('node-0').address);
+    let deaths = 0;
+    for (let t = 0; t < 3_000; t += 5) {
+      c.advance(5);
+      if (stateAt(c, 'node-0', 'node-2') === 'dead') deaths++;
+    }
+    expect(stateAt(c, 'node-0', 'node-2')).toBe('suspect');
+    expect(deaths).toBe(0);
+    expect(c.node('node-0').membership.alive().has('node-2')).toBe(true);
+  });
+
+  it('a crash is detected as fast with beats as with full heartbeats (3 nodes, 20 seeds)', async () => {
+    const o = resolveMembershipOptions(3);
+    for (let seed = 1; seed <= 20; seed++) {
+      const { detectMs } = await simulateCrash({ size: 3, seed, polled: true, options: { fullHeartbeatMs: 1_000 } });
+      for (const ms of detectMs) expect(ms).toBeLessThanOrEqual(o.deadMs + 1.1 * o.heartbeatMs + 1);
+    }
+  });
+});

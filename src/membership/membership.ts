@@ -4,13 +4,14 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
 import { encodeSelfMetadata, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
-import type { PeerTransport } from './peer-transport.js';
+import type { BeatPath, PeerTransport } from './peer-transport.js';
 import { ReplayWindow } from './replay-window.js';
 import {
   decodeMessage,
   encodedSize,
   encodeMessage,
   type AgeReport,
+  type BeatMessage,
   type HeartbeatMessage,
   type Message,
   type MetadataBlob,
@@ -186,6 +187,8 @@ interface Member {
   watchSince: number;
   /** Ring: last time we answered it out of turn (a ping, or telling it that it is buried): rate limit. */
   repliedAt: number;
+  /** Last full heartbeat we sent it (clock ms): between them it gets beats unless there is news. */
+  fullSentAt: number;
 }
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -274,6 +277,12 @@ export class Membership {
   private probeCursor = 0;
   /** Members whose entry changed within gossipMs, oldest first (pruned lazily). */
   private recent: Member[] = [];
+  /** The transport's beat fast path, once it accepted our configuration (else beats are ordinary datagrams). */
+  private beatPath: BeatPath | undefined;
+  /** Beat fast path slots: the sender of a beat it reports (the members when it was last configured). */
+  private beatSlots: Member[] = [];
+  /** The rotation was advanced for this tick (only ticks that send a full heartbeat advance it). */
+  private rotationFresh = false;
   /** Members with a newer metadata version advertised than we hold. */
   private readonly wanting = new Set<Member>();
 
@@ -338,7 +347,9 @@ export class Membership {
   async start(): Promise<void> {
     if (this.running) return;
     this.transport.onMessage((data, from, at) => this.receive(data, from, at));
+    this.transport.beats?.onBeat((slot, keyId, incarnation, seq, at) => this.receiveBeat(slot, keyId, incarnation, seq, at));
     await this.transport.start();
+    this.configureBeats();
     this.running = true;
     this.leaving = false;
     this.startedAt = this.clock.now();
@@ -499,6 +510,7 @@ export class Membership {
     const changed = key.id !== this.key.id;
     this.key = key;
     this.keys = keys;
+    this.configureBeats();
     this.log.info({ keys: keys.size, currentChanged: changed }, 'membership secrets replaced');
   }
 
@@ -537,11 +549,11 @@ export class Membership {
     if (this.ring) {
       this.evaluateRing(now, !skipDeaths);
       if (this.aliveDirty) this.recomputeRing(now);
-      this.rotation = this.nextRotation();
+      this.rotationFresh = false;
       this.sendRing(now);
     } else {
       this.evaluate(now, !skipDeaths);
-      this.rotation = this.nextRotation();
+      this.rotationFresh = false;
       this.sendHeartbeats(now);
     }
     this.scheduleTick();
@@ -554,7 +566,7 @@ export class Membership {
       this.broadcastLeft = Math.max(this.broadcastLeft, 1);
       this.sendRing(now);
     } else {
-      this.sendHeartbeats(now);
+      this.sendHeartbeats(now, true);
     }
   }
 
@@ -686,6 +698,7 @@ export class Membership {
 
   private send(to: Member, message: Message): void {
     this.counters.sent++;
+    if (message.type === 'heartbeat') to.fullSentAt = this.clock.now();
     let data: Uint8Array;
     try {
       data = encodeMessage(message, this.key);
@@ -698,15 +711,63 @@ export class Membership {
     this.transport.send(to.address, data);
   }
 
+  /** A beat: through the transport's fast path (no JS object per datagram), else encoded here. */
+  private sendBeat(to: Member): void {
+    const h = this.header(to);
+    const path = this.beatPath;
+    if (path === undefined) {
+      this.send(to, { type: 'beat', ...h });
+      return;
+    }
+    this.counters.sent++;
+    path.sendBeat(to.address, this.key.id, h.receiver, h.incarnation, h.seq, h.timestamp);
+  }
+
+  /**
+   * Whether `r` gets a full heartbeat this tick rather than a beat: one is due (fullHeartbeatMs),
+   * or there is news for it: a change within gossipMs (ours or a member's), metadata wanted by
+   * either side, a member we suspect or `r` itself not alive here (co-watchers need our ages to
+   * confirm or refute), or something `r` last told us that we hold otherwise (so a suspicion of
+   * `r`'s is answered with our ages at our next tick, as a ping would be).
+   */
+  private needsFull(r: Member, now: number, news: boolean): boolean {
+    // Due within half a heartbeat counts as due (ticks are jittered: fullHeartbeatMs = heartbeatMs means always).
+    if (news || r.state !== 'alive' || now - r.fullSentAt + this.o.heartbeatMs / 2 >= this.o.fullHeartbeatMs) return true;
+    for (const [id, e] of r.entries) {
+      if (e.want) return true;
+      if (id === this.selfId) {
+        if (e.state !== 'alive' || e.incarnation < this.selfIncarnation) return true;
+        continue;
+      }
+      const x = this.byId.get(id);
+      if (x !== undefined && x !== r && (e.state !== x.state || e.incarnation !== x.incarnation || e.metaVersion !== x.metaVersion)) return true;
+    }
+    return false;
+  }
+
+  /** News for every receiver this tick: a recent change, metadata wanted or changed, a suspicion. */
+  private hasNews(now: number): boolean {
+    if (this.wanting.size > 0 || now - this.selfMetaChangedAt <= this.o.gossipMs) return true;
+    this.pruneRecent(now);
+    if (this.recent.length > 0) return true;
+    for (const m of this.ring ? this.fast : this.members) if (m.state === 'suspect') return true;
+    return false;
+  }
+
   private ageOf(x: Member, now: number): AgeReport {
     return { id: x.id, ageMs: x.lastDirectAt === -Infinity ? undefined : now - x.lastDirectAt };
   }
 
-  private sendHeartbeats(now: number): void {
+  private sendHeartbeats(now: number, all = false): void {
     this.flushNeeded = false;
+    const news = all || this.hasNews(now);
     // One age table for all receivers (each also learns how long ago we last heard it).
-    const ages: AgeReport[] = this.members.map((x) => this.ageOf(x, now));
-    for (const m of this.members) if (m.state !== 'left') this.send(m, this.heartbeatFor(m, now, ages));
+    let ages: AgeReport[] | undefined;
+    for (const m of this.members) {
+      if (m.state === 'left') continue;
+      if (this.needsFull(m, now, news)) this.send(m, this.heartbeatFor(m, now, (ages ??= this.members.map((x) => this.ageOf(x, now)))));
+      else this.sendBeat(m);
+    }
   }
 
   /** Ring: ages of our fast neighbours (what their other watchers need to confirm or refute a suspicion). */
@@ -747,10 +808,12 @@ export class Membership {
     };
     const broadcast = this.broadcastLeft > 0;
     if (broadcast) this.broadcastLeft--;
+    const news = broadcast || this.hasNews(now);
     const sent = new Set<Member>();
     for (const m of this.fast) {
       sent.add(m);
-      sendTo(m);
+      if (ping.has(m) || this.needsFull(m, now, news)) sendTo(m);
+      else this.sendBeat(m);
     }
     for (const m of ping) {
       if (sent.has(m)) continue;
@@ -843,6 +906,10 @@ export class Membership {
   }
 
   private heartbeatFor(r: Member, now: number, ages: readonly AgeReport[], wantReply = false): HeartbeatMessage {
+    if (!this.rotationFresh) {
+      this.rotation = this.nextRotation();
+      this.rotationFresh = true;
+    }
     const entries: ViewEntry[] = this.ring ? this.ringEntries(r, now) : [];
     if (!this.ring) for (const x of this.members) {
       const want = x.advertisedMeta > x.metaVersion;
@@ -940,14 +1007,38 @@ export class Membership {
     if (!incarnationsBounded(msg)) return this.drop('bad-incarnation', from);
     const skew = this.o.maxClockSkewMs;
     if (skew !== undefined && Math.abs(msg.timestamp - this.wallClock()) > skew) return this.drop('clock-skew', from);
+    this.accept(m, msg, decoded.keyId, from, at);
+  }
+
+  /**
+   * A beat the transport's fast path checked (structure, key, MAC, receiver, sender, source,
+   * skew: what receiveChecked checks before the replay window); the rest is as for any datagram.
+   */
+  private receiveBeat(slot: number, keyId: number, incarnation: number, seq: number, at: number): void {
+    if (!this.running) return;
+    this.counters.received++;
+    const m = this.beatSlots[slot];
+    // A slot of a member removed since the fast path was configured (it is reconfigured at once).
+    if (m === undefined || this.byId.get(m.id) !== m) return this.drop('unknown-sender', m?.address ?? '');
+    const msg: BeatMessage = { type: 'beat', sender: m.name, receiver: this.selfId, incarnation, seq, timestamp: 0 };
+    try {
+      this.accept(m, msg, keyId, undefined, at);
+    } catch (err) {
+      if (this.drops['internal-error'] % 1000 === 0) this.log.error({ err, node: m.name }, 'membership: error receiving a beat');
+      this.drop('internal-error', m.address);
+    }
+  }
+
+  /** An authenticated datagram from `m`, for us: the replay window, then its content. `from`: undefined for a fast-path beat. */
+  private accept(m: Member, msg: Message, keyId: number, from: string | undefined, at: number | undefined): void {
     const verdict = m.replay.check(msg.incarnation, msg.seq);
-    if (verdict !== 'ok') return this.drop(verdict, from);
+    if (verdict !== 'ok') return this.drop(verdict, from ?? m.address);
     m.replay.accept(msg.incarnation, msg.seq);
-    if (msg.incarnation < m.incarnation) return this.drop('too-old', from);
+    if (msg.incarnation < m.incarnation) return this.drop('too-old', from ?? m.address);
     this.counters.accepted++;
-    if (decoded.keyId === this.key.id) this.verified.current++;
+    if (keyId === this.key.id) this.verified.current++;
     else this.verified.previous++;
-    if (this.versionWarned.size > 0 && this.versionWarned.delete(from)) {
+    if (from !== undefined && this.versionWarned.size > 0 && this.versionWarned.delete(from)) {
       this.log.info({ from, node: m.name }, 'membership peer speaks our wire version again');
     }
     const now = this.clock.now();
@@ -960,7 +1051,7 @@ export class Membership {
     if (this.flushNeeded && this.running && !this.leaving) {
       if (this.ring) this.broadcastLeft = Math.max(this.broadcastLeft, this.o.broadcastRepeats);
       this.sendNow(now);
-    } else if (this.ring && msg.type === 'heartbeat' && (msg.wantReply === true || m.state === 'dead')) {
+    } else if (this.ring && msg.type !== 'leave' && ((msg.type === 'heartbeat' && msg.wantReply === true) || m.state === 'dead')) {
       // A ping is answered at once (with a polled transport: at the tick that read it); a member we buried at this incarnation is told so, to refute.
       this.replyTo(m, now);
     }
@@ -1175,6 +1266,7 @@ export class Membership {
       entries: new Map(),
       watchSince: -Infinity,
       repliedAt: -Infinity,
+      fullSentAt: -Infinity,
     };
     this.members.push(m);
     this.byName.set(m.name, m);
@@ -1218,6 +1310,27 @@ export class Membership {
     // Ring datagrams carry a bounded number of ages and entries, whatever the cluster size.
     const size = this.ring ? Math.min(this.members.length + 1, MAX_RING_AGES + this.o.maxEntries) : this.members.length + 1;
     this.receiveLimit = maxReceiveBytes(size, this.o.maxDatagramBytes);
+    this.configureBeats();
+  }
+
+  /**
+   * Tells the transport's beat fast path (if any) what to accept: our name and id, the keys, and
+   * each member's name and source host (when source addresses are checked). Called at start and
+   * on every change of peers or keys; a transport that refuses leaves beats to the JS codec.
+   */
+  private configureBeats(): void {
+    const path = this.transport.beats;
+    if (path === undefined || !this.running) return;
+    const slots = [...this.members];
+    const ok = path.configure({
+      self: this.self,
+      selfId: this.selfId,
+      keys: [...this.keys.values()],
+      senders: slots.map((m) => ({ name: m.name, host: this.o.checkSourceAddress ? sourceHost(m.address) : undefined })),
+      maxClockSkewMs: this.o.maxClockSkewMs,
+    });
+    this.beatPath = ok ? path : undefined;
+    this.beatSlots = ok ? slots : [];
   }
 
   // ---- state ----

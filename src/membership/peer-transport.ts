@@ -1,3 +1,35 @@
+import type { MembershipKey } from './membership-key.js';
+
+/** What a beat fast path accepts beats from (BeatPath.configure). */
+export interface BeatPathConfig {
+  /** Our node name: beats carry it, and one claiming it is refused (reflected). */
+  readonly self: string;
+  /** Our member id: a beat for another receiver is refused. */
+  readonly selfId: number;
+  /** Every key we verify with; beats we send use the one named in `sendBeat`. */
+  readonly keys: readonly MembershipKey[];
+  /** Slot = index: `onBeat` names the sender by it. `host`: the only source IP its beats may come from (undefined: any). */
+  readonly senders: readonly { readonly name: string; readonly host: string | undefined }[];
+  readonly maxClockSkewMs: number | undefined;
+}
+
+/**
+ * Optional fast path for beats (wire type 4, a heartbeat with nothing to say): the transport
+ * builds them and recognises valid ones without creating a JavaScript object per datagram
+ * (PolledUdpTransport with the addon's DatagramSocket). It checks exactly what decodeMessage
+ * and the membership's stateless checks would (structure, key, MAC, receiver, sender, source,
+ * clock skew); a datagram that fails any check goes to `onMessage` as usual, so the membership
+ * names the reason. The membership keeps the stateful checks (replay window, incarnation).
+ */
+export interface BeatPath {
+  /** Applies at once; false: the fast path cannot run (the membership then sends and reads beats as ordinary datagrams). */
+  configure(c: BeatPathConfig): boolean;
+  /** Sends one beat; never throws (a failed send is a lost datagram). */
+  sendBeat(address: string, keyId: number, receiver: number, incarnation: number, seq: number, timestamp: number): void;
+  /** Called from poll() for each accepted beat, before the ordinary datagrams of the same poll; `at` as in onMessage. */
+  onBeat(handler: (slot: number, keyId: number, incarnation: number, seq: number, at: number) => void): void;
+}
+
 /**
  * Port: datagrams between membership peers. Addresses are opaque strings to the core
  * ('host:port' or '[v6]:port' for UDP). Delivery is best effort: datagrams may be lost,
@@ -26,4 +58,6 @@ export interface PeerTransport {
    * its arrival time. Datagrams then cost no wakeup of their own (docs/membership.md#cost).
    */
   poll?(): void;
+  /** Present when the transport can build and check beats natively (see BeatPath). */
+  readonly beats?: BeatPath;
 }

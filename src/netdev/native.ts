@@ -61,6 +61,32 @@ export interface NativeNetlinkSocket extends PolledSocket {
 }
 
 /**
+ * The beat fast path's configuration (DatagramSocket.setBeats): what the addon needs to build
+ * beats (wire version 4, type 4: src/membership/wire.ts) and to accept incoming ones without
+ * JavaScript. A beat is accepted when wire.ts decodeMessage would decode it as a beat with one
+ * of `keys` and membership's receive checks pass: receiver id `selfId`, sender not `self`, a
+ * known sender, from its host, incarnation <= 2^48, timestamp within maxClockSkewMs.
+ */
+export interface NativeBeatConfig {
+  /** Our node name, UTF-8, 1..255 bytes: the sender of the beats we send; beats naming it are refused (reflected). */
+  readonly self: Uint8Array;
+  /** Our member id (u32): the receiver id an incoming beat must carry. */
+  readonly selfId: number;
+  /** Keys to verify with (one HMAC context each) and to send with; the first of equal ids wins. */
+  readonly keys: readonly { readonly id: number; readonly secret: Uint8Array }[];
+  /** Known senders; a record's slot is the index here (the first of equal names wins). host: the IP literal (zone allowed, ignored) its beats must come from; an IPv4-mapped IPv6 address equals its IPv4 address; null: any source. */
+  readonly senders: readonly { readonly name: Uint8Array; readonly host: string | null }[];
+  /** Most |timestamp - our wall clock| (ms) accepted; null: no check. */
+  readonly maxClockSkewMs: number | null;
+  /**
+   * Where receive() writes accepted beats: records[0] = count, record i at
+   * records[1+5i .. 5+5i] = [slot, keyId, incarnation, seq, ageUs]; capacity floor((length-1)/5).
+   * Kept referenced by the socket until the next setBeats.
+   */
+  readonly records: Float64Array;
+}
+
+/**
  * A non-blocking UDP socket nothing watches (no event-loop wakeup per datagram): its owner reads
  * it when it chooses, e.g. once per membership tick. IPv6 sockets are dual-stack.
  */
@@ -74,12 +100,24 @@ export interface NativeDatagramSocket {
    * is how long before this call datagram i arrived (the kernel's SO_TIMESTAMPNS receive time,
    * in µs; 0 for one that arrived during the call).
    * `error` is a receive error other than "nothing queued" (the datagrams before it are kept).
+   * With setBeats configured: records[0] is set to 0 first; each acceptable beat (while records
+   * has room) becomes a record instead of an entry here (null when only beats came); `max` counts
+   * every datagram read.
    */
   receive(max: number): { data: Buffer[]; hosts: string[]; ports: number[]; agesUs: number[]; error?: NativeErrnoError } | null;
   /** The sockaddr `send` takes for an IP literal (IPv4-mapped for an IPv4 peer of an IPv6 socket); throws TypeError otherwise. */
   target(host: string, port: number): Buffer;
   /** Sends one datagram without blocking: 0, or the errno of a failed send (the datagram is lost). */
   send(target: Uint8Array, data: Uint8Array): number;
+  /** Turns the beat fast path on (replacing any earlier config whole) or off (null). TypeError/RangeError on a bad config or host; Error when OpenSSL makes no HMAC context. Absent from an addon built before it. */
+  setBeats?(config: NativeBeatConfig | null): void;
+  /**
+   * Builds and sends one beat (self from the config, MAC with key `keyId`) to `target` (from
+   * target()), without blocking and without a JS object: 0, or an errno (EINVAL: not configured
+   * or unknown keyId; EIO: the HMAC failed; else the failed send's). RangeError on ids that are
+   * not u32 or u64s that are not safe integers >= 0. Absent from an addon built before it.
+   */
+  sendBeat?(target: Uint8Array, keyId: number, receiverId: number, incarnation: number, seq: number, timestampMs: number): number;
   /** Closes the fd. Idempotent; garbage collection does it too. */
   close(): void;
 }

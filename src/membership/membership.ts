@@ -191,7 +191,7 @@ interface Member {
   fullSentAt: number;
 }
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** 32-bit member id carried in age tables and entries: the first 4 bytes of sha256(name). */
 export function memberId(name: string): number {
@@ -349,8 +349,8 @@ export class Membership {
     this.transport.onMessage((data, from, at) => this.receive(data, from, at));
     this.transport.beats?.onBeat((slot, keyId, incarnation, seq, at) => this.receiveBeat(slot, keyId, incarnation, seq, at));
     await this.transport.start();
-    this.configureBeats();
     this.running = true;
+    this.configureBeats();
     this.leaving = false;
     this.startedAt = this.clock.now();
     for (const m of this.members) m.lastEvidenceAt = Math.max(m.lastEvidenceAt, this.startedAt);

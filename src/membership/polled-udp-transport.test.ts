@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../clock/system-clock.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import type { NativeAddon } from '../netdev/native.js';
+import { silentLogger } from '../observability/logger.js';
+import { Membership } from './membership.js';
 import { PolledUdpTransport } from './polled-udp-transport.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -150,5 +152,40 @@ describe('PolledUdpTransport arrival times', () => {
     t.poll();
     expect(at).toEqual([1006, 1010]); // the second one is dated at the previous poll, not an hour back
     await t.stop();
+  });
+
+  it('carries the membership\'s beats as numbers: most of what a member accepts never becomes a JS datagram, and nothing is dropped', async () => {
+    const names = ['node-a', 'node-b', 'node-c'];
+    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock }));
+    for (const t of transports) await t.start();
+    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
+    const counts = transports.map(() => ({ beats: 0, datagrams: 0 }));
+    transports.forEach((t, i) => {
+      const onBeat = t.beats.onBeat.bind(t.beats);
+      t.beats.onBeat = (h) => onBeat((...a) => (counts[i]!.beats++, h(...a)));
+      const onMessage = t.onMessage.bind(t);
+      t.onMessage = (h) => onMessage((...a) => (counts[i]!.datagrams++, h(...a)));
+    });
+    const members = names.map(
+      (self, i) => new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
+    );
+    try {
+      for (const m of members) await m.start();
+      await sleep(1_000);
+      for (const c of counts) c.beats = c.datagrams = 0;
+      const before = members.map((m) => m.stats());
+      await sleep(1_000);
+      members.forEach((m, i) => {
+        const s = m.stats();
+        expect(m.alive().size).toBe(3);
+        // About 200 a second from 2 peers at 10 ms, one in ten full (fullHeartbeatMs 100).
+        expect(counts[i]!.beats).toBeGreaterThan(100);
+        expect(counts[i]!.beats).toBeGreaterThan(4 * counts[i]!.datagrams);
+        expect(s.accepted - before[i]!.accepted).toBe(counts[i]!.beats + counts[i]!.datagrams);
+        expect(Object.values(s.drops).reduce((a, b) => a + b, 0)).toBe(0);
+      });
+    } finally {
+      for (const m of members) await m.stop();
+    }
   });
 });

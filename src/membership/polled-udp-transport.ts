@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { formatHostPort, type HostPort, parseHostPort } from '../ip/host-port.js';
 import { loadNative, type NativeAddon, type NativeDatagramSocket } from '../netdev/native.js';
 import type { Logger } from '../observability/logger.js';
-import type { PeerTransport } from './peer-transport.js';
+import type { BeatPath, BeatPathConfig, PeerTransport } from './peer-transport.js';
 import { PeerTargets, SourceTexts } from './udp-addresses.js';
 
 export interface PolledUdpTransportOptions {
@@ -17,7 +17,13 @@ export interface PolledUdpTransportOptions {
   readonly receiveBufferBytes?: number;
   /** The addon (tests); default loadNative(). */
   readonly native?: NativeAddon;
+  /** Most beats one poll() reports as numbers (default 1024); more come through onMessage, as ordinary datagrams. */
+  readonly maxBeatsPerPoll?: number;
 }
+
+const utf8 = new TextEncoder();
+/** Numbers per beat record in the addon's output (slot, key id, incarnation, seq, age in µs). */
+const RECORD = 5;
 
 /**
  * PeerTransport over UDP that nothing watches: the membership reads it once per heartbeat tick
@@ -31,6 +37,9 @@ export interface PolledUdpTransportOptions {
 export class PolledUdpTransport implements PeerTransport {
   private socket: NativeDatagramSocket | undefined;
   private handler: ((data: Uint8Array, from: string, at?: number) => void) | undefined;
+  private beatHandler: ((slot: number, keyId: number, incarnation: number, seq: number, at: number) => void) | undefined;
+  /** The addon's beat records, while its fast path is configured. */
+  private records: Float64Array | undefined;
   private readonly bind: HostPort;
   private readonly log: Logger | undefined;
   private readonly targets: PeerTargets<Buffer>;
@@ -70,7 +79,51 @@ export class PolledUdpTransport implements PeerTransport {
   stop(): Promise<void> {
     this.socket?.close();
     this.socket = undefined;
+    this.records = undefined;
     return Promise.resolve();
+  }
+
+  /**
+   * The addon's beat fast path (DatagramSocket.setBeats/sendBeat), when the socket has it: beats
+   * are built, sent, recognised and reported without a JavaScript object per datagram.
+   */
+  readonly beats: BeatPath = {
+    configure: (c) => this.configureBeats(c),
+    sendBeat: (address, keyId, receiver, incarnation, seq, timestamp) => {
+      const socket = this.socket;
+      if (socket?.sendBeat === undefined) return;
+      const to = this.targets.get(address);
+      if (to === null) return;
+      const errno = socket.sendBeat(to, keyId, receiver, incarnation, seq, timestamp);
+      if (errno !== 0) this.rateLimited('send', errno, address);
+    },
+    onBeat: (handler) => {
+      this.beatHandler = handler;
+    },
+  };
+
+  private configureBeats(c: BeatPathConfig): boolean {
+    const socket = this.socket;
+    if (socket?.setBeats === undefined || socket.sendBeat === undefined) return false;
+    const records = this.records ?? new Float64Array(1 + RECORD * (this.o.maxBeatsPerPoll ?? 1024));
+    try {
+      socket.setBeats({
+        self: utf8.encode(c.self),
+        selfId: c.selfId,
+        keys: c.keys.map((k) => ({ id: k.id, secret: k.secret })),
+        senders: c.senders.map((x) => ({ name: utf8.encode(x.name), host: x.host ?? null })),
+        maxClockSkewMs: c.maxClockSkewMs ?? null,
+        records,
+      });
+    } catch (err) {
+      // A peer host the addon cannot parse, or OpenSSL without HMAC: beats go through the JS codec.
+      this.log?.warn({ err }, 'membership beat fast path unavailable; beats are handled in JavaScript');
+      socket.setBeats(null);
+      this.records = undefined;
+      return false;
+    }
+    this.records = records;
+    return true;
   }
 
   send(address: string, data: Uint8Array): void {
@@ -94,16 +147,19 @@ export class PolledUdpTransport implements PeerTransport {
     // read begins, so a long read (a flood) dates nothing fresher than it arrived.
     const now = this.o.clock.now();
     const got = socket.receive(this.maxPerPoll);
-    if (got === null) {
-      this.lastPollAt = now;
-      return;
-    }
-    if (got.error !== undefined) this.rateLimited('receive', got.error.errno, undefined);
     // Ages come from the wall clock (the kernel stamps CLOCK_REALTIME): a clock stepped forward
     // between arrival and this read would date a datagram hours back. Nothing read now arrived
     // before the previous poll began (unless that poll hit maxPerPoll: then it only looks newer).
     const maxAgeMs = Math.max(0, now - this.lastPollAt);
     this.lastPollAt = now;
+    const records = this.records;
+    const beats = records === undefined ? 0 : records[0]!;
+    for (let i = 0, o = 1; i < beats; i++, o += RECORD) {
+      if (this.socket === undefined) return;
+      this.beatHandler?.(records![o]!, records![o + 1]!, records![o + 2]!, records![o + 3]!, now - Math.min(records![o + 4]! / 1000, maxAgeMs));
+    }
+    if (got === null) return;
+    if (got.error !== undefined) this.rateLimited('receive', got.error.errno, undefined);
     for (let i = 0; i < got.data.length; i++) {
       // The handler may stop the transport (a leave); what is left of the batch is dropped then.
       if (this.socket === undefined) return;

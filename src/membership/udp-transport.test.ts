@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../clock/system-clock.js';
 import { silentLogger } from '../observability/logger.js';
+import { loadNative, type NativeAddon } from '../netdev/native.js';
 import { Membership } from './membership.js';
 import { describePeerTransportCompliance } from '../../test/compliance/peer-transport.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -23,7 +24,17 @@ type Made = PeerTransport & { address(): string };
 const KINDS: [string, (bind: string) => Made][] = [
   ['UdpTransport (node:dgram)', (bind) => new UdpTransport({ bind })],
   ['PolledUdpTransport (native, read per tick)', (bind) => new PolledUdpTransport({ bind, clock: systemClock })],
+  ['PolledUdpTransport without the beat fast path (an addon built before it)', (bind) => new PolledUdpTransport({ bind, clock: systemClock, native: addonWithoutBeats() })],
 ];
+
+/** The addon as built before the beat fast path: its DatagramSocket has no setBeats/sendBeat. */
+function addonWithoutBeats(): NativeAddon {
+  const real = loadNative();
+  class Old extends real.DatagramSocket {}
+  Object.defineProperty(Old.prototype, 'setBeats', { value: undefined });
+  Object.defineProperty(Old.prototype, 'sendBeat', { value: undefined });
+  return { ...real, DatagramSocket: Old } as NativeAddon;
+}
 
 for (const [kind, make] of KINDS) {
   describePeerTransportCompliance(`${kind} on 127.0.0.1`, async () => {

@@ -137,6 +137,11 @@ describe('membership wire format', () => {
     expect(decodeMessage(hb, KEYS)).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('keeps a leading byte order mark in a sender name (a node "\uFEFFalpha" is not node "alpha")', () => {
+    const m: Message = { type: 'beat', sender: '\uFEFFalpha', receiver: 7, incarnation: 5, seq: 9, timestamp: 1 };
+    expect(decodeMessage(encodeMessage(m, KEY), KEYS)).toEqual({ ok: true, keyId: KEY.id, message: m });
+  });
+
   it('carries "reply at once" as type 3 under the MAC, and only when asked', () => {
     const m: Message = { type: 'heartbeat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1, metaVersion: 0, ages: [], entries: [], blobs: [] };
     const ping = encodeMessage({ ...m, wantReply: true }, KEY);

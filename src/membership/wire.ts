@@ -112,7 +112,7 @@ export type DecodeResult =
   | { readonly ok: false; readonly reason: WireDropReason; readonly version?: number };
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // Sender names repeat in every datagram; encoding them once saves a measurable share of the
 // per-datagram cost. Bounded: a process only ever encodes its own name (and tests a few more).

@@ -40,6 +40,8 @@ const Membership = Type.Object(
     heartbeatMs: Type.Optional(Type.Integer({ minimum: 1 })),
     suspectMs: Type.Optional(Type.Integer({ minimum: 1 })),
     deadMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Longest gap between full heartbeats to a neighbour; beats in between (docs/membership.md#beats). */
+    fullHeartbeatMs: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Main event loop silent this long: the membership worker holds heartbeats back (docs/membership.md#worker-thread). */
     mainLoopTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
   },

@@ -33,7 +33,7 @@ function addonWithoutBeats(): NativeAddon {
   class Old extends real.DatagramSocket {}
   Object.defineProperty(Old.prototype, 'setBeats', { value: undefined });
   Object.defineProperty(Old.prototype, 'sendBeat', { value: undefined });
-  return { ...real, DatagramSocket: Old } as NativeAddon;
+  return { ...real, DatagramSocket: Old };
 }
 
 for (const [kind, make] of KINDS) {

@@ -48,4 +48,27 @@ describe('MainLoopGate', () => {
     expect(s.changes[0]![1]).toBeGreaterThan(2000);
     expect(s.changes[1]![1]).toBeGreaterThanOrEqual(3000);
   });
+
+  it('gates the beat fast path too: a hung main loop stops the beats, not only the full heartbeats', () => {
+    const clock = new VirtualClock(0);
+    const gate = new MainLoopGate({ clock, beat: () => 0, timeoutMs: 2000, onChange: () => undefined });
+    const beats: number[] = [];
+    const inner: PeerTransport = {
+      start: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
+      send: () => undefined,
+      onMessage: () => undefined,
+      beats: { configure: () => true, onBeat: () => undefined, sendBeat: (_a, _k, _r, _i, seq) => void beats.push(seq) },
+    };
+    const transport = new GatedTransport(inner, gate);
+    expect(transport.beats?.configure({ self: 'a', selfId: 1, keys: [], senders: [], maxClockSkewMs: undefined })).toBe(true);
+    for (let seq = 1; seq <= 300; seq++) {
+      clock.advance(10);
+      transport.beats?.sendBeat('peer:1', 1, 2, 3, seq, 0);
+    }
+    expect(beats.length).toBeGreaterThan(150);
+    expect(beats.length).toBeLessThan(300);
+    expect(gate.held).toBe(300 - beats.length);
+    expect(new GatedTransport({ ...inner, beats: undefined }, gate).beats).toBeUndefined();
+  });
 });

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import type { PeerTransport } from './peer-transport.js';
+import type { BeatPath, PeerTransport } from './peer-transport.js';
 
 export interface MainLoopGateOptions {
   readonly clock: Clock;
@@ -62,10 +62,26 @@ export class MainLoopGate {
 
 /** A PeerTransport whose sends are dropped (counted) while the gate is closed; receiving goes on. */
 export class GatedTransport implements PeerTransport {
+  /** The inner transport's beat fast path, its sends gated the same way. */
+  readonly beats: BeatPath | undefined;
+
   constructor(
     private readonly inner: PeerTransport,
     private readonly gate: MainLoopGate,
-  ) {}
+  ) {
+    const b = inner.beats;
+    this.beats =
+      b === undefined
+        ? undefined
+        : {
+            configure: (c) => b.configure(c),
+            onBeat: (handler) => b.onBeat(handler),
+            sendBeat: (address, keyId, receiver, incarnation, seq, timestamp) => {
+              if (this.gate.open()) b.sendBeat(address, keyId, receiver, incarnation, seq, timestamp);
+              else this.gate.held++;
+            },
+          };
+  }
 
   start(): Promise<void> {
     return this.inner.start();

@@ -128,6 +128,11 @@ export interface MembershipStats {
   readonly sendErrors: number;
   /** Worker-thread membership only: times the main event loop hung past mainLoopTimeoutMs (heartbeats held back). */
   readonly mainLoopHangs?: number;
+  /**
+   * Beats (wire type 4) sent and accepted, included in `sent` and `accepted`; `native`: the
+   * transport's fast path builds and checks them (else the JS codec does).
+   */
+  readonly beats?: { readonly sent: number; readonly accepted: number; readonly native: boolean };
 }
 
 export interface MembershipComponents {
@@ -299,6 +304,7 @@ export class Membership {
     badMetadata: 0,
     sendErrors: 0,
   };
+  private readonly beatCounters = { sent: 0, accepted: 0 };
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   private readonly verified = { current: 0, previous: 0 };
 
@@ -515,7 +521,13 @@ export class Membership {
   }
 
   stats(): MembershipStats {
-    return { ...this.counters, incarnation: this.selfIncarnation, drops: { ...this.drops }, verified: { ...this.verified } };
+    return {
+      ...this.counters,
+      incarnation: this.selfIncarnation,
+      drops: { ...this.drops },
+      verified: { ...this.verified },
+      beats: { sent: this.beatCounters.sent, accepted: this.beatCounters.accepted, native: this.beatPath !== undefined },
+    };
   }
 
   // ---- time ----
@@ -713,6 +725,7 @@ export class Membership {
 
   /** A beat: through the transport's fast path (no JS object per datagram), else encoded here. */
   private sendBeat(to: Member): void {
+    this.beatCounters.sent++;
     const h = this.header(to);
     const path = this.beatPath;
     if (path === undefined) {
@@ -1036,6 +1049,7 @@ export class Membership {
     m.replay.accept(msg.incarnation, msg.seq);
     if (msg.incarnation < m.incarnation) return this.drop('too-old', from ?? m.address);
     this.counters.accepted++;
+    if (msg.type === 'beat') this.beatCounters.accepted++;
     if (keyId === this.key.id) this.verified.current++;
     else this.verified.previous++;
     if (from !== undefined && this.versionWarned.size > 0 && this.versionWarned.delete(from)) {

@@ -90,6 +90,9 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
       expect(n.alive().size).toBe(3);
       expect(n.stats().deaths).toBe(deaths[i]);
       expect(n.mainLoopStats().hangs).toBe(0);
+      // Beats go through the addon's fast path on the worker (through the main-loop gate).
+      expect(n.stats().beats).toMatchObject({ native: true });
+      expect(n.stats().beats!.accepted).toBeGreaterThan(50);
     }
     // The membership threads carry their own OS name (top -H tells their CPU from the main thread's).
     const names = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
@@ -146,5 +149,9 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
     }
     await until(() => nodes.every((n) => n.alive().size === 2 && n.stats().accepted > 5), 10_000);
     expect(lines.filter((l) => l.includes('node:dgram socket'))).toHaveLength(2);
+    // Beats still flow, through the JS codec.
+    await sleep(1100);
+    for (const n of nodes) expect(n.stats().beats).toMatchObject({ native: false });
+    for (const n of nodes) expect(n.stats().beats!.accepted).toBeGreaterThan(20);
   });
 });

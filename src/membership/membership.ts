@@ -184,6 +184,11 @@ interface Member {
   readonly replay: ReplayWindow;
   /** Last sequence number we sent it in this incarnation (each receiver has its own window). */
   sentSeq: number;
+  /** Beats are numbered on their own (per sender, receiver and incarnation, from 1): the last we sent it. */
+  beatSentSeq: number;
+  /** The newest beat accepted from it: its incarnation (-1: none yet) and sequence number. Beats need no window: an older one is dropped. */
+  beatInc: number;
+  beatSeq: number;
   /** Its latest age table (subject id -> ms, Infinity: never heard) and entries (subject id -> entry), and when they arrived. */
   readonly ages: Map<number, number>;
   agesAt: number;
@@ -240,8 +245,9 @@ export class Membership {
   private readonly refuteHandlers = new Set<(state: MemberState) => void>();
   /** Highest sequence number sent to anyone in this incarnation: where a (re)added peer's numbering starts. */
   private seqHigh = 0;
+  private beatSeqHigh = 0;
   /** Replay windows of peers setPeers removed, by name (bounded): a peer removed and added back keeps its window. */
-  private readonly retiredWindows = new Map<string, ReplayWindow>();
+  private readonly retiredWindows = new Map<string, { readonly replay: ReplayWindow; readonly beatInc: number; readonly beatSeq: number }>();
   /** Source addresses we warned about for another wire version, until they speak ours again. */
   private readonly versionWarned = new Set<string>();
 
@@ -702,9 +708,11 @@ export class Membership {
 
   // ---- sending ----
 
-  private header(to: Member): { sender: string; receiver: number; incarnation: number; seq: number; timestamp: number } {
-    const seq = ++to.sentSeq;
-    if (seq > this.seqHigh) this.seqHigh = seq;
+  private header(to: Member, beat = false): { sender: string; receiver: number; incarnation: number; seq: number; timestamp: number } {
+    const seq = beat ? ++to.beatSentSeq : ++to.sentSeq;
+    if (beat) {
+      if (seq > this.beatSeqHigh) this.beatSeqHigh = seq;
+    } else if (seq > this.seqHigh) this.seqHigh = seq;
     return { sender: this.self, receiver: to.id, incarnation: this.selfIncarnation, seq, timestamp: Math.floor(this.wallClock()) };
   }
 
@@ -726,7 +734,7 @@ export class Membership {
   /** A beat: through the transport's fast path (no JS object per datagram), else encoded here. */
   private sendBeat(to: Member): void {
     this.beatCounters.sent++;
-    const h = this.header(to);
+    const h = this.header(to, true);
     const path = this.beatPath;
     if (path === undefined) {
       this.send(to, { type: 'beat', ...h });
@@ -1044,10 +1052,18 @@ export class Membership {
 
   /** An authenticated datagram from `m`, for us: the replay window, then its content. `from`: undefined for a fast-path beat. */
   private accept(m: Member, msg: Message, keyId: number, from: string | undefined, at: number | undefined): void {
-    const verdict = m.replay.check(msg.incarnation, msg.seq);
-    if (verdict !== 'ok') return this.drop(verdict, from ?? m.address);
-    m.replay.accept(msg.incarnation, msg.seq);
-    if (msg.incarnation < m.incarnation) return this.drop('too-old', from ?? m.address);
+    if (msg.type === 'beat') {
+      // Beats have their own numbers and only ever count forward: a replayed or reordered one is dropped.
+      if (msg.incarnation < m.incarnation) return this.drop('too-old', from ?? m.address);
+      if (msg.incarnation === m.beatInc && msg.seq <= m.beatSeq) return this.drop(msg.seq === m.beatSeq ? 'replay' : 'too-old', from ?? m.address);
+      m.beatInc = msg.incarnation;
+      m.beatSeq = msg.seq;
+    } else {
+      const verdict = m.replay.check(msg.incarnation, msg.seq);
+      if (verdict !== 'ok') return this.drop(verdict, from ?? m.address);
+      m.replay.accept(msg.incarnation, msg.seq);
+      if (msg.incarnation < m.incarnation) return this.drop('too-old', from ?? m.address);
+    }
     this.counters.accepted++;
     if (msg.type === 'beat') this.beatCounters.accepted++;
     if (keyId === this.key.id) this.verified.current++;
@@ -1158,8 +1174,8 @@ export class Membership {
       if (e.incarnation > this.selfIncarnation || (e.incarnation === this.selfIncarnation && down)) {
         // Bounded (MAX_INCARNATION): at the bound we stay there rather than leave the safe range.
         this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
-        for (const x of this.members) x.sentSeq = 0;
-        this.seqHigh = 0;
+        for (const x of this.members) x.sentSeq = x.beatSentSeq = 0;
+        this.seqHigh = this.beatSeqHigh = 0;
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
@@ -1272,9 +1288,12 @@ export class Membership {
       metaVersion: 0,
       metaIncarnation: 0,
       advertisedMeta: 0,
-      replay: retired ?? new ReplayWindow(this.o.replayWindow),
+      replay: retired?.replay ?? new ReplayWindow(this.o.replayWindow),
       // Above anything we sent it before a removal (its window for us may still be open).
       sentSeq: this.seqHigh,
+      beatSentSeq: this.beatSeqHigh,
+      beatInc: retired?.beatInc ?? -1,
+      beatSeq: retired?.beatSeq ?? 0,
       ages: new Map(),
       agesAt: -Infinity,
       entries: new Map(),
@@ -1300,7 +1319,7 @@ export class Membership {
       const oldest = this.retiredWindows.keys().next();
       if (oldest.done !== true) this.retiredWindows.delete(oldest.value);
     }
-    this.retiredWindows.set(m.name, m.replay);
+    this.retiredWindows.set(m.name, { replay: m.replay, beatInc: m.beatInc, beatSeq: m.beatSeq });
     this.log.info({ node: m.name, state: m.state }, 'member removed');
   }
 

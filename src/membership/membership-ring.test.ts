@@ -74,11 +74,11 @@ describe('Membership ring topology: cost', () => {
 });
 
 describe('Membership ring topology: detection and agreement', () => {
-  it('a crash is seen by the nodes that take over its VIPs in <= 200 ms (p50 <= 100), and by everyone within 500 ms (24 nodes, 10 seeds)', async () => {
+  it.each([false, true])('a crash is seen by the nodes that take over its VIPs in <= 200 ms (p50 <= 100), and by everyone within 500 ms (24 nodes, 10 seeds, beat engine %s)', async (engine) => {
     const all: number[] = [];
     for (let seed = 1; seed <= 10; seed++) {
-      // Polled: each node reads its datagrams at its tick, as the membership worker does.
-      const c = await SimCluster.start({ size: 24, seed, polled: true });
+      // Polled: each node reads its datagrams at its tick, as the membership worker does (or the beat engine, at each period).
+      const c = await SimCluster.start({ size: 24, seed, polled: true, engine });
       c.advance(500 + c.randomPhase(50));
       const victim = c.nodes[seed % 24]!;
       const names = c.nodes.map((n) => n.name);
@@ -113,9 +113,9 @@ describe('Membership ring topology: detection and agreement', () => {
     expect(all[Math.floor(all.length / 2)]).toBeLessThanOrEqual(100);
   });
 
-  it('no false death at 20 % loss on every link for 10 s (24 nodes, 2 seeds)', async () => {
+  it.each([false, true])('no false death at 20 percent loss on every link for 10 s (24 nodes, 2 seeds, beat engine %s)', async (engine) => {
     for (const seed of [1, 2]) {
-      const c = await SimCluster.start({ size: 24, seed, polled: true });
+      const c = await SimCluster.start({ size: 24, seed, polled: true, engine });
       c.advance(500);
       let changes = 0;
       for (const n of c.nodes) n.membership.onChange(() => changes++);
@@ -138,8 +138,8 @@ describe('Membership ring topology: detection and agreement', () => {
     expect(until(c, () => agree(c, live), 500)).toBeLessThanOrEqual(500);
   });
 
-  it('a node its neighbours cannot hear is buried, refutes with a new incarnation, and is alive everywhere once heard', async () => {
-    const c = await SimCluster.start({ size: 12, seed: 5 });
+  it.each([false, true])('a node its neighbours cannot hear is buried, refutes with a new incarnation, and is alive everywhere once heard (beat engine %s)', async (engine) => {
+    const c = await SimCluster.start({ size: 12, seed: 5, engine });
     c.advance(500);
     const x = c.nodes[4]!;
     const inc = x.membership.incarnation;
@@ -150,7 +150,9 @@ describe('Membership ring topology: detection and agreement', () => {
     expect(x.membership.stats().refutations).toBeGreaterThan(0);
     expect(x.membership.incarnation).toBeGreaterThan(inc);
     const others = c.nodes.filter((n) => n !== x && !watchers.includes(n));
-    expect(others.every((n) => n.membership.alive().has(x.name))).toBe(true); // they heard the refutation
+    // They heard the refutation. While the watchers still cannot hear x they bury it again every
+    // ~100 ms and x refutes again, so at any instant some may be in that few-ms window: allow it.
+    expect(until(c, () => others.every((n) => n.membership.alive().has(x.name)), 30)).toBeLessThanOrEqual(30);
     for (const w of watchers) c.network.unblock(x.address, w.address);
     const all = new Set(c.nodes.map((n) => n.name));
     expect(until(c, () => agree(c, all), 100)).toBeLessThanOrEqual(100);
@@ -165,8 +167,8 @@ describe('Membership ring topology: detection and agreement', () => {
     expect(took).toBeLessThanOrEqual(200);
   });
 
-  it('under churn (a crash and a restart every second) cost stays bounded and views converge', async () => {
-    const c = await SimCluster.start({ size: 16, seed: 11 });
+  it.each([false, true])('under churn (a crash and a restart every second) cost stays bounded and views converge (beat engine %s)', async (engine) => {
+    const c = await SimCluster.start({ size: 16, seed: 11, engine });
     c.advance(500);
     const down = new Set<string>();
     const before = c.nodes.map((n) => n.membership.stats());

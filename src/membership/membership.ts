@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
 import { encodeSelfMetadata, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
-import type { BeatPath, PeerTransport } from './peer-transport.js';
+import type { BeatEngine, BeatPath, PeerTransport } from './peer-transport.js';
 import { ReplayWindow } from './replay-window.js';
 import {
   decodeMessage,
@@ -122,6 +122,8 @@ export interface MembershipStats {
   readonly refutations: number;
   /** Heartbeat ticks that ran late (event loop stall): deaths were not declared on those ticks. */
   readonly stalls: number;
+  /** Ticks run (timer or engine wakeup): about 1000 / heartbeatMs a second, 10-30 with the beat engine. */
+  readonly ticks?: number;
   /** Metadata blobs that authenticated but did not parse. */
   readonly badMetadata: number;
   /** Datagrams that could not be encoded (a bug; logged at error): counted as sent but lost. */
@@ -132,7 +134,7 @@ export interface MembershipStats {
    * Beats (wire type 4) sent and accepted, included in `sent` and `accepted`; `native`: the
    * transport's fast path builds and checks them (else the JS codec does).
    */
-  readonly beats?: { readonly sent: number; readonly accepted: number; readonly native: boolean };
+  readonly beats?: { readonly sent: number; readonly accepted: number; readonly native: boolean; readonly engine: boolean };
 }
 
 export interface MembershipComponents {
@@ -294,6 +296,15 @@ export class Membership {
   private beatSlots: Member[] = [];
   /** The rotation was advanced for this tick (only ticks that send a full heartbeat advance it). */
   private rotationFresh = false;
+  /**
+   * The beat engine, while it runs (BeatEngine: beats, the socket and silences on a native
+   * thread): our ticks are then fullHeartbeatMs apart unless something is going on.
+   */
+  private engine: BeatEngine | undefined;
+  /** Something the engine was told has changed (targets, watched members, incarnations, keys). */
+  private engineDirty = true;
+  /** The engine this instance last ran (for its counts after a stop). */
+  private engineSeen: BeatEngine | undefined;
   /** Members with a newer metadata version advertised than we hold. */
   private readonly wanting = new Set<Member>();
 
@@ -307,6 +318,7 @@ export class Membership {
     leaves: 0,
     refutations: 0,
     stalls: 0,
+    ticks: 0,
     badMetadata: 0,
     sendErrors: 0,
   };
@@ -363,6 +375,7 @@ export class Membership {
     await this.transport.start();
     this.running = true;
     this.configureBeats();
+    this.startEngine();
     this.leaving = false;
     this.startedAt = this.clock.now();
     for (const m of this.members) m.lastEvidenceAt = Math.max(m.lastEvidenceAt, this.startedAt);
@@ -380,6 +393,7 @@ export class Membership {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopEngine();
     this.tickTimer?.cancel();
     this.tickTimer = undefined;
     this.broadcastTimer?.cancel();
@@ -397,6 +411,7 @@ export class Membership {
   async leave(): Promise<void> {
     if (!this.running) return;
     this.leaving = true;
+    this.stopEngine();
     this.tickTimer?.cancel();
     this.tickTimer = undefined;
     for (let i = 0; i < this.o.leaveRepeats; i++) {
@@ -532,35 +547,43 @@ export class Membership {
       incarnation: this.selfIncarnation,
       drops: { ...this.drops },
       verified: { ...this.verified },
-      beats: { sent: this.beatCounters.sent, accepted: this.beatCounters.accepted, native: this.beatPath !== undefined },
+      beats: this.beatStats(),
     };
   }
 
   // ---- time ----
 
-  private scheduleTick(): void {
+  private scheduleTick(woken = false): void {
     const now = this.clock.now();
-    const period = this.o.heartbeatMs * (1 - this.o.jitter + 2 * this.o.jitter * this.rng());
+    const j = 1 - this.o.jitter + 2 * this.o.jitter * this.rng();
+    let period = this.o.heartbeatMs * j;
+    if (this.engine !== undefined && !this.needsFastTicks(now)) {
+      // The engine beats and watches; we send the full heartbeats (fullHeartbeatMs) and probes.
+      period = this.o.fullHeartbeatMs * j;
+      if (this.ring) period = Math.min(period, Math.max(this.o.heartbeatMs, this.nextProbeAt - now));
+    }
     // Scheduled from the previous due time, so ordinary timer lateness (about 1 ms in Node) does
-    // not stretch the period; after a real stall, from now (no burst of catch-up ticks).
-    const base = this.tickDueAt > 0 && now - this.tickDueAt <= this.o.heartbeatMs ? this.tickDueAt : now;
+    // not stretch the period; after a real stall or a wakeup, from now (no burst of catch-up ticks).
+    const base = !woken && this.tickDueAt > 0 && now - this.tickDueAt <= this.o.heartbeatMs ? this.tickDueAt : now;
     this.tickDueAt = base + period;
     this.tickTimer = this.clock.setTimeout(() => this.tick(), Math.max(0, this.tickDueAt - now));
   }
 
-  private tick(): void {
+  private tick(woken = false): void {
     if (!this.running || this.leaving) return;
     // A polled transport (PolledUdpTransport) delivers what arrived since the last tick now,
     // each datagram dated by its arrival: the only wakeup a heartbeat period costs is this one.
     this.transport.poll?.();
     if (!this.running || this.leaving) return;
+    this.engine?.arrivals((slot, at) => this.engineBeat(slot, at));
+    this.counters.ticks++;
     const now = this.clock.now();
     // Lifeguard's local health, reduced to its core: a late timer means our event loop stalled,
     // and the datagrams peers sent meanwhile are still queued in the socket (Node runs due
     // timers before it polls for I/O). Declaring deaths now would blame peers for our stall, so
     // this tick only suspects and the next one, after the queue was read, decides. Never two
     // ticks in a row: a node that is always late must still detect deaths.
-    const stalled = now - this.tickDueAt > this.o.heartbeatMs;
+    const stalled = !woken && now - this.tickDueAt > this.o.heartbeatMs;
     if (stalled) this.counters.stalls++;
     const skipDeaths = stalled && !this.skippedDeaths;
     this.skippedDeaths = skipDeaths;
@@ -574,7 +597,8 @@ export class Membership {
       this.rotationFresh = false;
       this.sendHeartbeats(now);
     }
-    this.scheduleTick();
+    this.syncEngine();
+    this.scheduleTick(woken);
     this.emit();
   }
 
@@ -636,6 +660,7 @@ export class Membership {
     for (const m of this.fast) if (!fastSet.has(m) && m.state === 'suspect') this.setState(m, 'alive', now, 'no longer a neighbour');
     this.fast = fast;
     this.fastSet = fastSet;
+    this.engineDirty = true;
   }
 
   /** The watchers/2 nearest ring positions on each side of `id` (which must be in the ring), without it; undefined: self. */
@@ -733,6 +758,7 @@ export class Membership {
 
   /** A beat: through the transport's fast path (no JS object per datagram), else encoded here. */
   private sendBeat(to: Member): void {
+    if (this.engine !== undefined) return; // it beats every target each period
     this.beatCounters.sent++;
     const h = this.header(to, true);
     const path = this.beatPath;
@@ -753,7 +779,9 @@ export class Membership {
    */
   private needsFull(r: Member, now: number, news: boolean): boolean {
     // Due within half a heartbeat counts as due (ticks are jittered: fullHeartbeatMs = heartbeatMs means always).
-    if (news || r.state !== 'alive' || now - r.fullSentAt + this.o.heartbeatMs / 2 >= this.o.fullHeartbeatMs) return true;
+    // With the engine our ticks are themselves about fullHeartbeatMs apart (jittered): due within that jitter counts.
+    const early = this.o.heartbeatMs / 2 + (this.engine === undefined ? 0 : this.o.fullHeartbeatMs * this.o.jitter);
+    if (news || r.state !== 'alive' || now - r.fullSentAt + early >= this.o.fullHeartbeatMs) return true;
     for (const [id, e] of r.entries) {
       if (e.want) return true;
       if (id === this.selfId) {
@@ -1110,6 +1138,7 @@ export class Membership {
     m.lastDirectAt = Math.max(m.lastDirectAt, now);
     if (newer) {
       m.incarnation = msg.incarnation;
+      this.engineDirty = true;
       this.touch(m, now);
     }
     if (msg.type === 'leave') {
@@ -1176,6 +1205,7 @@ export class Membership {
         this.selfIncarnation = Math.min(MAX_INCARNATION, e.incarnation + 1);
         for (const x of this.members) x.sentSeq = x.beatSentSeq = 0;
         this.seqHigh = this.beatSeqHigh = 0;
+        this.engineDirty = true;
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
@@ -1364,6 +1394,85 @@ export class Membership {
     });
     this.beatPath = ok ? path : undefined;
     this.beatSlots = ok ? slots : [];
+    this.engineDirty = true;
+    if (!ok) this.stopEngine();
+  }
+
+  /** Beats sent and accepted: ours, plus the engine's (whose beats never reach us one by one; its counts are since the transport made it). */
+  private beatStats(): NonNullable<MembershipStats['beats']> {
+    const e = this.engineSeen?.counts() ?? { sent: 0, accepted: 0 };
+    return {
+      sent: this.beatCounters.sent + e.sent,
+      accepted: this.beatCounters.accepted + e.accepted,
+      native: this.beatPath !== undefined,
+      engine: this.engine !== undefined,
+    };
+  }
+
+  private startEngine(): void {
+    const e = this.beatPath?.engine;
+    if (e === undefined || this.engine !== undefined) return;
+    if (!e.start(this.o.heartbeatMs, this.o.jitter, () => this.wake())) return;
+    this.engine = e;
+    this.engineSeen = e;
+    this.engineDirty = true;
+    this.syncEngine();
+    this.log.info({ periodMs: this.o.heartbeatMs }, 'membership beats run on the addon\'s engine thread');
+  }
+
+  private stopEngine(): void {
+    this.engine?.stop();
+    this.engine = undefined;
+  }
+
+  /**
+   * Keeps the engine beating (a kick per tick: a hung event loop stops the beats after
+   * mainLoopTimeoutMs) and, after a change, tells it whom to beat (our fast neighbours; in the
+   * mesh every member not gone), whose silence to wake us for (the members we would suspect),
+   * and the incarnation each sender's beats must carry.
+   */
+  private syncEngine(): void {
+    const e = this.engine;
+    if (e === undefined) return;
+    e.kick(true, this.o.mainLoopTimeoutMs);
+    if (!this.engineDirty) return;
+    this.engineDirty = false;
+    const slots = this.beatSlots;
+    const slotOf = new Map(slots.map((m, i) => [m, i]));
+    e.setSelf(this.selfIncarnation, this.key.id);
+    e.setSenders(
+      slots.map((m) => m.incarnation),
+      slots.map((m) => (m.beatInc === m.incarnation ? m.beatSeq : 0)),
+    );
+    const targets = this.ring ? this.fast : this.members.filter((m) => m.state !== 'left');
+    e.setTargets(targets.flatMap((m) => (slotOf.has(m) ? [{ address: m.address, receiver: m.id, slot: slotOf.get(m)! }] : [])));
+    const watched = (this.ring ? this.fast : this.members).filter((m) => m.state === 'alive' || m.state === 'suspect');
+    e.watch(
+      watched.flatMap((m) => (slotOf.has(m) ? [slotOf.get(m)!] : [])),
+      this.o.suspectMs - this.o.heartbeatMs,
+    );
+  }
+
+  /** The engine saw a non-beat datagram or a watched sender's silence: tick now. */
+  private wake(): void {
+    if (!this.running || this.leaving) return;
+    this.tickTimer?.cancel();
+    this.tick(true);
+  }
+
+  /** A beat the engine accepted (at the incarnation we registered, newer than the last). */
+  private engineBeat(slot: number, at: number): void {
+    const m = this.beatSlots[slot];
+    if (m === undefined || this.byId.get(m.id) !== m) return;
+    const now = this.clock.now();
+    this.handle(m, { type: 'beat', sender: m.name, receiver: this.selfId, incarnation: m.incarnation, seq: 0, timestamp: 0 }, Math.min(at, now));
+    if (this.ring && m.state === 'dead') this.replyTo(m, now);
+  }
+
+  /** With the engine, whether our own ticks must come every heartbeat: news to push, a suspicion to settle, a broadcast. */
+  private needsFastTicks(now: number): boolean {
+    // (broadcastLeft only counts down in the ring; the mesh sends to everyone anyway.)
+    return (this.ring && this.broadcastLeft > 0) || this.flushNeeded || this.hasNews(now);
   }
 
   // ---- state ----
@@ -1372,6 +1481,7 @@ export class Membership {
     const before = m.state;
     if (before === state) return;
     m.state = state;
+    this.engineDirty = true;
     this.touch(m, now);
     m.stateAt = now;
     if (state === 'suspect') this.counters.suspicions++;

@@ -14,6 +14,35 @@ export interface BeatPathConfig {
 }
 
 /**
+ * A native engine that runs the heartbeat period on its own thread (the addon's DatagramSocket
+ * engine; test/fakes/memory-transport.ts models it on a virtual clock): every `periodMs` it reads
+ * the socket, accepts beats (the BeatPath checks, the sender's registered incarnation, a sequence
+ * number above the last), sends a beat to every target, and wakes the membership only when a
+ * non-beat datagram is queued for it (read by poll()) or a watched sender has been silent for
+ * longer than `wakeAfterMs`. The membership then ticks at its own slow pace in between.
+ */
+export interface BeatEngine {
+  /** False: it cannot run here (the membership then ticks every heartbeat, as without it). */
+  start(periodMs: number, jitter: number, onWake: () => void): boolean;
+  /** Idempotent. Queued datagrams stay readable by poll(). */
+  stop(): void;
+  /** What our beats carry: our incarnation and the key they are MACed with. */
+  setSelf(incarnation: number, keyId: number): void;
+  /** Whom to beat every period (slot: the BeatPathConfig sender index of the receiver). */
+  setTargets(targets: readonly { readonly address: string; readonly receiver: number; readonly slot: number }[]): void;
+  /** Per slot: the incarnation an accepted beat must carry (-1: none; such beats are queued) and the newest sequence number already seen. */
+  setSenders(incarnations: readonly number[], floors: readonly number[]): void;
+  /** Senders whose silence longer than wakeAfterMs wakes us (every period while it lasts). */
+  watch(slots: readonly number[], wakeAfterMs: number): void;
+  /** Beats go out only while `open`, and for at most `watchdogMs` after the last kick (a hung caller stops them). */
+  kick(open: boolean, watchdogMs: number): void;
+  /** Beats accepted since the last call: `handler(slot, at)` for the newest of each sender, `at` its arrival on the owner's clock. */
+  arrivals(handler: (slot: number, at: number) => void): void;
+  /** Beats it sent and accepted since it was created (cumulative). */
+  counts(): { readonly sent: number; readonly accepted: number };
+}
+
+/**
  * Optional fast path for beats (wire type 4, a heartbeat with nothing to say): the transport
  * builds them and recognises valid ones without creating a JavaScript object per datagram
  * (PolledUdpTransport with the addon's DatagramSocket). It checks exactly what decodeMessage
@@ -28,6 +57,8 @@ export interface BeatPath {
   sendBeat(address: string, keyId: number, receiver: number, incarnation: number, seq: number, timestamp: number): void;
   /** Called from poll() for each accepted beat, before the ordinary datagrams of the same poll; `at` as in onMessage. */
   onBeat(handler: (slot: number, keyId: number, incarnation: number, seq: number, at: number) => void): void;
+  /** Present when the beats can run on their own thread (configure() first; its slots are the engine's). */
+  readonly engine?: BeatEngine;
 }
 
 /**

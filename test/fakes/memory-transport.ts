@@ -1,6 +1,7 @@
 import type { Clock } from '../../src/clock/clock.js';
 import type { PeerTransport } from '../../src/membership/peer-transport.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { MemoryBeatPath } from './memory-beat-engine.js';
 
 export interface MemoryNetworkOptions {
   /** Drives delivery: datagrams arrive through `clock.setTimeout`, never synchronously. */
@@ -19,6 +20,13 @@ export interface MemoryNetworkOptions {
    * delivered on arrival.
    */
   readonly polled?: boolean;
+  /**
+   * Each transport also offers the beat fast path and engine (a model of the addon's, see
+   * memory-beat-engine.ts), as PolledUdpTransport does with the addon; implies `polled`.
+   */
+  readonly engine?: boolean;
+  /** Wall clock of the nodes (beat timestamps); default the virtual clock's ms. */
+  readonly wallClock?: () => number;
 }
 
 /** Counters of the whole network. */
@@ -50,14 +58,23 @@ export class MemoryNetwork {
   private delayMs: number;
   private jitterMs: number;
   readonly polled: boolean;
+  readonly engine: boolean;
+  readonly wallClock: () => number;
 
   constructor(options: MemoryNetworkOptions) {
-    this.polled = options.polled ?? false;
+    this.engine = options.engine ?? false;
+    this.polled = this.engine || (options.polled ?? false);
     this.clock = options.clock;
+    this.wallClock = options.wallClock ?? (() => this.clock.now());
     this.rng = seededRandom(options.seed ?? 1);
     this.loss = options.loss ?? 0;
     this.delayMs = options.delayMs ?? 0.2;
     this.jitterMs = options.jitterMs ?? 0;
+  }
+
+  /** @internal the clock the engine models run on. */
+  clockOf(): Clock {
+    return this.clock;
   }
 
   /** The transport bound to `address` (created on first use). */
@@ -160,11 +177,25 @@ export class MemoryTransport implements PeerTransport {
   private running = false;
   /** Polled network: arrived, not yet read. */
   private queue: { data: Uint8Array; from: string; at: number }[] = [];
+  /** The beat fast path and engine model, on an engine network. */
+  readonly beats: MemoryBeatPath | undefined;
 
   constructor(
     private readonly network: MemoryNetwork,
     readonly address: string,
-  ) {}
+  ) {
+    const rng = seededRandom([...address].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7));
+    this.beats = network.engine
+      ? new MemoryBeatPath({
+          clock: network.clockOf(),
+          transmit: (to, data) => this.send(to, data),
+          queue: (data, from, at) => void this.queue.push({ data, from, at }),
+          queued: () => this.queue.length > 0,
+          rng,
+          wallClock: network.wallClock,
+        })
+      : undefined;
+  }
 
   get isRunning(): boolean {
     return this.running;
@@ -177,6 +208,7 @@ export class MemoryTransport implements PeerTransport {
 
   stop(): Promise<void> {
     this.running = false;
+    this.beats?.engine.stop();
     this.queue = [];
     return Promise.resolve();
   }
@@ -202,7 +234,8 @@ export class MemoryTransport implements PeerTransport {
   /** @internal called by the network; false when this endpoint is not receiving. */
   deliver(data: Uint8Array, from: string, at: number): boolean {
     if (!this.running || this.handler === undefined) return false;
-    if (this.network.polled) this.queue.push({ data, from, at });
+    if (this.beats?.engine.running === true) this.beats.engine.receive(data, from, at);
+    else if (this.network.polled) this.queue.push({ data, from, at });
     else this.handler(data, from);
     return true;
   }

@@ -21,6 +21,8 @@ export interface SimClusterOptions {
    * (the protocol tests); the timing tests and the benches use true.
    */
   readonly polled?: boolean;
+  /** Every node has the beat engine (the addon's, modelled: memory-beat-engine.ts), as the speakers run; implies polled. */
+  readonly engine?: boolean;
   readonly options?: MembershipOptions;
   /** Nodes start at random offsets within this many ms of each other (default 2). */
   readonly startSpreadMs?: number;
@@ -58,6 +60,8 @@ export class SimCluster {
       delayMs: o.delayMs ?? 0.2,
       jitterMs: o.jitterMs ?? 0.1,
       polled: o.polled ?? false,
+      engine: o.engine ?? false,
+      wallClock: () => this.wallClock(),
     });
     this.peers = Array.from({ length: o.size }, (_, i) => ({ name: `node-${i}`, address: `10.0.0.${i + 1}:7946` }));
     for (const p of this.peers) {

@@ -107,6 +107,7 @@ export const DROP_REASONS: readonly DropReason[] = [
 
 export interface MembershipStats {
   readonly incarnation: number;
+  /** Datagrams sent, received and accepted, the beat engine's beats included (it counts only beats it accepted as received). */
   readonly sent: number;
   readonly received: number;
   readonly accepted: number;
@@ -294,6 +295,7 @@ export class Membership {
   private beatPath: BeatPath | undefined;
   /** Beat fast path slots: the sender of a beat it reports (the members when it was last configured). */
   private beatSlots: Member[] = [];
+  private beatSlotOf = new Map<Member, number>();
   /** The rotation was advanced for this tick (only ticks that send a full heartbeat advance it). */
   private rotationFresh = false;
   /**
@@ -542,8 +544,13 @@ export class Membership {
   }
 
   stats(): MembershipStats {
+    // The engine's beats never reach us one by one: its counts are added (since the transport made it).
+    const e = this.engineSeen?.counts() ?? { sent: 0, accepted: 0 };
     return {
       ...this.counters,
+      sent: this.counters.sent + e.sent,
+      received: this.counters.received + e.accepted,
+      accepted: this.counters.accepted + e.accepted,
       incarnation: this.selfIncarnation,
       drops: { ...this.drops },
       verified: { ...this.verified },
@@ -754,6 +761,10 @@ export class Membership {
       return;
     }
     this.transport.send(to.address, data);
+    if (this.engine !== undefined) {
+      const slot = this.beatSlotOf.get(to);
+      if (slot !== undefined) this.engine.sentTo(slot);
+    }
   }
 
   /** A beat: through the transport's fast path (no JS object per datagram), else encoded here. */
@@ -1394,6 +1405,7 @@ export class Membership {
     });
     this.beatPath = ok ? path : undefined;
     this.beatSlots = ok ? slots : [];
+    this.beatSlotOf = new Map(this.beatSlots.map((m, i) => [m, i]));
     this.engineDirty = true;
     if (!ok) this.stopEngine();
   }
@@ -1438,7 +1450,7 @@ export class Membership {
     if (!this.engineDirty) return;
     this.engineDirty = false;
     const slots = this.beatSlots;
-    const slotOf = new Map(slots.map((m, i) => [m, i]));
+    const slotOf = this.beatSlotOf;
     e.setSelf(this.selfIncarnation, this.key.id);
     e.setSenders(
       slots.map((m) => m.incarnation),

@@ -89,6 +89,8 @@ export class MemoryBeatEngine implements BeatEngine {
   private high: number[] = [];
   private lastArrival: number[] = [];
   private fresh = new Set<number>();
+  /** Slots whose next beat is skipped (the owner just sent them a datagram). */
+  private skip = new Set<number>();
   private watched = new Map<number, number>();
   private wakeAfterMs = Infinity;
   private open = false;
@@ -170,6 +172,10 @@ export class MemoryBeatEngine implements BeatEngine {
     for (const slot of fresh) handler(slot, this.lastArrival[slot]!);
   }
 
+  sentTo(slot: number): void {
+    this.skip.add(slot);
+  }
+
   counts(): { sent: number; accepted: number } {
     return { sent: this.stats.beatsSent, accepted: this.stats.beatsAccepted };
   }
@@ -209,6 +215,7 @@ export class MemoryBeatEngine implements BeatEngine {
     if (self !== undefined && this.open && now - this.kickedAt <= this.watchdogMs) {
       const wall = Math.floor(this.host.wallClock());
       for (const t of this.targets) {
+        if (this.skip.delete(t.slot)) continue;
         this.counters[t.slot] = (this.counters[t.slot] ?? 0) + 1;
         this.path.sendBeat(t.address, self.keyId, t.receiver, self.incarnation, this.counters[t.slot]!, wall);
         this.stats.beatsSent++;

@@ -38,7 +38,10 @@ export interface BeatEngine {
   kick(open: boolean, watchdogMs: number): void;
   /** Beats accepted since the last call: `handler(slot, at)` for the newest of each sender, `at` its arrival on the owner's clock. */
   arrivals(handler: (slot: number, at: number) => void): void;
-  /** We just sent `slot` another datagram (proof of life too): its next beat is skipped, so news costs no extra datagram. */
+  /**
+   * We just sent `slot` another datagram (proof of life too): its next beat is skipped, so news
+   * costs no extra datagram. The receiver's gap between two datagrams is then at most two periods.
+   */
   sentTo(slot: number): void;
   /** Beats it sent and accepted since it was created (cumulative). */
   counts(): { readonly sent: number; readonly accepted: number };

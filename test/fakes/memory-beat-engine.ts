@@ -89,7 +89,7 @@ export class MemoryBeatEngine implements BeatEngine {
   private high: number[] = [];
   private lastArrival: number[] = [];
   private fresh = new Set<number>();
-  /** Slots whose next beat is skipped (the owner just sent them a datagram). */
+  /** Slots whose next beat is skipped (the owner sent them a datagram since the last period). */
   private skip = new Set<number>();
   private watched = new Map<number, number>();
   private wakeAfterMs = Infinity;

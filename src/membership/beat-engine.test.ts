@@ -255,6 +255,18 @@ describe('DatagramSocket beat engine', () => {
     expect(drain(capture)).toEqual([]);
   });
 
+  it('engineSelf resets the counters only when the incarnation changes from an earlier call', () => {
+    const s = engineSocket();
+    s.setBeats({ self: utf8.encode('a'), selfId: 1, keys: [], senders: [{ name: utf8.encode('b'), host: null }], maxClockSkewMs: null, records: new Float64Array(1) });
+    s.engineSetSeq(0, 41);
+    s.engineSelf(7, 1); // the first call: counters kept
+    expect(s.engineNextSeq(0)).toBe(42);
+    s.engineSelf(7, 2); // same incarnation, another key
+    expect(s.engineNextSeq(0)).toBe(43);
+    s.engineSelf(8, 2);
+    expect(s.engineNextSeq(0)).toBe(1);
+  });
+
   it('queues a datagram that is not a beat and wakes JS for it within a few periods; receive() returns it whole', async () => {
     const [a] = mesh(['a', 'b']);
     if (a === undefined) throw new Error('unreachable');

@@ -114,6 +114,8 @@ export interface NativeEngineStats {
   readonly wakes: number;
   /** Beats not sent: a failed send, a key id we do not hold, a target whose slot no longer exists, a failed HMAC. */
   readonly sendErrors: number;
+  /** recvmmsg failures other than "nothing queued" (the drain is tried again at the next tick). */
+  readonly receiveErrors: number;
   /** Datagrams queued now. */
   readonly queueLength: number;
 }
@@ -175,14 +177,15 @@ export interface NativeDatagramSocket {
   startEngine?(periodMs: number, jitter: number, onWake: () => void): void;
   /** Stops the engine and joins its thread; idempotent. close() and garbage collection do it too. */
   stopEngine?(): void;
-  /** What beats are sent with: incarnation 0..2^48, key id (one of setBeats' keys). A changed incarnation resets every slot's counter to 0. */
+  /** What beats are sent with: incarnation 0..2^48, key id (one of setBeats' keys). An incarnation other than the previous call's resets every slot's counter to 0. */
   engineSelf?(incarnation: number, keyId: number): void;
   /** Replaces the engine's targets; slot counters persist. RangeError for a slot the config has not. */
   engineTargets?(targets: readonly NativeEngineTarget[]): void;
   /**
    * Per slot (both arrays one entry per setBeats sender): the incarnation a beat must carry to be
    * accepted by the engine (-1: none, all its beats are queued) and the initial high-water mark
-   * (beats at or below it are stale). A changed incarnation or floor resets the mark to the floor.
+   * (beats at or below it are stale). A changed incarnation or floor resets the mark to the floor
+   * and drops the slot's unreported arrival (its time still counts for engineWatch).
    */
   engineSenders?(incarnations: Float64Array, floors: Float64Array): void;
   /** Replaces the watched slots; a newly watched slot counts its silence from now. */

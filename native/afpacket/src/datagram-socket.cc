@@ -806,7 +806,11 @@ void DatagramSocket::EngineTick(Engine* e) {
     }
     int n = recvmmsg(e->fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EAGAIN: drained (another error: left to the next tick or to JS after stopEngine)
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.receiveErrors++;
+    }
+    if (n <= 0) break;  // drained (or failed: tried again next tick)
     reads += n;
     const int64_t realNow = RealtimeNs();
     const int64_t monoNow = MonotonicNs();
@@ -938,7 +942,7 @@ void DatagramSocket::EngineSelf(const Napi::CallbackInfo& info) {
   auto incarnation = static_cast<uint64_t>(IntegerArg(info[0], "incarnation", 0, static_cast<int64_t>(kMaxIncarnation)));
   auto keyId = static_cast<uint32_t>(IntegerArg(info[1], "keyId", 0, UINT32_MAX));
   std::lock_guard<std::mutex> lock(mu_);
-  if (!selfSet_ || incarnation != selfIncarnation_) {
+  if (selfSet_ && incarnation != selfIncarnation_) {
     for (SlotState& st : slotState_) st.sendSeq = 0;
   }
   selfSet_ = true;
@@ -1012,7 +1016,8 @@ void DatagramSocket::EngineSenders(const Napi::CallbackInfo& info) {
       st.incarnation = inc;
       st.floor = floor;
       st.highWater = floor;
-      st.arrived = false;
+      // The last arrival still counts for the watch (the peer was alive then), but is not
+      // reported as an arrival at the new incarnation.
       st.fresh = false;
     }
   }
@@ -1109,6 +1114,7 @@ Napi::Value DatagramSocket::EngineStats(const Napi::CallbackInfo& info) {
   o.Set("queueDrops", static_cast<double>(s.queueDrops));
   o.Set("wakes", static_cast<double>(s.wakes));
   o.Set("sendErrors", static_cast<double>(s.sendErrors));
+  o.Set("receiveErrors", static_cast<double>(s.receiveErrors));
   o.Set("queueLength", static_cast<double>(queueLength));
   return o;
 }

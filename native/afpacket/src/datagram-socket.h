@@ -53,11 +53,13 @@
 //      running, closed or setBeats is off. onWake is held (strongly) until the engine stops.
 //   .stopEngine()   idempotent; joins the thread. close(), garbage collection and the end of
 //      the thread (worker or process) that made the socket stop it too.
-//   .engineSelf(incarnation 0..2^48, keyId u32)   a changed incarnation zeroes every counter.
+//   .engineSelf(incarnation 0..2^48, keyId u32)   a changed incarnation (from an earlier call)
+//      zeroes every counter.
 //   .engineTargets([{ target, receiverId, slot }])   replaces the list; counters persist.
 //   .engineSenders(incarnations: Float64Array, floors: Float64Array)   one entry per slot:
 //      the incarnation (-1: none, every beat of the slot is queued) and the initial high-water
-//      mark; a changed incarnation or floor resets the mark to the floor.
+//      mark; a changed incarnation or floor resets the mark to the floor (and drops the slot's
+//      unreported arrival; its time still counts for the watch).
 //   .engineWatch(slots: number[], wakeAfterMs)   replaces the watched set; newly watched slots
 //      count from now.
 //   .engineKick(open: boolean, watchdogMs)   the gate, and the JS side's proof of life.
@@ -67,7 +69,7 @@
 //   .engineNextSeq(slot) -> seq   ++counter[slot]: numbers a message JS sends that peer itself,
 //      from the same sequence the engine's beats use.  .engineSetSeq(slot, seq): counter = seq.
 //   .engineStats() -> { ticks, beatsSent, beatsAccepted, staleBeats, queued, queueDrops, wakes,
-//      sendErrors, queueLength }   cumulative counts (queueLength: datagrams queued now).
+//      sendErrors, receiveErrors, queueLength }   cumulative counts (queueLength: queued now).
 //   While the engine runs, receive(max) returns queued datagrams (never reading the socket),
 //   setting records[0] = 0; after it stops, queued datagrams come first, then the socket's.
 //   A setBeats while the engine runs applies at once; per-slot state (incarnation, high-water,
@@ -187,7 +189,7 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
     int64_t incarnation = -1;  // accepted beats must carry it; -1: none
     uint64_t floor = 0;
     uint64_t highWater = 0;
-    bool arrived = false;          // a beat was accepted since the incarnation/floor was set
+    bool arrived = false;          // a beat was ever accepted (arrival* are set)
     bool fresh = false;            // ... since the last engineArrivals
     int64_t arrivalRealNs = 0;     // kernel stamp of the latest accepted beat (CLOCK_REALTIME)
     int64_t arrivalMonoNs = 0;     // the same moment on CLOCK_MONOTONIC
@@ -208,7 +210,7 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
   };
   struct EngineStatsData {
     uint64_t ticks = 0, beatsSent = 0, beatsAccepted = 0, staleBeats = 0, queued = 0, queueDrops = 0, wakes = 0,
-             sendErrors = 0;
+             sendErrors = 0, receiveErrors = 0;
   };
   static void FinalizeWake(napi_env env, void* data, void* hint);
   static void CallWake(napi_env env, napi_value onWake, void* context, void* data);

@@ -565,8 +565,10 @@ describe('DatagramSocket beat engine', () => {
       const file = join(dir, 'child.cjs');
       writeFileSync(file, CHILD.replace('ADDON_PATH', JSON.stringify(ADDON)));
       for (const mode of ['gc', 'exit', 'natural', 'worker-exit', 'worker-terminate']) {
-        const { stdout } = await run(process.execPath, ['--expose-gc', file, mode], { timeout: 15_000 });
-        expect(JSON.parse(stdout.trim().split('\n').pop() ?? '{}'), `${mode}: ${stdout}`).toMatchObject({ mode, ok: true });
+        const { stdout, stderr } = await run(process.execPath, ['--expose-gc', file, mode], { timeout: 15_000 });
+        const last = stdout.trim().split('\n').pop() ?? '';
+        expect(last, `${mode}: stdout ${JSON.stringify(stdout)} stderr ${JSON.stringify(stderr)}`).toMatch(/^\{/);
+        expect(JSON.parse(last), `${mode}: ${stdout}`).toMatchObject({ mode, ok: true });
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -609,9 +611,10 @@ function done(result) { console.log(JSON.stringify({ mode, ...result })); }
     const sink = new addon.DatagramSocket(4, '127.0.0.1', 0, 0);
     const c = start(sink.port);
     await sleep(100);
+    // Exits (worker-exit) or stays until terminated once the report has arrived.
+    parentPort.once('message', () => { if (mode === 'worker-exit') process.exit(0); });
     parentPort.postMessage({ wakes: c.wakes, threads: threads() });
-    if (mode === 'worker-exit') process.exit(0);
-    setInterval(() => {}, 1000); // stays until terminated
+    setInterval(() => {}, 1000);
     return;
   }
   if (mode === 'gc') {
@@ -640,9 +643,15 @@ function done(result) { console.log(JSON.stringify({ mode, ...result })); }
     setTimeout(() => done({ ok: c.wakes > 5 && threads() === 1, wakes: c.wakes }), 100);
   } else {
     const w = new Worker(__filename, { workerData: { mode } });
-    const report = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    const exited = new Promise((resolve) => w.once('exit', resolve));
+    const report = await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      exited.then(() => reject(new Error('the worker exited without a report')));
+    });
     if (mode === 'worker-terminate') await w.terminate();
-    else await new Promise((resolve) => w.once('exit', resolve));
+    else w.postMessage('exit');
+    await exited;
     await sleep(50);
     done({ ok: report.wakes > 5 && report.threads === 1 && threads() === 0, report, after: threads() });
   }

@@ -226,8 +226,9 @@ describe('DatagramSocket beat engine', () => {
     expect(second.map((m) => m.seq)).toEqual(second.map((_, i) => first.length + 2 + i));
     // engineSetSeq: the next beat carries seq + 1.
     a.s.engineSetSeq(1, 5000);
+    const sentAt5000 = a.s.engineStats().beatsSent;
     a.s.engineKick(true, 60_000);
-    await waitFor('a beat', () => capture.receive(1) !== null || false);
+    await waitFor('a beat', () => a.s.engineStats().beatsSent > sentAt5000);
     a.s.engineKick(false, 60_000);
     await sleep(30);
     drain(capture);
@@ -237,8 +238,9 @@ describe('DatagramSocket beat engine', () => {
     a.s.engineSelf(a.incarnation, KEY.id);
     expect(a.s.engineNextSeq(1)).toBe(high + 1);
     a.s.engineSelf(a.incarnation + 1, KEY.id);
+    const sentBefore = a.s.engineStats().beatsSent;
     a.s.engineKick(true, 60_000);
-    await sleep(50);
+    await waitFor('a beat', () => a.s.engineStats().beatsSent > sentBefore);
     a.s.engineKick(false, 60_000);
     await sleep(30);
     const third = drain(capture).map((d) => decode(d.data));
@@ -248,7 +250,7 @@ describe('DatagramSocket beat engine', () => {
     a.s.engineSelf(a.incarnation + 1, KEY.id + 1 === 2 ** 32 ? 0 : KEY.id + 1);
     const before = a.s.engineStats();
     a.s.engineKick(true, 60_000);
-    await sleep(50);
+    await waitFor('a send error', () => a.s.engineStats().sendErrors > before.sendErrors);
     const after = a.s.engineStats();
     expect(after.beatsSent).toBe(before.beatsSent);
     expect(after.sendErrors).toBeGreaterThan(before.sendErrors);
@@ -396,7 +398,11 @@ describe('DatagramSocket beat engine', () => {
     const x = socket();
     const to = x.target('127.0.0.1', r.s.port);
     const send = (bytes: Buffer) => expect(x.send(to, bytes)).toBe(0);
-    const settle = () => sleep(4 * PERIOD);
+    // Whatever was sent before is classified by the tick after next (loopback delivers at once).
+    const settle = async () => {
+      const t = r.s.engineStats().ticks;
+      await waitFor('two ticks', () => r.s.engineStats().ticks >= t + 2);
+    };
 
     send(beat('b', r.id, 7, 11)); // another incarnation: queued
     send(beat('c', r.id, 1, 1)); // no registered incarnation: queued
@@ -427,7 +433,7 @@ describe('DatagramSocket beat engine', () => {
     send(captured);
     await settle();
     expect(r.s.engineStats().staleBeats).toBe(4);
-    // A new floor resets the mark to it: 11 is fresh again under floor 10 once the floor changes to 5.
+    // A new floor resets the mark to it: with floor 5, seq 11 is accepted again.
     r.s.engineSenders(new Float64Array([-1, 6, -1]), new Float64Array([0, 5, 0]));
     send(captured);
     await settle();
@@ -458,8 +464,9 @@ describe('DatagramSocket beat engine', () => {
     });
     arrivals(a.s);
     const stale = a.s.engineStats().staleBeats;
-    await sleep(60);
-    expect(arrivals(a.s).map(([slot]) => slot)).toEqual([2]);
+    let got: [number, number][] = [];
+    await waitFor('b at slot 2', () => (got = arrivals(a.s)).length > 0);
+    expect(got.map(([slot]) => slot)).toEqual([2]);
     expect(a.s.engineStats().staleBeats).toBe(stale);
     expect(a.s.engineStats().queued).toBe(0);
     // a's beats to b: the target still names slot 1 (now 'a', a fresh counter): b sees seq
@@ -467,14 +474,14 @@ describe('DatagramSocket beat engine', () => {
     expect(() => a.s.engineTargets([{ target: a.s.target('127.0.0.1', b.s.port), receiverId: b.id, slot: 3 }])).toThrow(RangeError);
     a.s.engineTargets([{ target: a.s.target('127.0.0.1', b.s.port), receiverId: b.id, slot: 2 }]);
     arrivals(b.s);
-    await sleep(60);
-    expect(arrivals(b.s).map(([slot]) => slot)).toEqual([0]);
+    await waitFor('a at b', () => (got = arrivals(b.s)).length > 0);
+    expect(got.map(([slot]) => slot)).toEqual([0]);
     // engineSenders needs one entry per sender of the new config.
     expect(() => a.s.engineSenders(new Float64Array(2), new Float64Array(2))).toThrow(RangeError);
     // setBeats(null): nothing can be classified or sent; everything is queued.
     a.s.setBeats(null);
     const sent = a.s.engineStats().beatsSent;
-    await sleep(60);
+    await waitFor('b beats queued', () => a.s.engineStats().queueLength > 0);
     expect(a.s.engineStats().beatsSent).toBe(sent);
     expect(drain(a.s).length).toBeGreaterThan(0);
   });

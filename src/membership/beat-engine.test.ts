@@ -565,13 +565,13 @@ describe('DatagramSocket beat engine', () => {
     for (const [call, type] of bad) expect(call, call.toString()).toThrow(type);
   });
 
-  it('stops with its socket: garbage collection, process exit, the end of a worker (in a child process)', async () => {
+  it('stops with its socket: garbage collection, process exit, the end of a worker; an exception from onWake is uncaught (in a child process)', async () => {
     const run = promisify(execFile);
     const dir = mkdtempSync(join(tmpdir(), 'l2vip-engine-'));
     try {
       const file = join(dir, 'child.cjs');
       writeFileSync(file, CHILD.replace('ADDON_PATH', JSON.stringify(ADDON)));
-      for (const mode of ['gc', 'exit', 'natural', 'worker-exit', 'worker-terminate']) {
+      for (const mode of ['gc', 'exit', 'natural', 'throw', 'worker-exit', 'worker-terminate']) {
         const { stdout, stderr } = await run(process.execPath, ['--expose-gc', file, mode], { timeout: 15_000 });
         const last = stdout.trim().split('\n').pop() ?? '';
         expect(last, `${mode}: stdout ${JSON.stringify(stdout)} stderr ${JSON.stringify(stderr)}`).toMatch(/^\{/);
@@ -643,6 +643,19 @@ function done(result) { console.log(JSON.stringify({ mode, ...result })); }
     await sleep(100);
     done({ ok: c.wakes > 5 && threads() === 1, wakes: c.wakes });
     process.exit(0);
+  } else if (mode === 'throw') {
+    const sink = new addon.DatagramSocket(4, '127.0.0.1', 0, 0);
+    const c = start(sink.port);
+    globalThis.keep.stopEngine();
+    let seen = 0;
+    process.on('uncaughtException', (err) => {
+      if (String(err.message) === 'boom from onWake' && ++seen === 3) {
+        done({ ok: c.wakes === 0, seen });
+        process.exit(0);
+      }
+    });
+    globalThis.keep.startEngine(2, 0, () => { throw new Error('boom from onWake'); });
+    setTimeout(() => done({ ok: false, seen }), 2000);
   } else if (mode === 'natural') {
     // Nothing else keeps the event loop alive: the engine's wakes must not either.
     const sink = new addon.DatagramSocket(4, '127.0.0.1', 0, 0);

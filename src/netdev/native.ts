@@ -171,6 +171,7 @@ export interface NativeDatagramSocket {
    * While it runs, receive() returns queued datagrams only (and sets records[0] = 0); after
    * stopEngine, queued datagrams first, then the socket's. onWake is held until the engine
    * stops: if it refers to the socket, the socket is not garbage collected before stopEngine.
+   * An exception thrown by onWake is uncaught (process 'uncaughtException'), as from a timer.
    * periodMs 1..3600000, jitter 0..0.5. Throws if running, closed, or setBeats is off.
    * Absent from an addon built before it (as are the other engine* methods).
    */

@@ -630,8 +630,12 @@ void DatagramSocket::CallWake(napi_env env, napi_value onWake, void* context, vo
   if (wake->stopped) return;
   napi_value global;
   if (napi_get_global(env, &global) != napi_ok) return;
-  // An exception thrown by onWake stays pending: Node reports it as uncaught, as for a timer.
-  napi_call_function(env, global, onWake, 0, nullptr, nullptr);
+  if (napi_call_function(env, global, onWake, 0, nullptr, nullptr) == napi_pending_exception) {
+    // Thrown by onWake: an uncaught exception, as if thrown by a timer's callback (Node would
+    // otherwise only print a deprecation warning for one left pending here).
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+  }
 }
 
 // On the JS thread, once no call is pending and the function was released, or when its

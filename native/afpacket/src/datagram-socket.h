@@ -50,7 +50,8 @@
 // Config, per-slot state and queue share one mutex with the JavaScript thread's calls; no
 // system call is made while it is held.
 //   .startEngine(periodMs, jitter, onWake)   periodMs 1..3600000, jitter 0..0.5. Throws if
-//      running, closed or setBeats is off. onWake is held (strongly) until the engine stops.
+//      running, closed or setBeats is off. onWake is held (strongly) until the engine stops;
+//      an exception it throws is uncaught (process 'uncaughtException'), as from a timer.
 //   .stopEngine()   idempotent; joins the thread. close(), garbage collection and the end of
 //      the thread (worker or process) that made the socket stop it too.
 //   .engineSelf(incarnation 0..2^48, keyId u32)   a changed incarnation (from an earlier call)

@@ -486,6 +486,26 @@ describe('DatagramSocket beat engine', () => {
     expect(drain(a.s).length).toBeGreaterThan(0);
   });
 
+  it('queues at most 4096 datagrams, dropping (and counting) the rest; receive() returns them in arrival order', async () => {
+    const [a] = mesh(['a', 'b']);
+    if (a === undefined) throw new Error('unreachable');
+    a.s.engineKick(false, 60_000);
+    a.start();
+    const x = socket();
+    const to = x.target('127.0.0.1', a.s.port);
+    // In bursts the receive buffer holds whole, each drained by the engine before the next.
+    for (let burst = 0; burst < 10; burst++) {
+      for (let i = 0; i < 500; i++) expect(x.send(to, Buffer.from(String(burst * 500 + i)))).toBe(0);
+      const t = a.s.engineStats().ticks;
+      await waitFor('two ticks', () => a.s.engineStats().ticks >= t + 2);
+    }
+    expect(a.s.engineStats()).toMatchObject({ queued: 4096, queueDrops: 904, queueLength: 4096 });
+    const texts: string[] = [];
+    for (let r = a.s.receive(1000); r !== null; r = a.s.receive(1000)) texts.push(...r.data.map((d) => d.toString()));
+    expect(texts).toEqual(Array.from({ length: 4096 }, (_, i) => String(i)));
+    expect(a.s.engineStats().queueLength).toBe(0);
+  });
+
   it('after stopEngine, receive() returns what was queued first, then reads the socket', async () => {
     const [a] = mesh(['a', 'b']);
     if (a === undefined) throw new Error('unreachable');

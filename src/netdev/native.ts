@@ -137,6 +137,9 @@ export interface NativeDatagramSocket {
    * With setBeats configured: records[0] is set to 0 first; each acceptable beat (while records
    * has room) becomes a record instead of an entry here (null when only beats came); `max` counts
    * every datagram read.
+   * While the beat engine runs (startEngine), returns only what the engine queued (ages from the
+   * kernel's stamps, as above) and never reads the socket; after stopEngine, what is still
+   * queued comes first.
    */
   receive(max: number): { data: Buffer[]; hosts: string[]; ports: number[]; agesUs: number[]; error?: NativeErrnoError } | null;
   /** The sockaddr `send` takes for an IP literal (IPv4-mapped for an IPv4 peer of an IPv6 socket); throws TypeError otherwise. */

@@ -46,7 +46,8 @@
 //      the last engineKick is at most its watchdogMs old;
 //   3. wakes JavaScript (onWake(), through an unref'd thread-safe function; at most one call
 //      pending) if the queue is not empty or a watched slot's last accepted beat (or the time
-//      it became watched, if later) is more than wakeAfterMs old (at every tick while so).
+//      it became watched, if later) is more than wakeAfterMs old (at every tick while so;
+//      measured on CLOCK_MONOTONIC, so a wall-clock step neither wakes nor hides a silence).
 // Config, per-slot state and queue share one mutex with the JavaScript thread's calls; no
 // system call is made while it is held.
 //   .startEngine(periodMs, jitter, onWake)   periodMs 1..3600000, jitter 0..0.5. Throws if

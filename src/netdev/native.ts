@@ -86,6 +86,40 @@ export interface NativeBeatConfig {
   readonly records: Float64Array;
 }
 
+/** One destination of the beat engine's beats (DatagramSocket.engineTargets). */
+export interface NativeEngineTarget {
+  /** The sockaddr from target(). */
+  readonly target: Uint8Array;
+  /** The receiver id the beats carry (the peer's member id, u32). */
+  readonly receiverId: number;
+  /** The peer's slot (index into the setBeats senders): whose beat counter numbers these beats. */
+  readonly slot: number;
+}
+
+/** DatagramSocket.engineStats(): cumulative counts since the socket was made, and the queue's length now. */
+export interface NativeEngineStats {
+  /** Engine ticks run. */
+  readonly ticks: number;
+  /** Beats sent (sendmmsg accepted them). */
+  readonly beatsSent: number;
+  /** Beats accepted: at the slot's registered incarnation, above its high-water mark. */
+  readonly beatsAccepted: number;
+  /** Acceptable beats at the registered incarnation with a seq at or below the high-water mark: dropped. */
+  readonly staleBeats: number;
+  /** Datagrams queued for receive(). */
+  readonly queued: number;
+  /** Datagrams dropped because 4096 were already queued. */
+  readonly queueDrops: number;
+  /** onWake calls made. */
+  readonly wakes: number;
+  /** Beats not sent: a failed send, a key id we do not hold, a target whose slot no longer exists, a failed HMAC. */
+  readonly sendErrors: number;
+  /** recvmmsg failures other than "nothing queued" (the drain is tried again at the next tick). */
+  readonly receiveErrors: number;
+  /** Datagrams queued now. */
+  readonly queueLength: number;
+}
+
 /**
  * A non-blocking UDP socket nothing watches (no event-loop wakeup per datagram): its owner reads
  * it when it chooses, e.g. once per membership tick. IPv6 sockets are dual-stack.
@@ -103,6 +137,9 @@ export interface NativeDatagramSocket {
    * With setBeats configured: records[0] is set to 0 first; each acceptable beat (while records
    * has room) becomes a record instead of an entry here (null when only beats came); `max` counts
    * every datagram read.
+   * While the beat engine runs (startEngine), returns only what the engine queued (ages from the
+   * kernel's stamps, as above) and never reads the socket; after stopEngine, what is still
+   * queued comes first.
    */
   receive(max: number): { data: Buffer[]; hosts: string[]; ports: number[]; agesUs: number[]; error?: NativeErrnoError } | null;
   /** The sockaddr `send` takes for an IP literal (IPv4-mapped for an IPv4 peer of an IPv6 socket); throws TypeError otherwise. */
@@ -118,7 +155,61 @@ export interface NativeDatagramSocket {
    * not u32 or u64s that are not safe integers >= 0. Absent from an addon built before it.
    */
   sendBeat?(target: Uint8Array, keyId: number, receiverId: number, incarnation: number, seq: number, timestampMs: number): number;
-  /** Closes the fd. Idempotent; garbage collection does it too. */
+  /**
+   * Starts the beat engine: one thread (named l2vip-beats) that does the failure detector's
+   * periodic work, so JavaScript wakes only when it has something to do. Each tick (period
+   * drawn anew in periodMs x [1 - jitter, 1 + jitter], due times following each other like a
+   * metronome) it:
+   * 1. drains the socket: a beat acceptable by the setBeats rules, at the incarnation
+   *    engineSenders registered for its slot, with a seq above the slot's high-water mark, is
+   *    accepted (reported by engineArrivals); one at or below the mark is dropped (staleBeats);
+   *    any other datagram (a beat at another incarnation included) is queued for receive()
+   *    (at most 4096, then dropped: queueDrops);
+   * 2. sends a beat to every engineTargets target (seq = ++counter of its slot; engineSelf's
+   *    incarnation and key; wall-clock timestamp) if engineSelf was called, the gate is open
+   *    and the last engineKick is at most watchdogMs old;
+   * 3. calls onWake() (on this thread's event loop, at most one call pending) when datagrams
+   *    are queued or a watched slot's last accepted beat (or when it became watched, if later)
+   *    is more than wakeAfterMs old; again at every tick while so.
+   * While it runs, receive() returns queued datagrams only (and sets records[0] = 0); after
+   * stopEngine, queued datagrams first, then the socket's. onWake is held until the engine
+   * stops: if it refers to the socket, the socket is not garbage collected before stopEngine.
+   * An exception thrown by onWake is uncaught (process 'uncaughtException'), as from a timer.
+   * periodMs 1..3600000, jitter 0..0.5. Throws if running, closed, or setBeats is off.
+   * Absent from an addon built before it (as are the other engine* methods).
+   */
+  startEngine?(periodMs: number, jitter: number, onWake: () => void): void;
+  /** Stops the engine and joins its thread; idempotent. close() and garbage collection do it too. */
+  stopEngine?(): void;
+  /** What beats are sent with: incarnation 0..2^48, key id (one of setBeats' keys). An incarnation other than the previous call's resets every slot's counter to 0. */
+  engineSelf?(incarnation: number, keyId: number): void;
+  /** Replaces the engine's targets; slot counters persist. RangeError for a slot the config has not. */
+  engineTargets?(targets: readonly NativeEngineTarget[]): void;
+  /**
+   * Per slot (both arrays one entry per setBeats sender): the incarnation a beat must carry to be
+   * accepted by the engine (-1: none, all its beats are queued) and the initial high-water mark
+   * (beats at or below it are stale). A changed incarnation or floor resets the mark to the floor
+   * and drops the slot's unreported arrival (its time still counts for engineWatch).
+   */
+  engineSenders?(incarnations: Float64Array, floors: Float64Array): void;
+  /** Replaces the watched slots; a newly watched slot counts its silence from now. */
+  engineWatch?(slots: readonly number[], wakeAfterMs: number): void;
+  /** The gate (beats are sent only while open) and the JS side's proof of life: none are sent once the last kick is more than watchdogMs old. */
+  engineKick?(open: boolean, watchdogMs: number): void;
+  /**
+   * For each slot with beats accepted since the last call (in slot order, at most
+   * out.length / 2; the rest wait for the next call): out[2i] = slot, out[2i+1] = how long ago
+   * (µs, >= 0, one wall-clock reading at call entry) its latest accepted beat arrived (kernel stamp).
+   * Returns how many were written.
+   */
+  engineArrivals?(out: Float64Array): number;
+  /** ++counter of the slot: the seq for a message JS itself sends that peer, from the sequence the engine's beats use. */
+  engineNextSeq?(slot: number): number;
+  /** Sets the slot's counter (the next beat carries seq + 1). */
+  engineSetSeq?(slot: number, seq: number): void;
+  /** Cumulative engine counts. */
+  engineStats?(): NativeEngineStats;
+  /** Closes the fd (stopping the engine first). Idempotent; garbage collection does it too. */
   close(): void;
 }
 

@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,8 +15,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "args.h"
@@ -54,6 +61,34 @@ int64_t RealtimeNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// The kernel's receive stamp (SO_TIMESTAMPNS, CLOCK_REALTIME) of a received message, or `otherwise`.
+int64_t ReceiveStampNs(msghdr* h, int64_t otherwise) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(h); c != nullptr; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec ts{};
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    }
+  }
+  return otherwise;
+}
+
+// A finite number in [min, max], else a TypeError/RangeError naming it.
+double NumberArg(const Napi::Value& v, const char* name, double min, double max) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max)) {
+    throw Napi::RangeError::New(v.Env(), std::string(name) + " must be in " + std::to_string(min) + ".." + std::to_string(max));
+  }
+  return d;
+}
+
 // The beat (src/membership/wire.ts, version 4, type 4): magic, version, type, key id, receiver
 // id, name length L, name (at 13), then incarnation, seq, timestamp (u64s), payload length
 // (u16, 0) and the first 16 bytes of the HMAC-SHA256 of all before: 55 + L bytes.
@@ -81,6 +116,46 @@ void WriteU32(uint8_t* p, uint32_t v) {
 void WriteU64(uint8_t* p, uint64_t v) {
   WriteU32(p, static_cast<uint32_t>(v >> 32));
   WriteU32(p + 4, static_cast<uint32_t>(v));
+}
+
+// Writes the beat (self, key, ids, incarnation, seq, timestamp) into out (room for kBeatBytes +
+// 255); its length, or 0 if the HMAC failed.
+size_t BuildBeat(uint8_t* beat, const std::string& self, HmacKey* key, uint32_t keyId, uint32_t receiver,
+                 uint64_t incarnation, uint64_t seq, uint64_t timestamp) {
+  const size_t length = kBeatBytes + self.size();
+  beat[0] = kMagic >> 8;
+  beat[1] = kMagic & 0xff;
+  beat[2] = kVersion;
+  beat[3] = kTypeBeat;
+  WriteU32(beat + 4, keyId);
+  WriteU32(beat + 8, receiver);
+  beat[12] = static_cast<uint8_t>(self.size());
+  std::memcpy(beat + kNameAt, self.data(), self.size());
+  uint8_t* tail = beat + kNameAt + self.size();
+  WriteU64(tail, incarnation);
+  WriteU64(tail + 8, seq);
+  WriteU64(tail + 16, timestamp);
+  tail[24] = 0;
+  tail[25] = 0;
+  uint8_t mac[HmacKey::kBytes];
+  if (!key->Digest(beat, length - kMacBytes, mac)) return 0;
+  std::memcpy(beat + length - kMacBytes, mac, kMacBytes);
+  return length;
+}
+
+// Engine limits: datagrams read per tick (the rest wait for the next), datagrams queued for JS.
+constexpr unsigned kTickReads = 4096;
+constexpr size_t kQueueLimit = 4096;
+
+// At process exit (exit(3) runs atexit handlers, OpenSSL's among them, while engine threads may
+// still run): no engine thread may be inside a tick (HMAC contexts, the fd) once this returns.
+// Registered at the first startEngine, after OpenSSL's own handler, so it runs before it.
+std::atomic<bool> gExiting{false};
+std::atomic<int> gTicking{0};
+std::once_flag gAtExitOnce;
+void StopTicksAtExit() {
+  gExiting.store(true);
+  for (int i = 0; i < 1000 && gTicking.load() > 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 // An address as 16 bytes: IPv6 as is, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), so a dual-stack
@@ -130,6 +205,17 @@ Napi::Function DatagramSocket::Init(Napi::Env env) {
                          InstanceMethod("send", &DatagramSocket::Send),
                          InstanceMethod("setBeats", &DatagramSocket::SetBeats),
                          InstanceMethod("sendBeat", &DatagramSocket::SendBeat),
+                         InstanceMethod("startEngine", &DatagramSocket::StartEngine),
+                         InstanceMethod("stopEngine", &DatagramSocket::StopEngineMethod),
+                         InstanceMethod("engineSelf", &DatagramSocket::EngineSelf),
+                         InstanceMethod("engineTargets", &DatagramSocket::EngineTargets),
+                         InstanceMethod("engineSenders", &DatagramSocket::EngineSenders),
+                         InstanceMethod("engineWatch", &DatagramSocket::EngineWatch),
+                         InstanceMethod("engineKick", &DatagramSocket::EngineKick),
+                         InstanceMethod("engineArrivals", &DatagramSocket::EngineArrivals),
+                         InstanceMethod("engineNextSeq", &DatagramSocket::EngineNextSeq),
+                         InstanceMethod("engineSetSeq", &DatagramSocket::EngineSetSeq),
+                         InstanceMethod("engineStats", &DatagramSocket::EngineStats),
                          InstanceMethod("close", &DatagramSocket::CloseMethod),
                          InstanceAccessor("port", &DatagramSocket::GetPort, nullptr),
                          InstanceAccessor("fd", &DatagramSocket::GetFd, nullptr),
@@ -189,6 +275,11 @@ DatagramSocket::DatagramSocket(const Napi::CallbackInfo& info) : Napi::ObjectWra
 DatagramSocket::~DatagramSocket() { Close(); }
 
 void DatagramSocket::Close() {
+  StopEngine();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.clear();
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -217,12 +308,6 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
   }
   auto max = static_cast<unsigned>(IntegerArg(info[0], "max", 1, 1 << 20));
   int fd = OpenFd(env);
-  // new[] without () does not zero the bytes (std::vector would, touching every page).
-  if (!buffers_) buffers_.reset(new uint8_t[kBatch * kSlot]);
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
-  sockaddr_storage from[kBatch];
-  alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
   Napi::Array data;
   Napi::Array hosts;
   Napi::Array ports;
@@ -233,70 +318,89 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
   // One reading for the whole call: ages are "before this call began" (clamped at 0 for a datagram
   // that arrived during it), so the caller can subtract them from its clock read just before.
   const int64_t now = RealtimeNs();
-  while (read < max) {
-    unsigned want = std::min<unsigned>(kBatch, max - read);
-    for (unsigned i = 0; i < want; i++) {
-      iov[i] = {buffers_.get() + i * kSlot, kSlot};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_control = control[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+  auto push = [&](const uint8_t* bytes, size_t length, const sockaddr_storage& f, double ageUs) {
+    char text[INET6_ADDRSTRLEN] = "";
+    uint16_t port = 0;
+    if (f.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&f);
+      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+      port = ntohs(a->sin6_port);
+    } else if (f.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&f);
+      inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+      port = ntohs(a->sin_port);
     }
-    int n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, nullptr);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
-      break;
+    if (count == 0) {
+      data = Napi::Array::New(env);
+      hosts = Napi::Array::New(env);
+      ports = Napi::Array::New(env);
+      ages = Napi::Array::New(env);
     }
-    if (n == 0) break;
-    for (int i = 0; i < n; i++) {
-      read++;
-      const uint8_t* bytes = buffers_.get() + i * kSlot;
-      double ageUs = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec ts{};
-          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          int64_t at = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-          ageUs = static_cast<double>(std::max<int64_t>(0, now - at)) / 1000.0;
+    data.Set(count, Napi::Buffer<uint8_t>::Copy(env, bytes, length));
+    hosts.Set(count, Napi::String::New(env, text));
+    ports.Set(count, Napi::Number::New(env, port));
+    ages.Set(count, Napi::Number::New(env, ageUs));
+    count++;
+  };
+  // What the engine queued comes first: all of it while the engine runs (the socket is its own
+  // then), and after it stopped, before the socket is read again.
+  std::deque<Queued> queued;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t take = std::min<size_t>(max, queue_.size());
+    for (size_t i = 0; i < take; i++) {
+      queued.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  for (const Queued& q : queued) {
+    read++;
+    push(q.bytes.data(), q.bytes.size(), q.from, static_cast<double>(std::max<int64_t>(0, now - q.atNs)) / 1000.0);
+  }
+  if (!engine_) {
+    // new[] without () does not zero the bytes (std::vector would, touching every page).
+    if (!buffers_) buffers_.reset(new uint8_t[kBatch * kSlot]);
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
+    sockaddr_storage from[kBatch];
+    alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
+    while (read < max) {
+      unsigned want = std::min<unsigned>(kBatch, max - read);
+      for (unsigned i = 0; i < want; i++) {
+        iov[i] = {buffers_.get() + i * kSlot, kSlot};
+        msgs[i] = {};
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_control = control[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+      }
+      int n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+        break;
+      }
+      if (n == 0) break;
+      for (int i = 0; i < n; i++) {
+        read++;
+        const uint8_t* bytes = buffers_.get() + i * kSlot;
+        const int64_t at = ReceiveStampNs(&msgs[i].msg_hdr, now);
+        const double ageUs = static_cast<double>(std::max<int64_t>(0, now - at)) / 1000.0;
+        if (beats < capacity) {
+          double* r = records + 1 + beats * kRecord;
+          // No engine runs (engine_ is null), so nothing else uses the HMAC contexts.
+          if (AcceptBeat(bytes, msgs[i].msg_len, from[i], now, r)) {
+            r[4] = ageUs;
+            records[0] = ++beats;
+            continue;
+          }
         }
+        push(bytes, msgs[i].msg_len, from[i], ageUs);
       }
-      if (beats < capacity) {
-        double* r = records + 1 + beats * kRecord;
-        if (AcceptBeat(bytes, msgs[i].msg_len, from[i], now, r)) {
-          r[4] = ageUs;
-          records[0] = ++beats;
-          continue;
-        }
-      }
-      char text[INET6_ADDRSTRLEN] = "";
-      uint16_t port = 0;
-      const sockaddr_storage& f = from[i];
-      if (f.ss_family == AF_INET6) {
-        const auto* a = reinterpret_cast<const sockaddr_in6*>(&f);
-        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-        port = ntohs(a->sin6_port);
-      } else if (f.ss_family == AF_INET) {
-        const auto* a = reinterpret_cast<const sockaddr_in*>(&f);
-        inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-        port = ntohs(a->sin_port);
-      }
-      if (count == 0) {
-        data = Napi::Array::New(env);
-        hosts = Napi::Array::New(env);
-        ports = Napi::Array::New(env);
-        ages = Napi::Array::New(env);
-      }
-      data.Set(count, Napi::Buffer<uint8_t>::Copy(env, bytes, msgs[i].msg_len));
-      hosts.Set(count, Napi::String::New(env, text));
-      ports.Set(count, Napi::Number::New(env, port));
-      ages.Set(count, Napi::Number::New(env, ageUs));
-      count++;
+      if (static_cast<unsigned>(n) < want) break;  // the queue is empty
     }
-    if (static_cast<unsigned>(n) < want) break;  // the queue is empty
   }
   if (count == 0 && err == 0) return env.Null();
   Napi::Object result = Napi::Object::New(env);
@@ -358,8 +462,13 @@ bool DatagramSocket::AcceptBeat(const uint8_t* d, size_t n, const sockaddr_stora
 void DatagramSocket::SetBeats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info[0].IsNull()) {
-    beats_.reset();
-    return;
+    std::unique_ptr<BeatConfig> old;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      old = std::move(beats_);
+      slotState_.clear();
+    }
+    return;  // old (its records reference) is freed here, outside the lock
   }
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "beat config must be an object or null");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -429,8 +538,20 @@ void DatagramSocket::SetBeats(const Napi::CallbackInfo& info) {
   Napi::Float64Array recordArray = records.As<Napi::Float64Array>();
   if (recordArray.ElementLength() < 1) throw Napi::RangeError::New(env, "records must hold at least 1 element");
   c->records = Napi::Persistent(recordArray);
-  beats_ = std::move(c);
-}
+  // The engine's per-slot state follows each sender's name to its new slot.
+  std::vector<SlotState> state(n);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (beats_) {
+    for (uint32_t i = 0; i < n; i++) {
+      auto at = c->slots.find(std::string_view(c->names[i]));
+      if (at == c->slots.end() || at->second != i) continue;  // a later duplicate name: a slot of its own
+      auto was = beats_->slots.find(at->first);
+      if (was != beats_->slots.end() && was->second < slotState_.size()) state[i] = slotState_[was->second];
+    }
+  }
+  slotState_ = std::move(state);
+  c.swap(beats_);
+}  // c (the old config) is freed after the lock is released
 
 Napi::Value DatagramSocket::SendBeat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -444,29 +565,16 @@ Napi::Value DatagramSocket::SendBeat(const Napi::CallbackInfo& info) {
   if (target.ByteLength() < sizeof(sockaddr_in) || target.ByteLength() > sizeof(sockaddr_storage)) {
     throw Napi::RangeError::New(env, "target must come from target()");
   }
-  if (!beats_) return Napi::Number::New(env, EINVAL);
-  HmacKey* key = BeatKeyFor(keyId);
-  if (key == nullptr) return Napi::Number::New(env, EINVAL);
-  const std::string& self = beats_->self;
   uint8_t beat[kBeatBytes + 255];
-  const size_t length = kBeatBytes + self.size();
-  beat[0] = kMagic >> 8;
-  beat[1] = kMagic & 0xff;
-  beat[2] = kVersion;
-  beat[3] = kTypeBeat;
-  WriteU32(beat + 4, keyId);
-  WriteU32(beat + 8, receiver);
-  beat[12] = static_cast<uint8_t>(self.size());
-  std::memcpy(beat + kNameAt, self.data(), self.size());
-  uint8_t* tail = beat + kNameAt + self.size();
-  WriteU64(tail, incarnation);
-  WriteU64(tail + 8, seq);
-  WriteU64(tail + 16, timestamp);
-  tail[24] = 0;
-  tail[25] = 0;
-  uint8_t mac[HmacKey::kBytes];
-  if (!key->Digest(beat, length - kMacBytes, mac)) return Napi::Number::New(env, EIO);
-  std::memcpy(beat + length - kMacBytes, mac, kMacBytes);
+  size_t length;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // the HMAC contexts are shared with the engine thread
+    if (!beats_) return Napi::Number::New(env, EINVAL);
+    HmacKey* key = BeatKeyFor(keyId);
+    if (key == nullptr) return Napi::Number::New(env, EINVAL);
+    length = BuildBeat(beat, beats_->self, key, keyId, receiver, incarnation, seq, timestamp);
+  }
+  if (length == 0) return Napi::Number::New(env, EIO);
   sockaddr_storage to{};
   std::memcpy(&to, target.Data(), target.ByteLength());
   ssize_t sent;
@@ -501,6 +609,518 @@ Napi::Value DatagramSocket::Send(const Napi::CallbackInfo& info) {
                static_cast<socklen_t>(target.ByteLength()));
   } while (n < 0 && errno == EINTR);
   return Napi::Number::New(env, n < 0 ? errno : 0);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Beat engine
+
+void DatagramSocket::CheckSlot(Napi::Env env, int64_t slot) const {
+  if (slot < 0 || static_cast<uint64_t>(slot) >= slotState_.size()) {
+    throw Napi::RangeError::New(env, "slot " + std::to_string(slot) + " is not a sender of the beat config (" +
+                                         std::to_string(slotState_.size()) + " slots)");
+  }
+}
+
+// On the JS thread: a queued wake. env is null when the function is being torn down.
+void DatagramSocket::CallWake(napi_env env, napi_value onWake, void* context, void*) {
+  if (env == nullptr || onWake == nullptr) return;
+  auto* wake = static_cast<EngineWake*>(context);
+  wake->pending.store(false);
+  if (wake->stopped) return;
+  napi_value global;
+  if (napi_get_global(env, &global) != napi_ok) return;
+  if (napi_call_function(env, global, onWake, 0, nullptr, nullptr) == napi_pending_exception) {
+    // Thrown by onWake: an uncaught exception, as if thrown by a timer's callback (Node would
+    // otherwise only print a deprecation warning for one left pending here).
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+  }
+}
+
+// On the JS thread, once no call is pending and the function was released, or when its
+// environment (the worker or the main thread) ends while the engine still runs: then nothing
+// may use the function any more, so the thread is stopped here first.
+void DatagramSocket::FinalizeWake(napi_env, void* data, void*) {
+  auto* wake = static_cast<EngineWake*>(data);
+  if (wake->socket != nullptr) {
+    DatagramSocket* socket = wake->socket;
+    socket->JoinEngine();
+    socket->engine_.reset();
+  }
+  delete wake;
+}
+
+void DatagramSocket::JoinEngine() {
+  Engine* e = engine_.get();
+  if (e == nullptr) return;
+  if (e->thread.joinable()) {
+    uint64_t one = 1;
+    ssize_t w;
+    do {
+      w = write(e->stopFd, &one, sizeof one);
+    } while (w < 0 && errno == EINTR);
+    e->thread.join();
+  }
+  if (e->timerFd >= 0) ::close(e->timerFd);
+  if (e->stopFd >= 0) ::close(e->stopFd);
+  e->timerFd = -1;
+  e->stopFd = -1;
+  if (e->wake != nullptr) {
+    e->wake->stopped = true;
+    e->wake->socket = nullptr;
+  }
+}
+
+void DatagramSocket::StopEngine() {
+  if (!engine_) return;
+  JoinEngine();
+  // Not yet finalized (FinalizeWake resets engine_ itself): ours to release; its finalizer
+  // frees the wake context once any call still queued has been dropped.
+  if (engine_->tsfn != nullptr) napi_release_threadsafe_function(engine_->tsfn, napi_tsfn_release);
+  engine_.reset();
+}
+
+void DatagramSocket::StopEngineMethod(const Napi::CallbackInfo&) { StopEngine(); }
+
+void DatagramSocket::StartEngine(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double periodMs = NumberArg(info[0], "periodMs", 1, 3600000);
+  const double jitter = NumberArg(info[1], "jitter", 0, 0.5);
+  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "onWake must be a function");
+  if (engine_) throw Napi::Error::New(env, "the beat engine is already running");
+  int fd = OpenFd(env);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!beats_) throw Napi::Error::New(env, "the beat engine needs setBeats first");
+  }
+  std::call_once(gAtExitOnce, [] { std::atexit(StopTicksAtExit); });
+  if (!buffers_) buffers_.reset(new uint8_t[kBatch * kSlot]);
+  auto e = std::make_unique<Engine>();
+  e->fd = fd;
+  e->periodMs = periodMs;
+  e->jitter = jitter;
+  e->timerFd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (e->timerFd < 0) ThrowErrno(env, "timerfd_create");
+  e->stopFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (e->stopFd < 0) {
+    int err = errno;
+    ::close(e->timerFd);
+    throw ErrnoError(env, err, "eventfd");
+  }
+  auto* wake = new EngineWake();
+  napi_value name = Napi::String::New(env, "l2vip-beats");
+  napi_status st = napi_create_threadsafe_function(env, info[2], nullptr, name, 0, 1, wake, FinalizeWake, wake,
+                                                   CallWake, &e->tsfn);
+  if (st != napi_ok) {
+    delete wake;
+    ::close(e->timerFd);
+    ::close(e->stopFd);
+    throw Napi::Error::New(env, "cannot create the beat engine's thread-safe function");
+  }
+  e->wake = wake;
+  napi_unref_threadsafe_function(env, e->tsfn);
+  Engine* raw = e.get();
+  engine_ = std::move(e);
+  wake->socket = this;
+  try {
+    raw->thread = std::thread([this, raw] { EngineLoop(raw); });
+  } catch (const std::system_error& err) {
+    StopEngine();
+    throw Napi::Error::New(env, std::string("cannot start the beat engine thread: ") + err.what());
+  }
+}
+
+void DatagramSocket::EngineLoop(Engine* e) {
+  prctl(PR_SET_NAME, "l2vip-beats", 0, 0, 0);
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  auto draw = [&] { return static_cast<int64_t>(e->periodMs * (1.0 + e->jitter * unit(rng)) * 1e6); };
+  auto arm = [&](int64_t due) {
+    itimerspec t{};
+    t.it_value.tv_sec = due / 1000000000;
+    t.it_value.tv_nsec = due % 1000000000;
+    timerfd_settime(e->timerFd, TFD_TIMER_ABSTIME, &t, nullptr);
+  };
+  int64_t due = MonotonicNs() + draw();
+  arm(due);
+  pollfd fds[2] = {{e->timerFd, POLLIN, 0}, {e->stopFd, POLLIN, 0}};
+  for (;;) {
+    int r = poll(fds, 2, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    uint64_t expirations;
+    if (read(e->timerFd, &expirations, sizeof expirations) < 0) continue;  // EAGAIN: not due after all
+    gTicking.fetch_add(1);
+    if (gExiting.load()) {
+      gTicking.fetch_sub(1);
+      break;
+    }
+    try {
+      EngineTick(e);
+    } catch (...) {
+      // std::bad_alloc from the queue: that tick's work is lost, the engine goes on.
+    }
+    gTicking.fetch_sub(1);
+    // Metronome: the next due time follows the last one, not now; after a stall of more than
+    // a period (a suspended VM, a stopped process) it starts again from now instead of
+    // catching up with a burst.
+    const int64_t period = draw();
+    const int64_t now = MonotonicNs();
+    due += period;
+    if (due < now - period) due = now + period;
+    arm(due);
+  }
+}
+
+void DatagramSocket::PushQueued(const uint8_t* bytes, size_t length, const sockaddr_storage& from, int64_t atNs) {
+  if (queue_.size() >= kQueueLimit) {
+    stats_.queueDrops++;
+    return;
+  }
+  Queued q;
+  q.bytes.assign(bytes, bytes + length);
+  q.from = from;
+  q.atNs = atNs;
+  queue_.push_back(std::move(q));
+  stats_.queued++;
+}
+
+void DatagramSocket::EngineTick(Engine* e) {
+  // 1. Drain the socket: recvmmsg without the lock, then each batch classified under it.
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_storage from[kBatch];
+  alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
+  unsigned reads = 0;
+  while (reads < kTickReads) {
+    for (unsigned i = 0; i < kBatch; i++) {
+      iov[i] = {buffers_.get() + i * kSlot, kSlot};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+    }
+    int n = recvmmsg(e->fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.receiveErrors++;
+    }
+    if (n <= 0) break;  // drained (or failed: tried again next tick)
+    reads += n;
+    const int64_t realNow = RealtimeNs();
+    const int64_t monoNow = MonotonicNs();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < n; i++) {
+      const uint8_t* bytes = buffers_.get() + i * kSlot;
+      const size_t length = msgs[i].msg_len;
+      const int64_t at = ReceiveStampNs(&msgs[i].msg_hdr, realNow);
+      double beat[4];
+      if (beats_ && AcceptBeat(bytes, length, from[i], realNow, beat)) {
+        const auto slot = static_cast<size_t>(beat[0]);
+        const auto incarnation = static_cast<int64_t>(beat[2]);
+        const auto seq = static_cast<uint64_t>(beat[3]);
+        if (slot < slotState_.size() && slotState_[slot].incarnation >= 0 && slotState_[slot].incarnation == incarnation) {
+          SlotState& st = slotState_[slot];
+          if (seq <= st.highWater) {
+            stats_.staleBeats++;
+          } else {
+            st.highWater = seq;
+            st.arrived = true;
+            st.fresh = true;
+            st.arrivalRealNs = at;
+            st.arrivalMonoNs = monoNow - (realNow - at);
+            stats_.beatsAccepted++;
+          }
+          continue;
+        }
+      }
+      PushQueued(bytes, length, from[i], at);
+    }
+    if (static_cast<unsigned>(n) < kBatch) break;
+  }
+
+  // 2. Send: beats built under the lock (counters, HMAC contexts, targets), sent after it.
+  static_assert(sizeof(Engine::Out::bytes) == kBeatBytes + 255, "room for the longest beat");
+  std::vector<Engine::Out>& out = e->out;
+  std::vector<mmsghdr>& sends = e->sends;
+  std::vector<iovec>& sendIov = e->sendIov;
+  size_t built = 0;
+  uint64_t sendErrors = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t monoNow = MonotonicNs();
+    const bool alive = gateOpen_ && kicked_ && static_cast<double>(monoNow - kickMonoNs_) <= watchdogMs_ * 1e6;
+    if (beats_ && selfSet_ && alive && !targets_.empty()) {
+      HmacKey* key = BeatKeyFor(selfKeyId_);
+      if (key == nullptr) {
+        sendErrors = targets_.size();  // a key id we do not hold: nothing can be sent
+      } else {
+        const size_t n = targets_.size();
+        if (out.size() < n) {
+          out.resize(n);
+          sends.resize(n);
+          sendIov.resize(n);
+        }
+        const auto timestamp = static_cast<uint64_t>(RealtimeNs() / 1000000);
+        for (const EngineTarget& t : targets_) {
+          if (t.slot >= slotState_.size()) {
+            sendErrors++;  // its slot went with a setBeats
+            continue;
+          }
+          Engine::Out& o = out[built];
+          const uint64_t seq = ++slotState_[t.slot].sendSeq;
+          const size_t length = BuildBeat(o.bytes, beats_->self, key, selfKeyId_, t.receiverId, selfIncarnation_, seq, timestamp);
+          if (length == 0) {
+            sendErrors++;
+            continue;
+          }
+          std::memcpy(&o.to, &t.to, t.length);
+          sendIov[built] = {o.bytes, length};
+          sends[built] = {};
+          sends[built].msg_hdr.msg_name = &o.to;
+          sends[built].msg_hdr.msg_namelen = t.length;
+          sends[built].msg_hdr.msg_iov = &sendIov[built];
+          sends[built].msg_hdr.msg_iovlen = 1;
+          built++;
+        }
+      }
+    }
+  }
+  uint64_t sent = 0;
+  for (size_t i = 0; i < built;) {
+    int r = sendmmsg(e->fd, sends.data() + i, static_cast<unsigned>(built - i), MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      sendErrors++;  // this one failed (a full send buffer, an unreachable network): skip it
+      i++;
+      continue;
+    }
+    sent += static_cast<unsigned>(r);
+    i += static_cast<unsigned>(r);
+  }
+
+  // 3. Watch, and 4. wake JavaScript if it has something to do.
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.ticks++;
+    stats_.beatsSent += sent;
+    stats_.sendErrors += sendErrors;
+    wake = !queue_.empty();
+    if (!wake) {
+      const int64_t monoNow = MonotonicNs();
+      const auto limit = static_cast<int64_t>(wakeAfterMs_ * 1e6);
+      for (const SlotState& st : slotState_) {
+        if (!st.watched) continue;
+        const int64_t since = st.arrived ? std::max(st.arrivalMonoNs, st.watchSetAtMonoNs) : st.watchSetAtMonoNs;
+        if (monoNow - since > limit) {
+          wake = true;
+          break;
+        }
+      }
+    }
+  }
+  if (wake && !e->tsfnClosing && !e->wake->pending.exchange(true)) {
+    napi_status st = napi_call_threadsafe_function(e->tsfn, nullptr, napi_tsfn_nonblocking);
+    if (st == napi_ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.wakes++;
+    } else {
+      // napi_closing: the environment is ending; its finalizer stops this thread.
+      if (st == napi_closing) e->tsfnClosing = true;
+      e->wake->pending.store(false);
+    }
+  }
+}
+
+void DatagramSocket::EngineSelf(const Napi::CallbackInfo& info) {
+  auto incarnation = static_cast<uint64_t>(IntegerArg(info[0], "incarnation", 0, static_cast<int64_t>(kMaxIncarnation)));
+  auto keyId = static_cast<uint32_t>(IntegerArg(info[1], "keyId", 0, UINT32_MAX));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (selfSet_ && incarnation != selfIncarnation_) {
+    for (SlotState& st : slotState_) st.sendSeq = 0;
+  }
+  selfSet_ = true;
+  selfIncarnation_ = incarnation;
+  selfKeyId_ = keyId;
+}
+
+void DatagramSocket::EngineTargets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "targets must be an array");
+  Napi::Array array = info[0].As<Napi::Array>();
+  std::vector<EngineTarget> targets;
+  targets.reserve(array.Length());
+  std::vector<int64_t> slots;
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    std::string at = "targets[" + std::to_string(i) + "]";
+    Napi::Value v = array.Get(i);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, at + " must be an object");
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Uint8Array target = BytesArg(o.Get("target"), (at + ".target").c_str());
+    if (target.ByteLength() < sizeof(sockaddr_in) || target.ByteLength() > sizeof(sockaddr_storage)) {
+      throw Napi::RangeError::New(env, at + ".target must come from target()");
+    }
+    EngineTarget t{};
+    std::memcpy(&t.to, target.Data(), target.ByteLength());
+    t.length = static_cast<socklen_t>(target.ByteLength());
+    t.receiverId = static_cast<uint32_t>(IntegerArg(o.Get("receiverId"), (at + ".receiverId").c_str(), 0, UINT32_MAX));
+    int64_t slot = IntegerArg(o.Get("slot"), (at + ".slot").c_str(), 0, UINT32_MAX);
+    t.slot = static_cast<uint32_t>(slot);
+    slots.push_back(slot);
+    targets.push_back(t);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t slot : slots) CheckSlot(env, slot);
+  targets_.swap(targets);
+}
+
+void DatagramSocket::EngineSenders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto f64 = [&](const Napi::Value& v, const char* name) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      throw Napi::TypeError::New(env, std::string(name) + " must be a Float64Array");
+    }
+    return v.As<Napi::Float64Array>();
+  };
+  Napi::Float64Array incarnations = f64(info[0], "incarnations");
+  Napi::Float64Array floors = f64(info[1], "floors");
+  const size_t n = incarnations.ElementLength();
+  for (size_t i = 0; i < n; i++) {
+    const double inc = incarnations[i];
+    if (!(inc == -1 || (inc >= 0 && inc <= static_cast<double>(kMaxIncarnation) && std::floor(inc) == inc))) {
+      throw Napi::RangeError::New(env, "incarnations[" + std::to_string(i) + "] must be -1 or an integer 0..2^48");
+    }
+  }
+  for (size_t i = 0; i < floors.ElementLength(); i++) {
+    const double f = floors[i];
+    if (!(f >= 0 && f <= static_cast<double>(kMaxSafe) && std::floor(f) == f)) {
+      throw Napi::RangeError::New(env, "floors[" + std::to_string(i) + "] must be an integer 0..2^53-1");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (n != slotState_.size() || floors.ElementLength() != n) {
+    throw Napi::RangeError::New(env, "incarnations and floors must have one entry per sender (" +
+                                         std::to_string(slotState_.size()) + ")");
+  }
+  for (size_t i = 0; i < n; i++) {
+    SlotState& st = slotState_[i];
+    const auto inc = static_cast<int64_t>(incarnations[i]);
+    const auto floor = static_cast<uint64_t>(floors[i]);
+    if (inc != st.incarnation || floor != st.floor) {
+      st.incarnation = inc;
+      st.floor = floor;
+      st.highWater = floor;
+      // The last arrival still counts for the watch (the peer was alive then), but is not
+      // reported as an arrival at the new incarnation.
+      st.fresh = false;
+    }
+  }
+}
+
+void DatagramSocket::EngineWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "slots must be an array");
+  Napi::Array array = info[0].As<Napi::Array>();
+  std::vector<int64_t> slots;
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    slots.push_back(IntegerArg(array.Get(i), ("slots[" + std::to_string(i) + "]").c_str(), 0, UINT32_MAX));
+  }
+  const double wakeAfterMs = NumberArg(info[1], "wakeAfterMs", 0, 3600000);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t slot : slots) CheckSlot(env, slot);
+  const int64_t now = MonotonicNs();
+  std::vector<bool> watched(slotState_.size(), false);
+  for (int64_t slot : slots) watched[static_cast<size_t>(slot)] = true;
+  for (size_t i = 0; i < slotState_.size(); i++) {
+    SlotState& st = slotState_[i];
+    if (watched[i] && !st.watched) st.watchSetAtMonoNs = now;
+    st.watched = watched[i];
+  }
+  wakeAfterMs_ = wakeAfterMs;
+}
+
+void DatagramSocket::EngineKick(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBoolean()) throw Napi::TypeError::New(env, "open must be a boolean");
+  const bool open = info[0].As<Napi::Boolean>().Value();
+  const double watchdogMs = NumberArg(info[1], "watchdogMs", 0, 3600000);
+  std::lock_guard<std::mutex> lock(mu_);
+  gateOpen_ = open;
+  watchdogMs_ = watchdogMs;
+  kicked_ = true;
+  kickMonoNs_ = MonotonicNs();
+}
+
+Napi::Value DatagramSocket::EngineArrivals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "out must be a Float64Array");
+  }
+  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  double* d = out.Data();
+  const size_t room = out.ElementLength() / 2;
+  const int64_t now = RealtimeNs();
+  size_t count = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < slotState_.size() && count < room; i++) {
+    SlotState& st = slotState_[i];
+    if (!st.fresh) continue;
+    st.fresh = false;
+    d[2 * count] = static_cast<double>(i);
+    d[2 * count + 1] = static_cast<double>(std::max<int64_t>(0, now - st.arrivalRealNs)) / 1000.0;
+    count++;
+  }
+  return Napi::Number::New(env, static_cast<double>(count));
+}
+
+Napi::Value DatagramSocket::EngineNextSeq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t slot = IntegerArg(info[0], "slot", 0, UINT32_MAX);
+  std::lock_guard<std::mutex> lock(mu_);
+  CheckSlot(env, slot);
+  return Napi::Number::New(env, static_cast<double>(++slotState_[static_cast<size_t>(slot)].sendSeq));
+}
+
+void DatagramSocket::EngineSetSeq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t slot = IntegerArg(info[0], "slot", 0, UINT32_MAX);
+  auto seq = static_cast<uint64_t>(IntegerArg(info[1], "seq", 0, kMaxSafe));
+  std::lock_guard<std::mutex> lock(mu_);
+  CheckSlot(env, slot);
+  slotState_[static_cast<size_t>(slot)].sendSeq = seq;
+}
+
+Napi::Value DatagramSocket::EngineStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EngineStatsData s;
+  size_t queueLength;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = stats_;
+    queueLength = queue_.size();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ticks", static_cast<double>(s.ticks));
+  o.Set("beatsSent", static_cast<double>(s.beatsSent));
+  o.Set("beatsAccepted", static_cast<double>(s.beatsAccepted));
+  o.Set("staleBeats", static_cast<double>(s.staleBeats));
+  o.Set("queued", static_cast<double>(s.queued));
+  o.Set("queueDrops", static_cast<double>(s.queueDrops));
+  o.Set("wakes", static_cast<double>(s.wakes));
+  o.Set("sendErrors", static_cast<double>(s.sendErrors));
+  o.Set("receiveErrors", static_cast<double>(s.receiveErrors));
+  o.Set("queueLength", static_cast<double>(queueLength));
+  return o;
 }
 
 void DatagramSocket::CloseMethod(const Napi::CallbackInfo&) { Close(); }

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import type { BeatPath, PeerTransport } from './peer-transport.js';
+import type { BeatEngine, BeatPath, PeerTransport } from './peer-transport.js';
 
 export interface MainLoopGateOptions {
   readonly clock: Clock;
@@ -80,6 +80,8 @@ export class GatedTransport implements PeerTransport {
               if (this.gate.open()) b.sendBeat(address, keyId, receiver, incarnation, seq, timestamp);
               else this.gate.held++;
             },
+            // The engine beats on its own thread: the gate closes it at each kick (every tick).
+            ...(b.engine === undefined ? {} : { engine: gatedEngine(b.engine, gate) }),
           };
   }
 
@@ -103,4 +105,20 @@ export class GatedTransport implements PeerTransport {
   poll(): void {
     this.inner.poll?.();
   }
+}
+
+/** The engine with its kicks gated: while the main loop hangs it stops beating at the next tick. */
+function gatedEngine(e: BeatEngine, gate: MainLoopGate): BeatEngine {
+  return {
+    start: (periodMs, jitter, onWake) => e.start(periodMs, jitter, onWake),
+    stop: () => e.stop(),
+    setSelf: (incarnation, keyId) => e.setSelf(incarnation, keyId),
+    setTargets: (targets) => e.setTargets(targets),
+    setSenders: (incarnations, floors) => e.setSenders(incarnations, floors),
+    watch: (slots, wakeAfterMs) => e.watch(slots, wakeAfterMs),
+    kick: (open, watchdogMs) => e.kick(open && gate.open(), watchdogMs),
+    arrivals: (handler) => e.arrivals(handler),
+    sentTo: (slot) => e.sentTo(slot),
+    counts: () => e.counts(),
+  };
 }

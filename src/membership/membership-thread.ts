@@ -159,7 +159,8 @@ function udpTransport(bind: string, clock: Clock, logger: Logger, log: PortLogge
     log.warn({}, 'membership: the native addon has no DatagramSocket (an old build: npm rebuild), using node:dgram');
     return new UdpTransport({ bind, logger });
   }
-  return new PolledUdpTransport({ bind, clock, logger, native });
+  if (socket === 'polled') log.info({}, 'membership: polled socket without the beat engine (L2VIP_MEMBERSHIP_SOCKET=polled): a tick every heartbeat');
+  return new PolledUdpTransport({ bind, clock, logger, native, engine: socket !== 'polled' });
 }
 
 function toWire(v: MembershipView): WireView {

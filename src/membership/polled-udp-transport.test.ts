@@ -154,9 +154,9 @@ describe('PolledUdpTransport arrival times', () => {
     await t.stop();
   });
 
-  it('carries the membership\'s beats as numbers: most of what a member accepts never becomes a JS datagram, and nothing is dropped', async () => {
+  it('without the engine, carries the membership\'s beats as numbers: most of what a member accepts never becomes a JS datagram, and nothing is dropped', async () => {
     const names = ['node-a', 'node-b', 'node-c'];
-    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock }));
+    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock, engine: false }));
     for (const t of transports) await t.start();
     const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
     const counts = transports.map(() => ({ beats: 0, datagrams: 0 }));
@@ -184,6 +184,41 @@ describe('PolledUdpTransport arrival times', () => {
         expect(s.accepted - before[i]!.accepted).toBe(counts[i]!.beats + counts[i]!.datagrams);
         expect(Object.values(s.drops).reduce((a, b) => a + b, 0)).toBe(0);
       });
+    } finally {
+      for (const m of members) await m.stop();
+    }
+  });
+
+  it('with the engine, the membership ticks about 10-30 times a second instead of 100, sees its peers and buries a stopped one as fast', async () => {
+    const names = ['node-a', 'node-b', 'node-c'];
+    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock }));
+    for (const t of transports) await t.start();
+    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
+    const members = names.map(
+      (self, i) => new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
+    );
+    try {
+      for (const m of members) await m.start();
+      await sleep(1_000);
+      const before = members.map((m) => m.stats());
+      await sleep(2_000);
+      members.forEach((m, i) => {
+        const s = m.stats();
+        expect(s.beats).toMatchObject({ engine: true });
+        expect(m.alive().size).toBe(3);
+        // About 100 beats a second from each of 2 peers, accepted by the engine.
+        expect(s.beats!.accepted - before[i]!.beats!.accepted).toBeGreaterThan(250);
+        expect(s.beats!.sent - before[i]!.beats!.sent).toBeGreaterThan(250);
+        expect((s.ticks! - before[i]!.ticks!) / 2).toBeLessThan(50);
+        expect(Object.values(s.drops).reduce((a, b) => a + b, 0)).toBe(0);
+      });
+      const t0 = performance.now();
+      await members[2]!.stop();
+      while (members[0]!.alive().has('node-c') || members[1]!.alive().has('node-c')) {
+        expect(performance.now() - t0).toBeLessThan(500);
+        await sleep(2);
+      }
+      expect(members[0]!.alive().has('node-b')).toBe(true);
     } finally {
       for (const m of members) await m.stop();
     }

@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { formatHostPort, type HostPort, parseHostPort } from '../ip/host-port.js';
 import { loadNative, type NativeAddon, type NativeDatagramSocket } from '../netdev/native.js';
 import type { Logger } from '../observability/logger.js';
-import type { BeatPath, BeatPathConfig, PeerTransport } from './peer-transport.js';
+import type { BeatEngine, BeatPath, BeatPathConfig, PeerTransport } from './peer-transport.js';
 import { PeerTargets, SourceTexts } from './udp-addresses.js';
 
 export interface PolledUdpTransportOptions {
@@ -19,6 +19,8 @@ export interface PolledUdpTransportOptions {
   readonly native?: NativeAddon;
   /** Most beats one poll() reports as numbers (default 1024); more come through onMessage, as ordinary datagrams. */
   readonly maxBeatsPerPoll?: number;
+  /** Offer the addon's beat engine (BeatPath.engine; default true). false: the membership ticks every heartbeat. */
+  readonly engine?: boolean;
 }
 
 const utf8 = new TextEncoder();
@@ -40,6 +42,12 @@ export class PolledUdpTransport implements PeerTransport {
   private beatHandler: ((slot: number, keyId: number, incarnation: number, seq: number, at: number) => void) | undefined;
   /** The addon's beat records, while its fast path is configured. */
   private records: Float64Array | undefined;
+  /** The engine's arrivals: [slot, age µs] pairs. */
+  private readonly arrivalsOut = new Float64Array(2 * 1024);
+  private engineRunning = false;
+  private enginePeriodMs = 10;
+  private lastArrivalsAt = 0;
+  private lastEngineCounts = { sent: 0, accepted: 0 };
   private readonly bind: HostPort;
   private readonly log: Logger | undefined;
   private readonly targets: PeerTargets<Buffer>;
@@ -55,6 +63,21 @@ export class PolledUdpTransport implements PeerTransport {
     this.log = o.logger?.child({ component: 'udp-transport' });
     this.maxPerPoll = o.maxPerPoll ?? 4096;
     this.targets = new PeerTargets(this.bind, (hp) => this.openSocket().target(hp.host, hp.port), this.log);
+    this.beats = {
+      configure: (c) => this.configureBeats(c),
+      sendBeat: (address, keyId, receiver, incarnation, seq, timestamp) => {
+        const socket = this.socket;
+        if (socket?.sendBeat === undefined) return;
+        const to = this.targets.get(address);
+        if (to === null) return;
+        const errno = socket.sendBeat(to, keyId, receiver, incarnation, seq, timestamp);
+        if (errno !== 0) this.rateLimited('send', errno, address);
+      },
+      onBeat: (handler) => {
+        this.beatHandler = handler;
+      },
+      engine: this.o.engine === false ? undefined : this.makeEngine(),
+    };
   }
 
   /** The bound 'address:port' (the real port when bound to port 0). Only after start(). */
@@ -77,6 +100,8 @@ export class PolledUdpTransport implements PeerTransport {
   }
 
   stop(): Promise<void> {
+    if (this.engineRunning) this.lastEngineCounts = this.engineCounts();
+    this.engineRunning = false;
     this.socket?.close();
     this.socket = undefined;
     this.records = undefined;
@@ -87,20 +112,71 @@ export class PolledUdpTransport implements PeerTransport {
    * The addon's beat fast path (DatagramSocket.setBeats/sendBeat), when the socket has it: beats
    * are built, sent, recognised and reported without a JavaScript object per datagram.
    */
-  readonly beats: BeatPath = {
-    configure: (c) => this.configureBeats(c),
-    sendBeat: (address, keyId, receiver, incarnation, seq, timestamp) => {
-      const socket = this.socket;
-      if (socket?.sendBeat === undefined) return;
-      const to = this.targets.get(address);
-      if (to === null) return;
-      const errno = socket.sendBeat(to, keyId, receiver, incarnation, seq, timestamp);
-      if (errno !== 0) this.rateLimited('send', errno, address);
-    },
-    onBeat: (handler) => {
-      this.beatHandler = handler;
-    },
-  };
+  readonly beats: BeatPath;
+
+  /** The addon's engine thread (DatagramSocket.startEngine and engine*), when the socket has it. */
+  private makeEngine(): BeatEngine {
+    const running = (): NativeDatagramSocket | undefined => (this.engineRunning ? this.socket : undefined);
+    return {
+      start: (periodMs, jitter, onWake) => {
+        const socket = this.socket;
+        if (socket?.startEngine === undefined || this.records === undefined) return false;
+        try {
+          socket.startEngine(periodMs, jitter, onWake);
+        } catch (err) {
+          this.log?.warn({ err }, 'membership beat engine unavailable; the membership ticks every heartbeat');
+          return false;
+        }
+        this.engineRunning = true;
+        this.enginePeriodMs = periodMs;
+        this.lastArrivalsAt = this.o.clock.now();
+        return true;
+      },
+      stop: () => {
+        if (!this.engineRunning) return;
+        this.lastEngineCounts = this.engineCounts();
+        this.engineRunning = false;
+        this.socket?.stopEngine?.();
+      },
+      setSelf: (incarnation, keyId) => running()?.engineSelf?.(incarnation, keyId),
+      setTargets: (targets) => {
+        const socket = running();
+        if (socket === undefined) return;
+        const out = [];
+        for (const t of targets) {
+          const to = this.targets.get(t.address);
+          if (to !== null) out.push({ target: to, receiverId: t.receiver, slot: t.slot });
+        }
+        socket.engineTargets?.(out);
+      },
+      setSenders: (incarnations, floors) => running()?.engineSenders?.(Float64Array.from(incarnations), Float64Array.from(floors)),
+      watch: (slots, wakeAfterMs) => running()?.engineWatch?.([...slots], wakeAfterMs),
+      kick: (open, watchdogMs) => running()?.engineKick?.(open, watchdogMs),
+      sentTo: (slot) => running()?.engineSkip?.(slot),
+      arrivals: (handler) => {
+        const socket = running();
+        if (socket?.engineArrivals === undefined) return;
+        // Before the read, as for poll(): ages are against one wall-clock reading taken as it begins.
+        const now = this.o.clock.now();
+        // A wall clock stepped forward must not date a beat hours back: none reported now arrived
+        // before the previous read (less the engine's one period of draining).
+        const maxAgeMs = Math.max(0, now - this.lastArrivalsAt) + 2 * this.enginePeriodMs;
+        this.lastArrivalsAt = now;
+        const out = this.arrivalsOut;
+        for (;;) {
+          const n = socket.engineArrivals(out);
+          for (let i = 0; i < n; i++) handler(out[2 * i]!, now - Math.min(out[2 * i + 1]! / 1000, maxAgeMs));
+          if (n < out.length / 2) return;
+        }
+      },
+      counts: () => (this.engineRunning ? this.engineCounts() : this.lastEngineCounts),
+    };
+  }
+
+  private engineCounts(): { sent: number; accepted: number } {
+    const s = this.socket?.engineStats?.();
+    return s === undefined ? this.lastEngineCounts : { sent: s.beatsSent, accepted: s.beatsAccepted };
+  }
 
   private configureBeats(c: BeatPathConfig): boolean {
     const socket = this.socket;

@@ -80,7 +80,7 @@ describe('WorkerMembership (over an in-process worker)', () => {
     a.setMetadata({ draining: false });
     await a.start();
     const init = workers.inits[0]!;
-    expect(init).toMatchObject({ self: 'a', bind: '10.0.0.1:7946', metadata: { draining: false }, mainLoopTimeoutMs: 2000, mainTickMs: 250, snapshotMs: 1000, socket: 'polled' });
+    expect(init).toMatchObject({ self: 'a', bind: '10.0.0.1:7946', metadata: { draining: false }, mainLoopTimeoutMs: 2000, mainTickMs: 250, snapshotMs: 1000, socket: 'engine' });
     expect(init.mainBeat).toBeInstanceOf(SharedArrayBuffer);
     expect(workers.log.filter((e) => e.to === 'worker').map((e) => e.m.t)).toEqual(['start']);
     await a.stop();

@@ -145,7 +145,7 @@ export class WorkerMembership {
       mainLoopTimeoutMs: this.o.mainLoopTimeoutMs,
       mainTickMs: this.mainTickMs(),
       snapshotMs: this.c.snapshotMs ?? SNAPSHOT_MS,
-      socket: process.env['L2VIP_MEMBERSHIP_SOCKET'] === 'dgram' ? 'dgram' : 'polled',
+      socket: socketChoice(process.env['L2VIP_MEMBERSHIP_SOCKET']),
     };
     const port = (this.c.spawn ?? spawnMembershipWorker)(init);
     this.port = port;
@@ -434,4 +434,9 @@ export function spawnMembershipWorker(init: WorkerInit): WorkerPort {
       await worker.terminate();
     },
   };
+}
+
+/** L2VIP_MEMBERSHIP_SOCKET: 'polled' or 'dgram' (ways back); anything else: the default, the engine. */
+function socketChoice(env: string | undefined): 'engine' | 'polled' | 'dgram' {
+  return env === 'dgram' || env === 'polled' ? env : 'engine';
 }

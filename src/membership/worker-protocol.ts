@@ -34,11 +34,12 @@ export interface WorkerInit {
   /** Period of the view and stats snapshot the worker posts even without a change. */
   readonly snapshotMs: number;
   /**
-   * 'polled' (default): the addon's socket, read once per tick; 'dgram': node:dgram, one wakeup
-   * per datagram (the environment variable L2VIP_MEMBERSHIP_SOCKET=dgram: a way back, and the
-   * comparison row of bench:scale).
+   * 'engine' (default): the addon's socket with its beat engine thread (docs/membership.md#the-beat-engine-no-javascript-at-100-hz);
+   * 'polled': the addon's socket read once per tick, without the engine; 'dgram': node:dgram, one
+   * wakeup per datagram. The environment variable L2VIP_MEMBERSHIP_SOCKET=polled|dgram chooses the
+   * others: ways back, and the comparison rows of bench:scale.
    */
-  readonly socket?: 'polled' | 'dgram';
+  readonly socket?: 'engine' | 'polled' | 'dgram';
 }
 
 export type ToWorker =

@@ -207,6 +207,8 @@ export interface NativeDatagramSocket {
   engineNextSeq?(slot: number): number;
   /** Sets the slot's counter (the next beat carries seq + 1). */
   engineSetSeq?(slot: number, seq: number): void;
+  /** The slot's next beat is not sent (JS just sent that peer a datagram, which is proof of life too). RangeError for a slot the config has not. */
+  engineSkip?(slot: number): void;
   /** Cumulative engine counts. */
   engineStats?(): NativeEngineStats;
   /** Closes the fd (stopping the engine first). Idempotent; garbage collection does it too. */

@@ -215,6 +215,7 @@ Napi::Function DatagramSocket::Init(Napi::Env env) {
                          InstanceMethod("engineArrivals", &DatagramSocket::EngineArrivals),
                          InstanceMethod("engineNextSeq", &DatagramSocket::EngineNextSeq),
                          InstanceMethod("engineSetSeq", &DatagramSocket::EngineSetSeq),
+                         InstanceMethod("engineSkip", &DatagramSocket::EngineSkip),
                          InstanceMethod("engineStats", &DatagramSocket::EngineStats),
                          InstanceMethod("close", &DatagramSocket::CloseMethod),
                          InstanceAccessor("port", &DatagramSocket::GetPort, nullptr),
@@ -876,6 +877,10 @@ void DatagramSocket::EngineTick(Engine* e) {
             sendErrors++;  // its slot went with a setBeats
             continue;
           }
+          if (slotState_[t.slot].skipNext) {
+            slotState_[t.slot].skipNext = false;  // JS's datagram since the last tick stands in for this beat
+            continue;
+          }
           Engine::Out& o = out[built];
           const uint64_t seq = ++slotState_[t.slot].sendSeq;
           const size_t length = BuildBeat(o.bytes, beats_->self, key, selfKeyId_, t.receiverId, selfIncarnation_, seq, timestamp);
@@ -1098,6 +1103,14 @@ void DatagramSocket::EngineSetSeq(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(mu_);
   CheckSlot(env, slot);
   slotState_[static_cast<size_t>(slot)].sendSeq = seq;
+}
+
+void DatagramSocket::EngineSkip(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t slot = IntegerArg(info[0], "slot", 0, UINT32_MAX);
+  std::lock_guard<std::mutex> lock(mu_);
+  CheckSlot(env, slot);
+  slotState_[static_cast<size_t>(slot)].skipNext = true;
 }
 
 Napi::Value DatagramSocket::EngineStats(const Napi::CallbackInfo& info) {

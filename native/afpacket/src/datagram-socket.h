@@ -70,6 +70,8 @@
 //      call): out[2i] = slot, out[2i+1] = age (us) of its latest, against one wall-clock reading.
 //   .engineNextSeq(slot) -> seq   ++counter[slot]: numbers a message JS sends that peer itself,
 //      from the same sequence the engine's beats use.  .engineSetSeq(slot, seq): counter = seq.
+//      (The membership numbers beats on their own and uses neither.)
+//   .engineSkip(slot)   the slot's next beat is not sent: JS just sent that peer a datagram.
 //   .engineStats() -> { ticks, beatsSent, beatsAccepted, staleBeats, queued, queueDrops, wakes,
 //      sendErrors, receiveErrors, queueLength }   cumulative counts (queueLength: queued now).
 //   While the engine runs, receive(max) returns queued datagrams (never reading the socket),
@@ -120,6 +122,7 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
   Napi::Value EngineArrivals(const Napi::CallbackInfo& info);
   Napi::Value EngineNextSeq(const Napi::CallbackInfo& info);
   void EngineSetSeq(const Napi::CallbackInfo& info);
+  void EngineSkip(const Napi::CallbackInfo& info);
   Napi::Value EngineStats(const Napi::CallbackInfo& info);
   void CloseMethod(const Napi::CallbackInfo& info);
   Napi::Value GetPort(const Napi::CallbackInfo& info);
@@ -196,6 +199,7 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
     int64_t arrivalRealNs = 0;     // kernel stamp of the latest accepted beat (CLOCK_REALTIME)
     int64_t arrivalMonoNs = 0;     // the same moment on CLOCK_MONOTONIC
     uint64_t sendSeq = 0;          // the last seq sent to this slot
+    bool skipNext = false;         // JS sent it a datagram since the last tick: no beat this tick
     bool watched = false;
     int64_t watchSetAtMonoNs = 0;
   };

@@ -90,8 +90,8 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
       expect(n.alive().size).toBe(3);
       expect(n.stats().deaths).toBe(deaths[i]);
       expect(n.mainLoopStats().hangs).toBe(0);
-      // Beats go through the addon's fast path on the worker (through the main-loop gate).
-      expect(n.stats().beats).toMatchObject({ native: true });
+      // Beats go through the addon's engine on the worker (through the main-loop gate).
+      expect(n.stats().beats).toMatchObject({ native: true, engine: true });
       expect(n.stats().beats!.accepted).toBeGreaterThan(50);
     }
     // The membership threads carry their own OS name (top -H tells their CPU from the main thread's).
@@ -151,7 +151,7 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
     expect(lines.filter((l) => l.includes('node:dgram socket'))).toHaveLength(2);
     // Beats still flow, through the JS codec.
     await sleep(1100);
-    for (const n of nodes) expect(n.stats().beats).toMatchObject({ native: false });
+    for (const n of nodes) expect(n.stats().beats).toMatchObject({ native: false, engine: false });
     for (const n of nodes) expect(n.stats().beats!.accepted).toBeGreaterThan(20);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * bench:scale, real processes: `l2vip standalone` (the built CLI, dist/) on N nodes of the lab
  * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
- * and RSS of every speaker (and of its membership and main threads), for the ring topology on the
- * polled socket (today), the same at N = 3 with every heartbeat full (no beats, as wire version 3), and the
- * former design (full mesh at its former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16,
+ * and RSS of every speaker (and of its membership, beat engine and main threads), for the ring
+ * topology with the addon's beat engine (today); at N = 3 the same without the engine
+ * (L2VIP_MEMBERSHIP_SOCKET=polled: a tick every heartbeat) and, also without it, with every
+ * heartbeat full (no beats, as wire version 3); and the former design (full mesh at its former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16,
  * else 20 ms; node:dgram). Local delivery
  * stays on (the lab's echo service binds the VIPs; it spawns nothing while idle). Node runs with
  * the flags of bin/l2vip.js. L2VIP_SCALE_CPU_PROF=DIR writes V8 profiles of the speakers.
@@ -21,6 +22,9 @@ import { binNodeFlags, StandaloneRunner } from '../../src/lab/standalone-runner.
 import { INTERVAL_MS, withLab } from './failover-lab.js';
 import { summarize } from './percentiles.js';
 import { MEMBERSHIP_THREAD_NAME } from '../../src/membership/worker-protocol.js';
+
+/** The OS name of the addon's beat engine thread (native/afpacket/src/datagram-socket.cc). */
+const ENGINE_THREAD_NAME = 'l2vip-beats';
 import { anonMiB, rssMiB, threadSample, threadUse } from './proc-stats.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -30,8 +34,8 @@ class BuiltStandaloneRunner extends StandaloneRunner {
   constructor(
     private readonly membershipYaml: string,
     extraConfig = '',
-    /** The membership worker on node:dgram (one wakeup per datagram), as before the polled socket. */
-    private readonly dgram = false,
+    /** L2VIP_MEMBERSHIP_SOCKET for the speakers: 'polled' (no beat engine), 'dgram' (node:dgram); undefined: the default (the engine). */
+    private readonly socket: 'polled' | 'dgram' | undefined = undefined,
   ) {
     super(extraConfig);
   }
@@ -45,7 +49,7 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     const prof = process.env['L2VIP_SCALE_CPU_PROF'];
     const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
     // env(1) execs node in place: the lab's pid of the node stays node's.
-    const env = this.dgram ? ['env', 'L2VIP_MEMBERSHIP_SOCKET=dgram'] : [];
+    const env = this.socket === undefined ? [] : ['env', `L2VIP_MEMBERSHIP_SOCKET=${this.socket}`];
     return [...env, process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
   }
 }
@@ -60,6 +64,9 @@ interface Idle {
   /** Means over the speakers: the membership thread's CPU % and wakeups/s, the main thread's CPU %. */
   readonly memberCpu: number;
   readonly memberWakeups: number;
+  /** The addon's beat engine thread (l2vip-beats): CPU % and wakeups/s (0 without the engine). */
+  readonly engineCpu: number;
+  readonly engineWakeups: number;
   readonly mainCpu: number;
   readonly rssMean: number;
   /** Mean anonymous memory (RSS less file pages such as the node binary's text), MiB. */
@@ -68,9 +75,9 @@ interface Idle {
   readonly load: string;
 }
 
-async function idle(size: number, membershipYaml: string, dgram: boolean, seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
+async function idle(size: number, membershipYaml: string, socket: 'polled' | 'dgram' | undefined, seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
   const print = (l: string) => console.error(`  ${l}`);
-  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', dgram) }, async (lab) => {
+  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', socket) }, async (lab) => {
     // Start-up (module loading, V8's optimising compiler on background threads) is not idle.
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     const pids = [...lab.softwarePids().values()];
@@ -80,6 +87,7 @@ async function idle(size: number, membershipYaml: string, dgram: boolean, second
     // Every thread's schedstat, summed: the speaker's CPU, from the same reads as the per-thread figures.
     const cpu = pids.map((_, i) => threadUse(ta[i]!, tb[i]!, () => true).cpu);
     const member = pids.map((_, i) => threadUse(ta[i]!, tb[i]!, (_tid, name) => name === MEMBERSHIP_THREAD_NAME));
+    const engine = pids.map((_, i) => threadUse(ta[i]!, tb[i]!, (_tid, name) => name === ENGINE_THREAD_NAME));
     const main = pids.map((p, i) => threadUse(ta[i]!, tb[i]!, (tid) => tid === p));
     const mean = (xs: readonly number[]): number => xs.reduce((x, y) => x + y, 0) / xs.length;
     const rss = pids.map((p) => rssMiB(p));
@@ -95,6 +103,8 @@ async function idle(size: number, membershipYaml: string, dgram: boolean, second
       cpuMax: c.max,
       memberCpu: mean(member.map((m) => m.cpu)),
       memberWakeups: mean(member.map((m) => m.wakeups)),
+      engineCpu: mean(engine.map((m) => m.cpu)),
+      engineWakeups: mean(engine.map((m) => m.wakeups)),
       mainCpu: mean(main.map((m) => m.cpu)),
       rssMean: mean(rss),
       anonMean: mean(anon),
@@ -144,21 +154,26 @@ export async function realProcesses(
   }
   console.log(`\nReal processes: idle l2vip standalone speakers in network namespaces, ${seconds} s each from ${warmupSeconds} s after start (CPU: % of one core, schedstat; "membership": its thread, "main": the main thread)`);
   console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker ("anon": RSS less file pages such as the node binary, about 40 MB, shared by every node process)');
-  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'anon MiB', 'load average']];
+  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership JS %', 'wakeups/s', 'engine %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'anon MiB', 'load average']];
   for (const size of sizes) {
     for (const [design, yaml, dgram] of [
-      ['ring', '{ topology: ring }', false],
-      // The same design with every heartbeat full (no beats), as wire version 3 sent: what beats save, in the same run.
-      ...(size <= 3 ? [['ring, every heartbeat full (as wire v3)', '{ topology: ring, fullHeartbeatMs: 10 }', false] as const] : []),
+      ['ring, beat engine', '{ topology: ring }', undefined],
+      // Without the engine (a tick every heartbeat), and also with every heartbeat full, as wire version 3 sent: what each step saves, in the same run.
+      ...(size <= 3
+        ? [
+            ['ring, no engine (polled socket)', '{ topology: ring }', 'polled'] as const,
+            ['ring, no engine, every heartbeat full (as wire v3)', '{ topology: ring, fullHeartbeatMs: 10 }', 'polled'] as const,
+          ]
+        : []),
       // The design issue 10 started from: full mesh at its former period, node:dgram.
-      [`mesh, ${formerHeartbeat(size)} ms, node:dgram (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, true],
+      [`mesh, ${formerHeartbeat(size)} ms, node:dgram (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, 'dgram'],
     ] as const) {
       try {
         const r = await idle(size, yaml, dgram, seconds, warmupSeconds, load);
-        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.memberCpu.toFixed(2), r.memberWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.anonMean.toFixed(1), r.load]);
+        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.memberCpu.toFixed(2), r.memberWakeups.toFixed(0), r.engineCpu.toFixed(2), r.engineWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.anonMean.toFixed(1), r.load]);
       } catch (err) {
         // A lab that does not come up (a machine too busy to start N speakers in a minute) costs its row, not the table.
-        rows.push([size, design, 'lab failed', '', '', '', '', '', '', '', load()]);
+        rows.push([size, design, 'lab failed', '', '', '', '', '', '', '', '', '', load()]);
         console.error(`  ${(err as Error).message}`);
       }
       console.error(`  [${rows.at(-1)!.join(' | ')}]`);

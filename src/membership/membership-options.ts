@@ -24,7 +24,7 @@ export interface MembershipOptions {
    * On the other ticks it gets a beat (wire type 4: proof of life and nothing else, built and
    * checked by the addon without JavaScript objects) unless there is news: a change within
    * gossipMs, a suspicion, metadata wanted, a disagreement with what it last told us.
-   * Default max(100, 10 x heartbeat); equal to heartbeatMs: every heartbeat is full (as before
+   * Default max(200, 20 x heartbeat); equal to heartbeatMs: every heartbeat is full (as before
    * wire version 4).
    */
   readonly fullHeartbeatMs?: number;
@@ -126,7 +126,7 @@ export function resolveMembershipOptions(clusterSize: number, o: MembershipOptio
     maxConfirmations: o.maxConfirmations ?? 3,
     jitter: o.jitter ?? 0.1,
     gossipMs: o.gossipMs ?? Math.max(100, 10 * heartbeatMs),
-    fullHeartbeatMs: o.fullHeartbeatMs ?? Math.max(100, 10 * heartbeatMs),
+    fullHeartbeatMs: o.fullHeartbeatMs ?? Math.max(200, 20 * heartbeatMs),
     leaveRepeats: o.leaveRepeats ?? 3,
     leaveIntervalMs: o.leaveIntervalMs ?? 5,
     maxDatagramBytes: o.maxDatagramBytes ?? 1400,

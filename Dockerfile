@@ -44,5 +44,5 @@ COPY --from=build /app/native/afpacket/build/Release/afpacket.node ./native/afpa
 # other capability; the controller's pod runs as user 65534.
 USER 0
 # The node flags of bin/l2vip.js's #! line (a test checks they agree).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=50", "/app/bin/l2vip.js"]
+ENTRYPOINT ["node", "/app/bin/l2vip.js"]
 CMD ["--help"]

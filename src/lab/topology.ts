@@ -59,6 +59,13 @@ export async function buildTopology(runner: CommandRunner, t: LabTopology): Prom
   // No MLD querier in the lab: without snooping the bridge floods multicast (solicited-node NS).
   await ip(runner, ['-n', t.switchNs, 'link', 'set', 'br0', 'type', 'bridge', 'mcast_snooping', '0']);
   await ip(runner, ['-n', t.switchNs, 'link', 'set', 'br0', 'up']);
+  // A switch, not a host firewall: where br_netfilter is loaded (Docker and Kubernetes hosts) it
+  // would pass every bridged frame through the IP hooks, on the sending node's CPU (veth delivers
+  // in the sender's context), which no real switch charges a node. Per network namespace; absent
+  // without br_netfilter (then nothing to turn off).
+  await runner
+    .run('ip', ['netns', 'exec', t.switchNs, 'sysctl', '-q', '-w', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0'])
+    .catch(() => undefined);
   for (const h of [t.client, ...t.nodes]) {
     await ip(runner, ['netns', 'add', h.netns]);
     await ip(runner, ['link', 'add', h.port, 'netns', t.switchNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.netns]);

@@ -118,12 +118,16 @@ function mesh(names: string[]): Peer[] {
   return peers;
 }
 
-/** engineArrivals as [slot, ageUs] pairs. */
+/** engineArrivals as [slot, ageUs] pairs (the incarnation and high-water of each: arrivalsFull). */
 function arrivals(s: Engine): [number, number][] {
-  const out = new Float64Array(2 * 8);
+  return arrivalsFull(s).map(([slot, age]) => [slot, age]);
+}
+
+function arrivalsFull(s: Engine): [number, number, number, number][] {
+  const out = new Float64Array(4 * 8);
   const n = s.engineArrivals(out);
-  const got: [number, number][] = [];
-  for (let i = 0; i < n; i++) got.push([out[2 * i]!, out[2 * i + 1]!]);
+  const got: [number, number, number, number][] = [];
+  for (let i = 0; i < n; i++) got.push([out[4 * i]!, out[4 * i + 1]!, out[4 * i + 2]!, out[4 * i + 3]!]);
   return got;
 }
 
@@ -183,16 +187,18 @@ describe('DatagramSocket beat engine', () => {
     expect(peers[0]!.records[0]).toBe(0);
   });
 
-  it('reports at most out.length / 2 slots per engineArrivals call; the rest wait for the next', async () => {
+  it('reports at most out.length / 4 slots per engineArrivals call, each with its incarnation and high-water; the rest wait for the next', async () => {
     const peers = mesh(['a', 'b', 'c']);
     for (const p of peers) p.start();
     await sleep(100);
     for (const p of peers) p.s.engineKick(false, 60_000);
     await sleep(50);
-    const out = new Float64Array(3); // room for one pair
+    const out = new Float64Array(7); // room for one record
     const a = peers[0]!.s;
     expect(a.engineArrivals(out)).toBe(1);
     expect(out[0]).toBe(1);
+    expect(out[3]).toBeGreaterThan(0); // the high-water: beats were accepted
+    expect(out[2]).toBeGreaterThanOrEqual(0); // the registered incarnation
     expect(a.engineArrivals(out)).toBe(1);
     expect(out[0]).toBe(2);
     expect(a.engineArrivals(out)).toBe(0);
@@ -558,6 +564,36 @@ describe('DatagramSocket beat engine', () => {
     s.stopEngine();
     s.close();
     expect(() => s.startEngine(PERIOD, 0, () => {})).toThrow(/closed/);
+  });
+
+  it('a setBeats that moves slots (a sender removed before them) keeps the beats going to the same peers, numbered on', async () => {
+    const peers = mesh(['x', 'b', 'c']);
+    const [x, b, c] = peers as [Peer, Peer, Peer];
+    for (const p of [b, c]) p.start();
+    x.start();
+    await sleep(120);
+    const seqBefore = x.s.engineSendSeq!(1);
+    expect(seqBefore).toBeGreaterThan(3);
+    // x drops a sender named "gone" in front of b and c: b moves from slot 1 to 0, c from 2 to 1.
+    x.s.setBeats({
+      self: utf8.encode('x'),
+      selfId: x.id,
+      keys: [{ id: KEY.id, secret: KEY.secret }],
+      senders: [b, c].map((q) => ({ name: utf8.encode(q.name), host: '127.0.0.1' })),
+      maxClockSkewMs: 60_000,
+      records: x.records,
+    });
+    expect(x.s.engineSendSeq!(0)).toBeGreaterThanOrEqual(seqBefore);
+    const stale = [b, c].map((q) => q.s.engineStats().staleBeats);
+    const errors = x.s.engineStats().sendErrors;
+    const accepted = [b, c].map((q) => q.s.engineStats().beatsAccepted);
+    await sleep(150);
+    // Both still get x's beats, above their high-water marks, and x sends to nobody missing.
+    [b, c].forEach((q, i) => {
+      expect(q.s.engineStats().beatsAccepted - accepted[i]!).toBeGreaterThan(5);
+      expect(q.s.engineStats().staleBeats).toBe(stale[i]);
+    });
+    expect(x.s.engineStats().sendErrors).toBe(errors);
   });
 
   it('refuses bad engine arguments with TypeError/RangeError', () => {

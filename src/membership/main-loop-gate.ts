@@ -118,6 +118,8 @@ function gatedEngine(e: BeatEngine, gate: MainLoopGate): BeatEngine {
     watch: (slots, wakeAfterMs) => e.watch(slots, wakeAfterMs),
     kick: (open, watchdogMs) => e.kick(open && gate.open(), watchdogMs),
     arrivals: (handler) => e.arrivals(handler),
+    sendSeq: (slot) => e.sendSeq(slot),
+    setSendSeq: (slot, seq) => e.setSendSeq(slot, seq),
     sentTo: (slot) => e.sentTo(slot),
     counts: () => e.counts(),
   };

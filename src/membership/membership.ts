@@ -307,6 +307,8 @@ export class Membership {
   private engineDirty = true;
   /** The engine this instance last ran (for its counts after a stop). */
   private engineSeen: BeatEngine | undefined;
+  /** The members whose counters the engine held at the last saveEngineSeqs (others start at beatSeqHigh). */
+  private knownToEngine = new Set<Member>();
   /** Members with a newer metadata version advertised than we hold. */
   private readonly wanting = new Set<Member>();
 
@@ -485,6 +487,7 @@ export class Membership {
     if (this.running && !this.leaving) {
       this.broadcastLeft = this.o.broadcastRepeats;
       this.sendNow(this.clock.now());
+      this.hurry();
     }
     this.emit();
   }
@@ -500,6 +503,8 @@ export class Membership {
    */
   setPeers(peers: readonly PeerConfig[]): void {
     const next = checkPeers(this.self, peers);
+    // The engine's latest beats first: a removed member's marks are retired with it.
+    this.drainEngine();
     this.selfAddress = peers.find((p) => p.name === this.self)?.address ?? this.selfAddress;
     const now = this.clock.now();
     const wanted = new Map(next.map((p) => [p.name, p]));
@@ -573,6 +578,8 @@ export class Membership {
     // not stretch the period; after a real stall or a wakeup, from now (no burst of catch-up ticks).
     const base = !woken && this.tickDueAt > 0 && now - this.tickDueAt <= this.o.heartbeatMs ? this.tickDueAt : now;
     this.tickDueAt = base + period;
+    // One timer chain only (a hurry() during this tick may have set one already).
+    this.tickTimer?.cancel();
     this.tickTimer = this.clock.setTimeout(() => this.tick(), Math.max(0, this.tickDueAt - now));
   }
 
@@ -582,7 +589,7 @@ export class Membership {
     // each datagram dated by its arrival: the only wakeup a heartbeat period costs is this one.
     this.transport.poll?.();
     if (!this.running || this.leaving) return;
-    this.engine?.arrivals((slot, at) => this.engineBeat(slot, at));
+    this.drainEngine();
     this.counters.ticks++;
     const now = this.clock.now();
     // Lifeguard's local health, reduced to its core: a late timer means our event loop stalled,
@@ -805,6 +812,15 @@ export class Membership {
     return false;
   }
 
+  /**
+   * With the engine, ticks come from our timer and from its wakeups: one that follows another
+   * within half a heartbeat sends nothing more to a member heard from us just now (the engine's
+   * next beat to it is skipped for that full heartbeat, so it is covered).
+   */
+  private sentJustNow(m: Member, now: number): boolean {
+    return this.engine !== undefined && now - m.fullSentAt < this.o.heartbeatMs / 2;
+  }
+
   /** News for every receiver this tick: a recent change, metadata wanted or changed, a suspicion. */
   private hasNews(now: number): boolean {
     if (this.wanting.size > 0 || now - this.selfMetaChangedAt <= this.o.gossipMs) return true;
@@ -824,7 +840,7 @@ export class Membership {
     // One age table for all receivers (each also learns how long ago we last heard it).
     let ages: AgeReport[] | undefined;
     for (const m of this.members) {
-      if (m.state === 'left') continue;
+      if (m.state === 'left' || this.sentJustNow(m, now)) continue;
       if (this.needsFull(m, now, news)) this.send(m, this.heartbeatFor(m, now, (ages ??= this.members.map((x) => this.ageOf(x, now)))));
       else this.sendBeat(m);
     }
@@ -872,6 +888,7 @@ export class Membership {
     const sent = new Set<Member>();
     for (const m of this.fast) {
       sent.add(m);
+      if (!broadcast && !ping.has(m) && this.sentJustNow(m, now)) continue;
       if (ping.has(m) || this.needsFull(m, now, news)) sendTo(m);
       else this.sendBeat(m);
     }
@@ -1124,6 +1141,8 @@ export class Membership {
       // A ping is answered at once (with a polled transport: at the tick that read it); a member we buried at this incarnation is told so, to refute.
       this.replyTo(m, now);
     }
+    // With the engine our next tick may be a slow one away: news is pushed every heartbeat.
+    if (this.engine !== undefined && this.needsFastTicks(now)) this.hurry();
     this.emit();
   }
 
@@ -1217,6 +1236,7 @@ export class Membership {
         for (const x of this.members) x.sentSeq = x.beatSentSeq = 0;
         this.seqHigh = this.beatSeqHigh = 0;
         this.engineDirty = true;
+        this.knownToEngine.clear();
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
@@ -1232,6 +1252,7 @@ export class Membership {
     if (e.state === 'left') {
       if (x.state !== 'left') {
         x.incarnation = e.incarnation;
+        this.engineDirty = true;
         this.setState(x, 'left', now, `left, reported by ${from.name}`);
       }
       return;
@@ -1240,6 +1261,7 @@ export class Membership {
       const age = from.ages.get(x.id);
       if (age !== undefined && age < this.o.suspectMs) {
         x.incarnation = e.incarnation;
+        this.engineDirty = true;
         x.lastEvidenceAt = Math.max(x.lastEvidenceAt, now - age);
         x.heard = true;
         this.setState(x, 'alive', now, `rejoined, reported by ${from.name}`);
@@ -1258,6 +1280,7 @@ export class Membership {
     if (e.state === 'left') {
       if (x.state !== 'left' || newer) {
         x.incarnation = e.incarnation;
+        this.engineDirty = true;
         this.setState(x, 'left', now, `left, reported by ${from.name}`);
       }
       return;
@@ -1265,16 +1288,21 @@ export class Membership {
     if (e.state === 'dead') {
       if (x.state === 'left' && !newer) return;
       if (x.state === 'dead') {
-        if (newer) x.incarnation = e.incarnation;
+        if (newer) {
+          x.incarnation = e.incarnation;
+          this.engineDirty = true;
+        }
         return;
       }
       if (!newer && now - x.lastDirectAt < this.o.suspectMs) return;
       x.incarnation = e.incarnation;
+      this.engineDirty = true;
       this.setState(x, 'dead', now, `buried by ${from.name}`);
       return;
     }
     if (!newer) return;
     x.incarnation = e.incarnation;
+    this.engineDirty = true;
     this.touch(x, now);
     if (x.state === 'dead' || x.state === 'left') {
       x.lastEvidenceAt = Math.max(x.lastEvidenceAt, now);
@@ -1395,6 +1423,9 @@ export class Membership {
   private configureBeats(): void {
     const path = this.transport.beats;
     if (path === undefined || !this.running) return;
+    // The engine's beat counters, before its slots move: a peer removed and added back (or one
+    // that stays) is numbered on from where it was, never from 1 (its receiver would drop them).
+    this.saveEngineSeqs();
     const slots = [...this.members];
     const ok = path.configure({
       self: this.self,
@@ -1406,8 +1437,38 @@ export class Membership {
     this.beatPath = ok ? path : undefined;
     this.beatSlots = ok ? slots : [];
     this.beatSlotOf = new Map(this.beatSlots.map((m, i) => [m, i]));
+    for (const m of slots) if (m.beatSentSeq < this.beatSeqHigh && !this.knownToEngine.has(m)) m.beatSentSeq = this.beatSeqHigh;
     this.engineDirty = true;
-    if (!ok) this.stopEngine();
+    if (!ok) {
+      this.stopEngine();
+      // Our ticks were slow while the engine beat: beat every heartbeat from now on.
+      this.hurry();
+      return;
+    }
+    // At once, not at the next (slow) tick: new targets, slots, keys and counters.
+    this.syncEngine();
+  }
+
+  /** Reads the engine's beat counters into the members (and their high mark), before its slots change or it stops. */
+  private saveEngineSeqs(): void {
+    const e = this.engine;
+    if (e === undefined) return;
+    this.beatSlots.forEach((m, i) => {
+      const seq = e.sendSeq(i);
+      if (seq > m.beatSentSeq) m.beatSentSeq = seq;
+      if (seq > this.beatSeqHigh) this.beatSeqHigh = seq;
+    });
+    this.knownToEngine = new Set(this.beatSlots);
+  }
+
+  /** Something to do sooner than the scheduled (slow) tick: the next tick within a heartbeat. */
+  private hurry(): void {
+    if (!this.running || this.leaving || this.tickTimer === undefined) return;
+    const now = this.clock.now();
+    if (this.tickDueAt - now <= this.o.heartbeatMs) return;
+    this.tickTimer.cancel();
+    this.tickDueAt = now + this.o.heartbeatMs;
+    this.tickTimer = this.clock.setTimeout(() => this.tick(), this.o.heartbeatMs);
   }
 
   /** Beats sent and accepted: ours, plus the engine's (whose beats never reach us one by one; its counts are since the transport made it). */
@@ -1432,7 +1493,14 @@ export class Membership {
     this.log.info({ periodMs: this.o.heartbeatMs }, 'membership beats run on the addon\'s engine thread');
   }
 
+  /** The beats the engine accepted since we last asked, as evidence (and our marks). */
+  private drainEngine(): void {
+    this.engine?.arrivals((slot, at, incarnation, seq) => this.engineBeat(slot, at, incarnation, seq));
+  }
+
   private stopEngine(): void {
+    this.drainEngine();
+    this.saveEngineSeqs();
     this.engine?.stop();
     this.engine = undefined;
   }
@@ -1446,12 +1514,19 @@ export class Membership {
   private syncEngine(): void {
     const e = this.engine;
     if (e === undefined) return;
-    e.kick(true, this.o.mainLoopTimeoutMs);
+    // Our slow ticks are about fullHeartbeatMs apart: the watchdog must outlast a few.
+    e.kick(true, Math.max(this.o.mainLoopTimeoutMs, 3 * this.o.fullHeartbeatMs));
     if (!this.engineDirty) return;
     this.engineDirty = false;
     const slots = this.beatSlots;
     const slotOf = this.beatSlotOf;
     e.setSelf(this.selfIncarnation, this.key.id);
+    // Counters only count forward: the engine's, or ours where higher (a new engine, a re-added peer).
+    slots.forEach((m, i) => {
+      const seq = e.sendSeq(i);
+      if (m.beatSentSeq > seq) e.setSendSeq(i, m.beatSentSeq);
+      else m.beatSentSeq = seq;
+    });
     e.setSenders(
       slots.map((m) => m.incarnation),
       slots.map((m) => (m.beatInc === m.incarnation ? m.beatSeq : 0)),
@@ -1472,12 +1547,19 @@ export class Membership {
     this.tick(true);
   }
 
-  /** A beat the engine accepted (at the incarnation we registered, newer than the last). */
-  private engineBeat(slot: number, at: number): void {
+  /** A beat the engine accepted (at the incarnation we registered, above the last): as one received here. */
+  private engineBeat(slot: number, at: number, incarnation: number, seq: number): void {
     const m = this.beatSlots[slot];
     if (m === undefined || this.byId.get(m.id) !== m) return;
+    // Registered before we learned a newer incarnation: stale, as the JS path would drop it.
+    if (incarnation < m.incarnation) return;
+    // Our own mark follows the engine's (kept across the member's removal, used if the engine stops).
+    if (incarnation > m.beatInc || seq > m.beatSeq) {
+      m.beatInc = incarnation;
+      m.beatSeq = seq;
+    }
     const now = this.clock.now();
-    this.handle(m, { type: 'beat', sender: m.name, receiver: this.selfId, incarnation: m.incarnation, seq: 0, timestamp: 0 }, Math.min(at, now));
+    this.handle(m, { type: 'beat', sender: m.name, receiver: this.selfId, incarnation, seq, timestamp: 0 }, Math.min(at, now));
     if (this.ring && m.state === 'dead') this.replyTo(m, now);
   }
 

@@ -36,8 +36,16 @@ export interface BeatEngine {
   watch(slots: readonly number[], wakeAfterMs: number): void;
   /** Beats go out only while `open`, and for at most `watchdogMs` after the last kick (a hung caller stops them). */
   kick(open: boolean, watchdogMs: number): void;
-  /** Beats accepted since the last call: `handler(slot, at)` for the newest of each sender, `at` its arrival on the owner's clock. */
-  arrivals(handler: (slot: number, at: number) => void): void;
+  /**
+   * Beats accepted since the last call: `handler(slot, at, incarnation, seq)` for the newest of
+   * each sender: `at` its arrival on the owner's clock, the incarnation it was accepted at, the
+   * sender's high-water sequence number.
+   */
+  arrivals(handler: (slot: number, at: number, incarnation: number, seq: number) => void): void;
+  /** The last beat sequence number sent to `slot` (its counter). */
+  sendSeq(slot: number): number;
+  /** Sets the counter of `slot` (the next beat carries seq + 1): beats keep counting forward across a restart of the engine or a peer's removal. */
+  setSendSeq(slot: number, seq: number): void;
   /**
    * We just sent `slot` another datagram (proof of life too): its next beat is skipped, so news
    * costs no extra datagram. The receiver's gap between two datagrams is then at most two periods.

@@ -42,8 +42,8 @@ export class PolledUdpTransport implements PeerTransport {
   private beatHandler: ((slot: number, keyId: number, incarnation: number, seq: number, at: number) => void) | undefined;
   /** The addon's beat records, while its fast path is configured. */
   private records: Float64Array | undefined;
-  /** The engine's arrivals: [slot, age µs] pairs. */
-  private readonly arrivalsOut = new Float64Array(2 * 1024);
+  /** The engine's arrivals: [slot, age µs, incarnation, seq] records. */
+  private readonly arrivalsOut = new Float64Array(4 * 1024);
   private engineRunning = false;
   private enginePeriodMs = 10;
   private lastArrivalsAt = 0;
@@ -165,10 +165,12 @@ export class PolledUdpTransport implements PeerTransport {
         const out = this.arrivalsOut;
         for (;;) {
           const n = socket.engineArrivals(out);
-          for (let i = 0; i < n; i++) handler(out[2 * i]!, now - Math.min(out[2 * i + 1]! / 1000, maxAgeMs));
-          if (n < out.length / 2) return;
+          for (let i = 0, o = 0; i < n; i++, o += 4) handler(out[o]!, now - Math.min(out[o + 1]! / 1000, maxAgeMs), out[o + 2]!, out[o + 3]!);
+          if (n < out.length / 4) return;
         }
       },
+      sendSeq: (slot) => running()?.engineSendSeq?.(slot) ?? 0,
+      setSendSeq: (slot, seq) => running()?.engineSetSeq?.(slot, seq),
       counts: () => (this.engineRunning ? this.engineCounts() : this.lastEngineCounts),
     };
   }

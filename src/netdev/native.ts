@@ -198,8 +198,9 @@ export interface NativeDatagramSocket {
   engineKick?(open: boolean, watchdogMs: number): void;
   /**
    * For each slot with beats accepted since the last call (in slot order, at most
-   * out.length / 2; the rest wait for the next call): out[2i] = slot, out[2i+1] = how long ago
-   * (µs, >= 0, one wall-clock reading at call entry) its latest accepted beat arrived (kernel stamp).
+   * out.length / 4; the rest wait for the next call): out[4i] = slot, out[4i+1] = how long ago
+   * (µs, >= 0, one wall-clock reading at call entry) its latest accepted beat arrived (kernel
+   * stamp), out[4i+2] = the incarnation it was accepted at, out[4i+3] = the slot's high-water seq.
    * Returns how many were written.
    */
   engineArrivals?(out: Float64Array): number;
@@ -209,6 +210,8 @@ export interface NativeDatagramSocket {
   engineSetSeq?(slot: number, seq: number): void;
   /** The slot's next beat is not sent (JS just sent that peer a datagram, which is proof of life too). RangeError for a slot the config has not. */
   engineSkip?(slot: number): void;
+  /** The last beat seq the engine sent the slot (its counter). RangeError for a slot the config has not. */
+  engineSendSeq?(slot: number): number;
   /** Cumulative engine counts. */
   engineStats?(): NativeEngineStats;
   /** Closes the fd (stopping the engine first). Idempotent; garbage collection does it too. */

@@ -36,13 +36,15 @@ export class MemoryBeatPath implements BeatPath {
   }
 
   configure(c: BeatPathConfig): boolean {
+    const before = this.config?.senders.map((x) => x.name) ?? [];
     this.config = c;
     this.keys = new Map(c.keys.map((k) => [k.id, k]));
     this.slotByName = new Map();
     c.senders.forEach((s, i) => {
       if (!this.slotByName.has(s.name)) this.slotByName.set(s.name, i);
     });
-    this.engine.resize(c.senders.length);
+    // As the addon: each slot's state and each target follow the sender's name to its new slot.
+    this.engine.remap(before, c.senders.map((x) => x.name));
     return true;
   }
 
@@ -87,6 +89,7 @@ export class MemoryBeatEngine implements BeatEngine {
   private counters: number[] = [];
   private incarnations: number[] = [];
   private high: number[] = [];
+  private floors: number[] = [];
   private lastArrival: number[] = [];
   private fresh = new Set<number>();
   /** Slots whose next beat is skipped (the owner sent them a datagram since the last period). */
@@ -109,12 +112,26 @@ export class MemoryBeatEngine implements BeatEngine {
     return this.timer !== undefined;
   }
 
-  resize(n: number): void {
-    const grow = (a: number[], v: number): number[] => Array.from({ length: n }, (_, i) => a[i] ?? v);
-    this.counters = grow(this.counters, 0);
-    this.incarnations = grow(this.incarnations, -1);
-    this.high = grow(this.high, 0);
-    this.lastArrival = grow(this.lastArrival, -Infinity);
+  remap(before: readonly string[], after: readonly string[]): void {
+    const was = new Map<string, number>();
+    before.forEach((name, i) => {
+      if (!was.has(name)) was.set(name, i);
+    });
+    const from = after.map((name) => was.get(name));
+    const move = (a: number[], v: number): number[] => from.map((i) => (i === undefined ? v : (a[i] ?? v)));
+    this.counters = move(this.counters, 0);
+    this.incarnations = move(this.incarnations, -1);
+    this.floors = move(this.floors, 0);
+    this.high = move(this.high, 0);
+    this.lastArrival = move(this.lastArrival, -Infinity);
+    const slotOf = new Map<number, number>();
+    from.forEach((i, slot) => {
+      if (i !== undefined && !slotOf.has(i)) slotOf.set(i, slot);
+    });
+    this.targets = this.targets.flatMap((t) => (slotOf.has(t.slot) ? [{ ...t, slot: slotOf.get(t.slot)! }] : []));
+    this.fresh = new Set([...this.fresh].flatMap((i) => (slotOf.has(i) ? [slotOf.get(i)!] : [])));
+    this.watched = new Map([...this.watched].flatMap(([i, since]) => (slotOf.has(i) ? [[slotOf.get(i)!, since] as [number, number]] : [])));
+    this.skip.clear();
   }
 
   start(periodMs: number, jitter: number, onWake: () => void): boolean {
@@ -135,21 +152,34 @@ export class MemoryBeatEngine implements BeatEngine {
   }
 
   setSelf(incarnation: number, keyId: number): void {
-    if (this.self?.incarnation !== incarnation) this.counters.fill(0);
+    // As the addon: counters restart only when the incarnation changes from an earlier call's.
+    if (this.self !== undefined && this.self.incarnation !== incarnation) this.counters.fill(0);
     this.self = { incarnation, keyId };
   }
 
   setTargets(targets: readonly { readonly address: string; readonly receiver: number; readonly slot: number }[]): void {
     this.targets = targets.map((t) => ({ ...t }));
+    // As the addon: a skip stays for targets only.
+    const slots = new Set(this.targets.map((t) => t.slot));
+    for (const slot of [...this.skip]) if (!slots.has(slot)) this.skip.delete(slot);
   }
 
   setSenders(incarnations: readonly number[], floors: readonly number[]): void {
     incarnations.forEach((inc, i) => {
-      if (this.incarnations[i] !== inc || floors[i] !== this.high[i]) {
+      if (this.incarnations[i] !== inc || floors[i] !== this.floors[i]) {
         this.incarnations[i] = inc;
-        this.high[i] = floors[i] ?? 0;
+        this.floors[i] = floors[i] ?? 0;
+        this.high[i] = this.floors[i]!;
       }
     });
+  }
+
+  sendSeq(slot: number): number {
+    return this.counters[slot] ?? 0;
+  }
+
+  setSendSeq(slot: number, seq: number): void {
+    this.counters[slot] = seq;
   }
 
   watch(slots: readonly number[], wakeAfterMs: number): void {
@@ -166,10 +196,10 @@ export class MemoryBeatEngine implements BeatEngine {
     this.kickedAt = this.host.clock.now();
   }
 
-  arrivals(handler: (slot: number, at: number) => void): void {
-    const fresh = [...this.fresh];
+  arrivals(handler: (slot: number, at: number, incarnation: number, seq: number) => void): void {
+    const fresh = [...this.fresh].sort((a, b) => a - b);
     this.fresh.clear();
-    for (const slot of fresh) handler(slot, this.lastArrival[slot]!);
+    for (const slot of fresh) handler(slot, this.lastArrival[slot]!, this.incarnations[slot]!, this.high[slot]!);
   }
 
   sentTo(slot: number): void {

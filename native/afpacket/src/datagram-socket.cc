@@ -33,6 +33,28 @@ namespace {
 constexpr unsigned kBatch = 16;
 constexpr size_t kSlot = 65536;
 
+// One recvmmsg batch over `buffers` (kBatch slots of kSlot bytes): source addresses and room for
+// each datagram's SO_TIMESTAMPNS stamp. Prepare() before every call (recvmmsg rewrites lengths).
+struct RecvBatch {
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_storage from[kBatch];
+  alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
+
+  void Prepare(uint8_t* buffers, unsigned count) {
+    for (unsigned i = 0; i < count; i++) {
+      iov[i] = {buffers + i * kSlot, kSlot};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+    }
+  }
+};
+
 // getaddrinfo(3) with AI_NUMERICHOST: an IP literal (a zone index like fe80::1%eth0 included),
 // never a name lookup. Throws a TypeError naming the address otherwise.
 sockaddr_storage ParseAddress(Napi::Env env, int family, const std::string& host, uint16_t port, socklen_t* len) {
@@ -216,6 +238,7 @@ Napi::Function DatagramSocket::Init(Napi::Env env) {
                          InstanceMethod("engineNextSeq", &DatagramSocket::EngineNextSeq),
                          InstanceMethod("engineSetSeq", &DatagramSocket::EngineSetSeq),
                          InstanceMethod("engineSkip", &DatagramSocket::EngineSkip),
+                         InstanceMethod("engineSendSeq", &DatagramSocket::EngineSendSeq),
                          InstanceMethod("engineStats", &DatagramSocket::EngineStats),
                          InstanceMethod("close", &DatagramSocket::CloseMethod),
                          InstanceAccessor("port", &DatagramSocket::GetPort, nullptr),
@@ -361,22 +384,12 @@ Napi::Value DatagramSocket::Receive(const Napi::CallbackInfo& info) {
   if (!engine_) {
     // new[] without () does not zero the bytes (std::vector would, touching every page).
     if (!buffers_) buffers_.reset(new uint8_t[kBatch * kSlot]);
-    mmsghdr msgs[kBatch];
-    iovec iov[kBatch];
-    sockaddr_storage from[kBatch];
-    alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
+    RecvBatch batch;
+    mmsghdr* msgs = batch.msgs;
+    const sockaddr_storage* from = batch.from;
     while (read < max) {
       unsigned want = std::min<unsigned>(kBatch, max - read);
-      for (unsigned i = 0; i < want; i++) {
-        iov[i] = {buffers_.get() + i * kSlot, kSlot};
-        msgs[i] = {};
-        msgs[i].msg_hdr.msg_name = &from[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_control = control[i];
-        msgs[i].msg_hdr.msg_controllen = sizeof control[i];
-      }
+      batch.Prepare(buffers_.get(), want);
       int n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -551,6 +564,21 @@ void DatagramSocket::SetBeats(const Napi::CallbackInfo& info) {
     }
   }
   slotState_ = std::move(state);
+  // Targets follow their receiver's name to its new slot too; one whose name left goes.
+  if (beats_) {
+    std::vector<EngineTarget> kept;
+    for (const EngineTarget& t : targets_) {
+      if (t.slot >= beats_->names.size()) continue;
+      auto at = c->slots.find(std::string_view(beats_->names[t.slot]));
+      if (at == c->slots.end()) continue;
+      EngineTarget moved = t;
+      moved.slot = at->second;
+      kept.push_back(moved);
+    }
+    targets_.swap(kept);
+  } else {
+    targets_.clear();
+  }
   c.swap(beats_);
 }  // c (the old config) is freed after the lock is released
 
@@ -793,22 +821,12 @@ void DatagramSocket::PushQueued(const uint8_t* bytes, size_t length, const socka
 
 void DatagramSocket::EngineTick(Engine* e) {
   // 1. Drain the socket: recvmmsg without the lock, then each batch classified under it.
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
-  sockaddr_storage from[kBatch];
-  alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
+  RecvBatch batch;
+  mmsghdr* msgs = batch.msgs;
+  const sockaddr_storage* from = batch.from;
   unsigned reads = 0;
   while (reads < kTickReads) {
-    for (unsigned i = 0; i < kBatch; i++) {
-      iov[i] = {buffers_.get() + i * kSlot, kSlot};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_control = control[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
-    }
+    batch.Prepare(buffers_.get(), kBatch);
     int n = recvmmsg(e->fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -838,7 +856,8 @@ void DatagramSocket::EngineTick(Engine* e) {
             st.arrived = true;
             st.fresh = true;
             st.arrivalRealNs = at;
-            st.arrivalMonoNs = monoNow - (realNow - at);
+            // A wall clock stepped back between the stamp and now must not date it in the future.
+            st.arrivalMonoNs = std::min(monoNow, monoNow - (realNow - at));
             stats_.beatsAccepted++;
           }
           continue;
@@ -987,6 +1006,13 @@ void DatagramSocket::EngineTargets(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int64_t slot : slots) CheckSlot(env, slot);
   targets_.swap(targets);
+  // A skip asked for a member that is no target (a ping, a probe) must not cost its first beat
+  // once it becomes one; a target's stays (JS's datagram this period stands in for its beat).
+  std::vector<bool> target(slotState_.size(), false);
+  for (const EngineTarget& t : targets_) target[t.slot] = true;
+  for (size_t i = 0; i < slotState_.size(); i++) {
+    if (!target[i]) slotState_[i].skipNext = false;
+  }
 }
 
 void DatagramSocket::EngineSenders(const Napi::CallbackInfo& info) {
@@ -1073,7 +1099,7 @@ Napi::Value DatagramSocket::EngineArrivals(const Napi::CallbackInfo& info) {
   }
   Napi::Float64Array out = info[0].As<Napi::Float64Array>();
   double* d = out.Data();
-  const size_t room = out.ElementLength() / 2;
+  const size_t room = out.ElementLength() / 4;
   const int64_t now = RealtimeNs();
   size_t count = 0;
   std::lock_guard<std::mutex> lock(mu_);
@@ -1081,8 +1107,10 @@ Napi::Value DatagramSocket::EngineArrivals(const Napi::CallbackInfo& info) {
     SlotState& st = slotState_[i];
     if (!st.fresh) continue;
     st.fresh = false;
-    d[2 * count] = static_cast<double>(i);
-    d[2 * count + 1] = static_cast<double>(std::max<int64_t>(0, now - st.arrivalRealNs)) / 1000.0;
+    d[4 * count] = static_cast<double>(i);
+    d[4 * count + 1] = static_cast<double>(std::max<int64_t>(0, now - st.arrivalRealNs)) / 1000.0;
+    d[4 * count + 2] = static_cast<double>(st.incarnation);
+    d[4 * count + 3] = static_cast<double>(st.highWater);
     count++;
   }
   return Napi::Number::New(env, static_cast<double>(count));
@@ -1103,6 +1131,14 @@ void DatagramSocket::EngineSetSeq(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(mu_);
   CheckSlot(env, slot);
   slotState_[static_cast<size_t>(slot)].sendSeq = seq;
+}
+
+Napi::Value DatagramSocket::EngineSendSeq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t slot = IntegerArg(info[0], "slot", 0, UINT32_MAX);
+  std::lock_guard<std::mutex> lock(mu_);
+  CheckSlot(env, slot);
+  return Napi::Number::New(env, static_cast<double>(slotState_[static_cast<size_t>(slot)].sendSeq));
 }
 
 void DatagramSocket::EngineSkip(const Napi::CallbackInfo& info) {

@@ -66,12 +66,16 @@
 //      count from now.
 //   .engineKick(open: boolean, watchdogMs)   the gate, and the JS side's proof of life.
 //   .engineArrivals(out: Float64Array) -> count   for each slot with beats accepted since the
-//      last call (in slot order, at most out.length / 2 of them; the rest wait for the next
-//      call): out[2i] = slot, out[2i+1] = age (us) of its latest, against one wall-clock reading.
+//      last call (in slot order, at most out.length / 4 of them; the rest wait for the next
+//      call): out[4i] = slot, out[4i+1] = age (us) of its latest, against one wall-clock reading,
+//      out[4i+2] = the incarnation it was accepted at, out[4i+3] = the slot's high-water seq.
+//   A setBeats while the engine runs moves each slot's state and each target to the sender's
+//   new slot by name (a target whose name left is dropped).
 //   .engineNextSeq(slot) -> seq   ++counter[slot]: numbers a message JS sends that peer itself,
 //      from the same sequence the engine's beats use.  .engineSetSeq(slot, seq): counter = seq.
 //      (The membership numbers beats on their own and uses neither.)
-//   .engineSkip(slot)   the slot's next beat is not sent: JS just sent that peer a datagram.
+//   .engineSkip(slot)   the slot's next beat is not sent: JS just sent that peer a datagram
+//      (engineTargets clears it for the slots that are no targets).  .engineSendSeq(slot): the last beat seq sent.
 //   .engineStats() -> { ticks, beatsSent, beatsAccepted, staleBeats, queued, queueDrops, wakes,
 //      sendErrors, receiveErrors, queueLength }   cumulative counts (queueLength: queued now).
 //   While the engine runs, receive(max) returns queued datagrams (never reading the socket),
@@ -123,6 +127,7 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
   Napi::Value EngineNextSeq(const Napi::CallbackInfo& info);
   void EngineSetSeq(const Napi::CallbackInfo& info);
   void EngineSkip(const Napi::CallbackInfo& info);
+  Napi::Value EngineSendSeq(const Napi::CallbackInfo& info);
   Napi::Value EngineStats(const Napi::CallbackInfo& info);
   void CloseMethod(const Napi::CallbackInfo& info);
   Napi::Value GetPort(const Napi::CallbackInfo& info);

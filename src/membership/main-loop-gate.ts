@@ -20,7 +20,8 @@ export interface MainLoopGateOptions {
  * and declare it dead within their usual dead timeout. When the main loop ticks again the gate
  * opens: peers hear the node (refuting its burial with a new incarnation) and the speaker's flap
  * damping holds its comeback. Checked on each send (the heartbeat timer calls it every
- * heartbeatMs), so it needs no timer of its own.
+ * heartbeatMs) and, with the beat engine, at each kick (every tick of the membership, up to
+ * fullHeartbeatMs apart), so it needs no timer of its own.
  */
 export class MainLoopGate {
   private last: number;

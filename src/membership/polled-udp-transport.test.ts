@@ -155,10 +155,7 @@ describe('PolledUdpTransport arrival times', () => {
   });
 
   it('without the engine, carries the membership\'s beats as numbers: most of what a member accepts never becomes a JS datagram, and nothing is dropped', async () => {
-    const names = ['node-a', 'node-b', 'node-c'];
-    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock, engine: false }));
-    for (const t of transports) await t.start();
-    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
+    const { transports, make } = await threeOnLoopback(false);
     const counts = transports.map(() => ({ beats: 0, datagrams: 0 }));
     transports.forEach((t, i) => {
       const onBeat = t.beats.onBeat.bind(t.beats);
@@ -166,9 +163,7 @@ describe('PolledUdpTransport arrival times', () => {
       const onMessage = t.onMessage.bind(t);
       t.onMessage = (h) => onMessage((...a) => (counts[i]!.datagrams++, h(...a)));
     });
-    const members = names.map(
-      (self, i) => new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
-    );
+    const members = make();
     try {
       for (const m of members) await m.start();
       await sleep(1_000);
@@ -190,13 +185,7 @@ describe('PolledUdpTransport arrival times', () => {
   });
 
   it('with the engine, the membership ticks about 10-30 times a second instead of 100, sees its peers and buries a stopped one as fast', async () => {
-    const names = ['node-a', 'node-b', 'node-c'];
-    const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock }));
-    for (const t of transports) await t.start();
-    const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
-    const members = names.map(
-      (self, i) => new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }),
-    );
+    const members = (await threeOnLoopback(true)).make();
     try {
       for (const m of members) await m.start();
       await sleep(1_000);
@@ -224,3 +213,14 @@ describe('PolledUdpTransport arrival times', () => {
     }
   });
 });
+
+/** Three started transports on 127.0.0.1 (with or without the engine) and a maker of their memberships (not started). */
+async function threeOnLoopback(engine: boolean): Promise<{ transports: PolledUdpTransport[]; make: () => Membership[] }> {
+  const names = ['node-a', 'node-b', 'node-c'];
+  const transports = names.map(() => new PolledUdpTransport({ bind: '127.0.0.1:0', clock: systemClock, engine }));
+  for (const t of transports) await t.start();
+  const peers = names.map((name, i) => ({ name, address: transports[i]!.address() }));
+  const make = (): Membership[] =>
+    names.map((self, i) => new Membership({ self, peers, secret: 'loopback test secret that is long enough', clock: systemClock, transport: transports[i]!, logger: silentLogger() }));
+  return { transports, make };
+}

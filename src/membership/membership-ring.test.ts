@@ -5,7 +5,9 @@ import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
 import { seededRandom } from '../../test/helpers/seeded-random.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 import { silentLogger } from '../observability/logger.js';
-import { Membership } from './membership.js';
+import { Membership, memberId } from './membership.js';
+import { membershipKey } from './membership-key.js';
+import { decodeMessage, encodeMessage } from './wire.js';
 import { rankNodes } from '../election/hash-ranking.js';
 
 /** Per-node datagrams/s (sent + received) over the next `ms` of simulated time. */
@@ -125,6 +127,49 @@ describe('Membership ring topology: detection and agreement', () => {
       expect(changes).toBe(0);
       expect(c.nodes.every((n) => n.membership.alive().size === 24)).toBe(true);
     }
+  });
+
+  it.each([false, true])('a watcher that cannot hear its neighbour does not bury it while the co-watcher does (ring of 12, 3 s, beat engine %s)', async (engine) => {
+    const c = await SimCluster.start({ size: 12, seed: 13, engine, polled: true });
+    c.advance(1_000);
+    const x = c.nodes[6]!;
+    const [a] = watchersOf(c, x);
+    c.network.block(x.address, a!.address);
+    let deaths = 0;
+    for (let t = 0; t < 3_000; t += 5) {
+      c.advance(5);
+      if (a!.membership.view().members.get(x.name)?.state === 'dead') deaths++;
+    }
+    expect(deaths).toBe(0);
+    expect(c.nodes.every((n) => n.membership.alive().has(x.name))).toBe(true);
+  });
+
+  it('with the engine, an answer to a ping carries ages as fresh as the engine\'s latest beats, even from a node between slow ticks', async () => {
+    const c = await SimCluster.start({ size: 8, seed: 17, engine: true });
+    c.advance(1_000);
+    const x = c.nodes[2]!;
+    const [b] = watchersOf(c, x);
+    const p = c.nodes.find((n) => n !== x && n !== b)!;
+    const key = membershipKey(SIM_SECRET);
+    // b ticks about every 200 ms while idle: let it be well past its last tick's drain.
+    const bm = b!.membership as unknown as { tickDueAt: number };
+    c.advance(Math.max(0, bm.tickDueAt - c.clock.now()) + 150);
+    let reply: number | undefined;
+    const off = c.network.sniff((from, to, d) => {
+      if (from !== b!.address || to !== p.address || reply !== undefined) return;
+      const m = decodeMessage(d, new Map([[key.id, key]]));
+      if (m.ok && m.message.type === 'heartbeat') reply = m.message.ages.find((a) => a.id === memberId(x.name))?.ageMs;
+    });
+    const ping = encodeMessage(
+      { type: 'heartbeat', wantReply: true, sender: p.name, receiver: memberId(b!.name), incarnation: p.membership.incarnation, seq: 1e9, timestamp: c.wallClock(), metaVersion: 0, ages: [{ id: memberId(x.name), ageMs: 0 }], entries: [], blobs: [] },
+      key,
+    );
+    c.network.inject(p.address, b!.address, ping);
+    c.advance(30);
+    off();
+    expect(reply).toBeDefined();
+    // x beats b every 10 ms: its age at b is about a period, never the time since b's last tick.
+    expect(reply!).toBeLessThan(30);
   });
 
   it('three neighbours crashing together (a rack) are all buried and agreed on within 500 ms', async () => {

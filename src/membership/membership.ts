@@ -585,11 +585,13 @@ export class Membership {
 
   private tick(woken = false): void {
     if (!this.running || this.leaving) return;
+    // The engine's beats first: the datagrams read next may be pings, answered at once with our
+    // ages, and an age from before the engine's latest beats would confirm a silence we do not see.
+    this.drainEngine();
     // A polled transport (PolledUdpTransport) delivers what arrived since the last tick now,
     // each datagram dated by its arrival: the only wakeup a heartbeat period costs is this one.
     this.transport.poll?.();
     if (!this.running || this.leaving) return;
-    this.drainEngine();
     this.counters.ticks++;
     const now = this.clock.now();
     // Lifeguard's local health, reduced to its core: a late timer means our event loop stalled,
@@ -618,6 +620,7 @@ export class Membership {
 
   /** Sends out of turn (start, metadata, refutation): every member in the mesh, a broadcast in the ring. */
   private sendNow(now: number): void {
+    this.drainEngine();
     if (this.ring) {
       this.broadcastLeft = Math.max(this.broadcastLeft, 1);
       this.sendRing(now);

@@ -47,8 +47,10 @@ export interface BeatEngine {
   /** Sets the counter of `slot` (the next beat carries seq + 1): beats keep counting forward across a restart of the engine or a peer's removal. */
   setSendSeq(slot: number, seq: number): void;
   /**
-   * We just sent `slot` another datagram (proof of life too): its next beat is skipped, so news
-   * costs no extra datagram. The receiver's gap between two datagrams is then at most two periods.
+   * We just sent `slot` another datagram (proof of life too): no beat goes to it within 1.2
+   * periods of now, so while we send it something every tick (news) the engine sends it nothing,
+   * and news costs no extra datagram. The receiver's gap between two datagrams from us is then at
+   * most 2.2 periods.
    */
   sentTo(slot: number): void;
   /** Beats it sent and accepted since it was created (cumulative). */

@@ -92,8 +92,8 @@ export class MemoryBeatEngine implements BeatEngine {
   private floors: number[] = [];
   private lastArrival: number[] = [];
   private fresh = new Set<number>();
-  /** Slots whose next beat is skipped (the owner sent them a datagram since the last period). */
-  private skip = new Set<number>();
+  /** When the owner last sent each slot a datagram: no beat to it within 1.2 periods of that. */
+  private jsSentAt = new Map<number, number>();
   private watched = new Map<number, number>();
   private wakeAfterMs = Infinity;
   private open = false;
@@ -131,7 +131,7 @@ export class MemoryBeatEngine implements BeatEngine {
     this.targets = this.targets.flatMap((t) => (slotOf.has(t.slot) ? [{ ...t, slot: slotOf.get(t.slot)! }] : []));
     this.fresh = new Set([...this.fresh].flatMap((i) => (slotOf.has(i) ? [slotOf.get(i)!] : [])));
     this.watched = new Map([...this.watched].flatMap(([i, since]) => (slotOf.has(i) ? [[slotOf.get(i)!, since] as [number, number]] : [])));
-    this.skip.clear();
+    this.jsSentAt.clear();
   }
 
   start(periodMs: number, jitter: number, onWake: () => void): boolean {
@@ -161,7 +161,7 @@ export class MemoryBeatEngine implements BeatEngine {
     this.targets = targets.map((t) => ({ ...t }));
     // As the addon: a skip stays for targets only.
     const slots = new Set(this.targets.map((t) => t.slot));
-    for (const slot of [...this.skip]) if (!slots.has(slot)) this.skip.delete(slot);
+    for (const slot of [...this.jsSentAt.keys()]) if (!slots.has(slot)) this.jsSentAt.delete(slot);
   }
 
   setSenders(incarnations: readonly number[], floors: readonly number[]): void {
@@ -203,7 +203,7 @@ export class MemoryBeatEngine implements BeatEngine {
   }
 
   sentTo(slot: number): void {
-    this.skip.add(slot);
+    this.jsSentAt.set(slot, this.host.clock.now());
   }
 
   counts(): { sent: number; accepted: number } {
@@ -245,7 +245,7 @@ export class MemoryBeatEngine implements BeatEngine {
     if (self !== undefined && this.open && now - this.kickedAt <= this.watchdogMs) {
       const wall = Math.floor(this.host.wallClock());
       for (const t of this.targets) {
-        if (this.skip.delete(t.slot)) continue;
+        if (now - (this.jsSentAt.get(t.slot) ?? -Infinity) < 1.2 * this.periodMs) continue;
         this.counters[t.slot] = (this.counters[t.slot] ?? 0) + 1;
         this.path.sendBeat(t.address, self.keyId, t.receiver, self.incarnation, this.counters[t.slot]!, wall);
         this.stats.beatsSent++;

@@ -896,10 +896,10 @@ void DatagramSocket::EngineTick(Engine* e) {
             sendErrors++;  // its slot went with a setBeats
             continue;
           }
-          if (slotState_[t.slot].skipNext) {
-            slotState_[t.slot].skipNext = false;  // JS's datagram since the last tick stands in for this beat
-            continue;
-          }
+          // A datagram JS sent it within 1.2 periods stands in for this beat (JS ticks at most
+          // 1.1 periods apart while it sends every period: then the engine sends none).
+          const int64_t jsSent = slotState_[t.slot].jsSentMonoNs;
+          if (jsSent != INT64_MIN && static_cast<double>(monoNow - jsSent) < 1.2 * e->periodMs * 1e6) continue;
           Engine::Out& o = out[built];
           const uint64_t seq = ++slotState_[t.slot].sendSeq;
           const size_t length = BuildBeat(o.bytes, beats_->self, key, selfKeyId_, t.receiverId, selfIncarnation_, seq, timestamp);
@@ -1011,7 +1011,7 @@ void DatagramSocket::EngineTargets(const Napi::CallbackInfo& info) {
   std::vector<bool> target(slotState_.size(), false);
   for (const EngineTarget& t : targets_) target[t.slot] = true;
   for (size_t i = 0; i < slotState_.size(); i++) {
-    if (!target[i]) slotState_[i].skipNext = false;
+    if (!target[i]) slotState_[i].jsSentMonoNs = INT64_MIN;
   }
 }
 
@@ -1146,7 +1146,7 @@ void DatagramSocket::EngineSkip(const Napi::CallbackInfo& info) {
   int64_t slot = IntegerArg(info[0], "slot", 0, UINT32_MAX);
   std::lock_guard<std::mutex> lock(mu_);
   CheckSlot(env, slot);
-  slotState_[static_cast<size_t>(slot)].skipNext = true;
+  slotState_[static_cast<size_t>(slot)].jsSentMonoNs = MonotonicNs();
 }
 
 Napi::Value DatagramSocket::EngineStats(const Napi::CallbackInfo& info) {

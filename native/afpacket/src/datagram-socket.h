@@ -74,8 +74,9 @@
 //   .engineNextSeq(slot) -> seq   ++counter[slot]: numbers a message JS sends that peer itself,
 //      from the same sequence the engine's beats use.  .engineSetSeq(slot, seq): counter = seq.
 //      (The membership numbers beats on their own and uses neither.)
-//   .engineSkip(slot)   the slot's next beat is not sent: JS just sent that peer a datagram
-//      (engineTargets clears it for the slots that are no targets).  .engineSendSeq(slot): the last beat seq sent.
+//   .engineSkip(slot)   JS just sent that peer a datagram: no beat to it within 1.2 periods of
+//      now (so while JS sends every period, the engine sends it nothing; engineTargets forgets
+//      it for the slots that are no targets).  .engineSendSeq(slot): the last beat seq sent.
 //   .engineStats() -> { ticks, beatsSent, beatsAccepted, staleBeats, queued, queueDrops, wakes,
 //      sendErrors, receiveErrors, queueLength }   cumulative counts (queueLength: queued now).
 //   While the engine runs, receive(max) returns queued datagrams (never reading the socket),
@@ -90,6 +91,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -204,7 +206,7 @@ class DatagramSocket : public Napi::ObjectWrap<DatagramSocket> {
     int64_t arrivalRealNs = 0;     // kernel stamp of the latest accepted beat (CLOCK_REALTIME)
     int64_t arrivalMonoNs = 0;     // the same moment on CLOCK_MONOTONIC
     uint64_t sendSeq = 0;          // the last seq sent to this slot
-    bool skipNext = false;         // JS sent it a datagram since the last tick: no beat this tick
+    int64_t jsSentMonoNs = INT64_MIN;  // JS last sent it a datagram (engineSkip): no beat within 1.2 periods of it
     bool watched = false;
     int64_t watchSetAtMonoNs = 0;
   };

@@ -930,8 +930,8 @@ describe('Membership: with the beat engine (the addon\'s thread, modelled on the
       expect(detectMs).toHaveLength(size - 1);
       expect(othersAlive).toBe(true);
       // As polled (the engine reads the socket once per period); a watched silence wakes us within
-      // one more. Earlier by up to one more period: a full heartbeat stands in for the next beat, so
-      // the victim's last datagram may be two periods before its crash.
+      // one more. Earlier by up to 1.2 more periods: a full heartbeat stands in for the engine's
+      // beats for 1.2 periods, so the victim's last datagram may be 2.2 periods before its crash.
       const late = size > 3 ? 1.1 * o.heartbeatMs : 0;
       for (const ms of detectMs) {
         expect(ms).toBeGreaterThanOrEqual(o.deadMs - 2.2 * o.heartbeatMs - 1);

@@ -307,8 +307,6 @@ export class Membership {
   private engineDirty = true;
   /** The engine this instance last ran (for its counts after a stop). */
   private engineSeen: BeatEngine | undefined;
-  /** The members whose counters the engine held at the last saveEngineSeqs (others start at beatSeqHigh). */
-  private knownToEngine = new Set<Member>();
   /** Members with a newer metadata version advertised than we hold. */
   private readonly wanting = new Set<Member>();
 
@@ -603,14 +601,13 @@ export class Membership {
     if (stalled) this.counters.stalls++;
     const skipDeaths = stalled && !this.skippedDeaths;
     this.skippedDeaths = skipDeaths;
+    this.rotationFresh = false;
     if (this.ring) {
       this.evaluateRing(now, !skipDeaths);
       if (this.aliveDirty) this.recomputeRing(now);
-      this.rotationFresh = false;
       this.sendRing(now);
     } else {
       this.evaluate(now, !skipDeaths);
-      this.rotationFresh = false;
       this.sendHeartbeats(now);
     }
     this.syncEngine();
@@ -1170,8 +1167,7 @@ export class Membership {
     // `now` is the datagram's arrival (a polled transport reads late): never move a time back.
     m.lastDirectAt = Math.max(m.lastDirectAt, now);
     if (newer) {
-      m.incarnation = msg.incarnation;
-      this.engineDirty = true;
+      this.setIncarnation(m, msg.incarnation);
       this.touch(m, now);
     }
     if (msg.type === 'leave') {
@@ -1239,7 +1235,6 @@ export class Membership {
         for (const x of this.members) x.sentSeq = x.beatSentSeq = 0;
         this.seqHigh = this.beatSeqHigh = 0;
         this.engineDirty = true;
-        this.knownToEngine.clear();
         this.counters.refutations++;
         this.flushNeeded = true;
         this.log.info({ node: from.name, reason: e.state, incarnation: this.selfIncarnation }, 'refuting suspicion');
@@ -1254,8 +1249,7 @@ export class Membership {
     if (e.incarnation < x.incarnation) return;
     if (e.state === 'left') {
       if (x.state !== 'left') {
-        x.incarnation = e.incarnation;
-        this.engineDirty = true;
+        this.setIncarnation(x, e.incarnation);
         this.setState(x, 'left', now, `left, reported by ${from.name}`);
       }
       return;
@@ -1263,8 +1257,7 @@ export class Membership {
     if (x.state === 'left' && e.incarnation > x.incarnation && e.state === 'alive') {
       const age = from.ages.get(x.id);
       if (age !== undefined && age < this.o.suspectMs) {
-        x.incarnation = e.incarnation;
-        this.engineDirty = true;
+        this.setIncarnation(x, e.incarnation);
         x.lastEvidenceAt = Math.max(x.lastEvidenceAt, now - age);
         x.heard = true;
         this.setState(x, 'alive', now, `rejoined, reported by ${from.name}`);
@@ -1282,8 +1275,7 @@ export class Membership {
     const newer = e.incarnation > x.incarnation;
     if (e.state === 'left') {
       if (x.state !== 'left' || newer) {
-        x.incarnation = e.incarnation;
-        this.engineDirty = true;
+        this.setIncarnation(x, e.incarnation);
         this.setState(x, 'left', now, `left, reported by ${from.name}`);
       }
       return;
@@ -1291,21 +1283,16 @@ export class Membership {
     if (e.state === 'dead') {
       if (x.state === 'left' && !newer) return;
       if (x.state === 'dead') {
-        if (newer) {
-          x.incarnation = e.incarnation;
-          this.engineDirty = true;
-        }
+        if (newer) this.setIncarnation(x, e.incarnation);
         return;
       }
       if (!newer && now - x.lastDirectAt < this.o.suspectMs) return;
-      x.incarnation = e.incarnation;
-      this.engineDirty = true;
+      this.setIncarnation(x, e.incarnation);
       this.setState(x, 'dead', now, `buried by ${from.name}`);
       return;
     }
     if (!newer) return;
-    x.incarnation = e.incarnation;
-    this.engineDirty = true;
+    this.setIncarnation(x, e.incarnation);
     this.touch(x, now);
     if (x.state === 'dead' || x.state === 'left') {
       x.lastEvidenceAt = Math.max(x.lastEvidenceAt, now);
@@ -1429,6 +1416,7 @@ export class Membership {
     // The engine's beat counters, before its slots move: a peer removed and added back (or one
     // that stays) is numbered on from where it was, never from 1 (its receiver would drop them).
     this.saveEngineSeqs();
+    const before = this.beatSlotOf;
     const slots = [...this.members];
     const ok = path.configure({
       self: this.self,
@@ -1440,7 +1428,8 @@ export class Membership {
     this.beatPath = ok ? path : undefined;
     this.beatSlots = ok ? slots : [];
     this.beatSlotOf = new Map(this.beatSlots.map((m, i) => [m, i]));
-    for (const m of slots) if (m.beatSentSeq < this.beatSeqHigh && !this.knownToEngine.has(m)) m.beatSentSeq = this.beatSeqHigh;
+    // A member new to the slots (added, or added back) numbers on from the highest we sent anyone.
+    for (const m of slots) if (!before.has(m) && m.beatSentSeq < this.beatSeqHigh) m.beatSentSeq = this.beatSeqHigh;
     this.engineDirty = true;
     if (!ok) {
       this.stopEngine();
@@ -1461,7 +1450,6 @@ export class Membership {
       if (seq > m.beatSentSeq) m.beatSentSeq = seq;
       if (seq > this.beatSeqHigh) this.beatSeqHigh = seq;
     });
-    this.knownToEngine = new Set(this.beatSlots);
   }
 
   /** Something to do sooner than the scheduled (slow) tick: the next tick within a heartbeat. */
@@ -1573,6 +1561,12 @@ export class Membership {
   }
 
   // ---- state ----
+
+  /** A member's incarnation changed here: the engine must accept its beats at the new one. */
+  private setIncarnation(m: Member, incarnation: number): void {
+    m.incarnation = incarnation;
+    this.engineDirty = true;
+  }
 
   private setState(m: Member, state: MemberState, now: number, reason: string): void {
     const before = m.state;

@@ -948,6 +948,24 @@ describe('Membership: with the beat engine (the addon\'s thread, modelled on the
     }
   });
 
+  it('an out-of-turn send (metadata) right after a tick still reaches every peer in the mesh', async () => {
+    const c = await SimCluster.start({ size: 3, seed: 43, engine: true });
+    c.advance(2_000);
+    const n0 = c.node('node-0');
+    // Step until node-0 has just ticked, then hurry it into fast ticks and let one pass.
+    n0.membership.setMetadata({ step: 1 });
+    c.advance(200);
+    const ticks = n0.membership.stats().ticks!;
+    while (n0.membership.stats().ticks === ticks) c.advance(0.1);
+    const sentTo = new Set<string>();
+    const off = c.network.sniff((from, to, d) => {
+      if (from === n0.address && d[3] === 1) sentTo.add(to);
+    });
+    n0.membership.setMetadata({ step: 2 });
+    off();
+    expect(sentTo.size).toBe(2);
+  });
+
   it('a restarted node (new incarnation) is heard again: its beats are queued until its incarnation is known, then taken by the engine', async () => {
     const c = await SimCluster.start({ size: 3, seed: 42, engine: true });
     c.advance(500);

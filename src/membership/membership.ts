@@ -840,7 +840,7 @@ export class Membership {
     // One age table for all receivers (each also learns how long ago we last heard it).
     let ages: AgeReport[] | undefined;
     for (const m of this.members) {
-      if (m.state === 'left' || this.sentJustNow(m, now)) continue;
+      if (m.state === 'left' || (!all && this.sentJustNow(m, now))) continue;
       if (this.needsFull(m, now, news)) this.send(m, this.heartbeatFor(m, now, (ages ??= this.members.map((x) => this.ageOf(x, now)))));
       else this.sendBeat(m);
     }

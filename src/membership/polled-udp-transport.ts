@@ -100,8 +100,7 @@ export class PolledUdpTransport implements PeerTransport {
   }
 
   stop(): Promise<void> {
-    if (this.engineRunning) this.lastEngineCounts = this.engineCounts();
-    this.engineRunning = false;
+    this.beats.engine?.stop();
     this.socket?.close();
     this.socket = undefined;
     this.records = undefined;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadNative, type NativeBeatConfig, type NativeDatagramSocket } from '../netdev/native.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
+import { remac as remacWith } from '../../test/helpers/membership-bytes.js';
 import { decodeMessage, encodeMessage, MAC_BYTES, type BeatMessage } from './wire.js';
 
 // The addon's beat fast path (DatagramSocket.setBeats / sendBeat / receive records) against the
@@ -98,8 +99,7 @@ function beat(senderName: string, receiver: number, incarnation: number, seq: nu
 
 /** Re-MACs `bytes` in place (after an edit), so only the edit is what a check can refuse. */
 function remac(bytes: Buffer, key: MembershipKey = KEY): Buffer {
-  key.mac(bytes.subarray(0, bytes.length - MAC_BYTES)).copy(bytes, bytes.length - MAC_BYTES, 0, MAC_BYTES);
-  return bytes;
+  return remacWith(bytes, key);
 }
 
 const KEYMAP = new Map<number, MembershipKey>([

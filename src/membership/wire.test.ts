@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ConfigError } from '../errors.js';
 import { loadNative } from '../netdev/native.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
+import { remac } from '../../test/helpers/membership-bytes.js';
 import { AGE_MAX, decodeMessage, encodedSize, encodeMessage, MAC_BYTES, WIRE_VERSION, type Message } from './wire.js';
 
 const KEY = membershipKey('k'.repeat(32));
@@ -111,7 +112,7 @@ describe('membership wire format', () => {
     const m: Message = { type: 'heartbeat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1, metaVersion: 0, ages: [], entries: [], blobs: [] };
     const v2 = Buffer.from(encodeMessage(m, KEY));
     v2[2] = 2;
-    createHmac('sha256', KEY.secret).update(v2.subarray(0, v2.length - MAC_BYTES)).digest().copy(v2, v2.length - MAC_BYTES, 0, MAC_BYTES);
+    remac(v2, KEY);
     expect(decodeMessage(v2, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 2 });
   });
 
@@ -119,7 +120,7 @@ describe('membership wire format', () => {
     const m: Message = { type: 'heartbeat', sender: 'node-a', receiver: 7, incarnation: 5, seq: 9, timestamp: 1, metaVersion: 0, ages: [], entries: [], blobs: [] };
     const v3 = Buffer.from(encodeMessage(m, KEY));
     v3[2] = 3;
-    createHmac('sha256', KEY.secret).update(v3.subarray(0, v3.length - MAC_BYTES)).digest().copy(v3, v3.length - MAC_BYTES, 0, MAC_BYTES);
+    remac(v3, KEY);
     expect(decodeMessage(v3, KEYS)).toEqual({ ok: false, reason: 'wrong-version', version: 3 });
   });
 
@@ -133,7 +134,7 @@ describe('membership wire format', () => {
     // A type 4 with a payload (a heartbeat's bytes relabelled, re-MACed) is malformed, not a beat.
     const hb = Buffer.from(encodeMessage({ ...m, type: 'heartbeat', metaVersion: 0, ages: [], entries: [], blobs: [] }, KEY));
     hb[3] = 4;
-    createHmac('sha256', KEY.secret).update(hb.subarray(0, hb.length - MAC_BYTES)).digest().copy(hb, hb.length - MAC_BYTES, 0, MAC_BYTES);
+    remac(hb, KEY);
     expect(decodeMessage(hb, KEYS)).toEqual({ ok: false, reason: 'malformed' });
   });
 

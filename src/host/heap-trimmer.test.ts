@@ -25,6 +25,39 @@ describe('HeapTrimmer', () => {
     expect(calls).toBe(3);
   });
 
+  it('settles (V8 low-memory collections) once, before the first trim only', () => {
+    const clock = new VirtualClock();
+    const order: string[] = [];
+    const t = new HeapTrimmer(
+      clock,
+      () => {
+        order.push('trim');
+        return false;
+      },
+      () => order.push('settle'),
+    );
+    t.start();
+    clock.advance(FIRST_TRIM_MS + 3 * TRIM_EVERY_MS);
+    expect(order).toEqual(['settle', 'trim', 'trim', 'trim', 'trim']);
+    t.stop();
+  });
+
+  it("the addon's lowMemoryNotification shrinks a young generation that start-up grew", async () => {
+    const v8 = await import('node:v8');
+    const young = (): number => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
+    // Start-up's pattern: much allocated, much of it kept for a while (the semispaces grow).
+    let keep: unknown[] = [];
+    for (let i = 0; i < 40; i++) {
+      keep.push(Array.from({ length: 20_000 }, (_, j) => ({ j })));
+      if (keep.length > 8) keep = keep.slice(4);
+    }
+    keep = [];
+    const before = young();
+    loadNative().lowMemoryNotification!();
+    expect(young()).toBeLessThanOrEqual(before);
+    expect(young()).toBeLessThanOrEqual(2 * 1024 * 1024);
+  });
+
   it("the addon's mallocTrim runs (true when glibc gave pages back)", () => {
     const big = Array.from({ length: 2000 }, () => Buffer.allocUnsafeSlow(4096));
     big.length = 0;

@@ -236,6 +236,8 @@ export interface NativeAddon {
   setThreadName(name: string): void;
   /** malloc_trim(0): gives the C heap's free pages back to the kernel; true when it released any. */
   mallocTrim(): boolean;
+  /** v8::Isolate::LowMemoryNotification() on this thread's isolate: full GCs that shrink the heap's spaces (a pause). Absent from an addon built before it. */
+  lowMemoryNotification?(): void;
   /** if_nametoindex(3) in the calling thread's network namespace; throws ENODEV. */
   ifNameToIndex(name: string): number;
   /** if_indextoname(3); throws ENXIO. */

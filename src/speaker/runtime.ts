@@ -94,13 +94,23 @@ export class SpeakerRuntime {
     const log = o.logger;
     const clock = (this.clock = o.clock ?? systemClock);
     this.stalls = new StallWatch(clock);
-    this.trimmer = new HeapTrimmer(clock, () => {
-      try {
-        return loadNative().mallocTrim();
-      } catch {
-        return false; // no addon (it is needed for the data path anyway): nothing to trim with
-      }
-    });
+    this.trimmer = new HeapTrimmer(
+      clock,
+      () => {
+        try {
+          return loadNative().mallocTrim();
+        } catch {
+          return false; // no addon (it is needed for the data path anyway): nothing to trim with
+        }
+      },
+      () => {
+        try {
+          loadNative().lowMemoryNotification?.();
+        } catch {
+          // as above
+        }
+      },
+    );
     this.history = new OwnershipHistory(clock);
     this.conflicts = new ConflictEpisodes(clock, log, (name) => this.links.get(name)?.mac ?? undefined);
     this.links = new LinkWatcher({ logger: log });

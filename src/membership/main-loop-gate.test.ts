@@ -23,6 +23,24 @@ function setup(timeoutMs = 2000) {
 }
 
 describe('MainLoopGate', () => {
+  it('on the main thread (no counter): never closes; a gap between checks past the bound counts as a hang once the loop is back', () => {
+    const clock = new VirtualClock(0);
+    const hangs: number[] = [];
+    const gate = new MainLoopGate({ clock, timeoutMs: 2000, onHang: (ms) => hangs.push(ms) });
+    for (let i = 0; i < 10; i++) {
+      clock.advance(600); // slow ticks, far apart but within the bound
+      expect(gate.open()).toBe(true);
+    }
+    expect(gate.hangs).toBe(0);
+    clock.advance(2500); // the loop was stuck: the engine's watchdog stopped the beats meanwhile
+    expect(gate.open()).toBe(true);
+    clock.advance(200);
+    expect(gate.open()).toBe(true);
+    expect(gate.hangs).toBe(1);
+    expect(hangs).toEqual([2500]);
+    expect(gate.holding).toBe(false);
+  });
+
   it('lets heartbeats through while the main loop ticks, and through a stall shorter than the bound', () => {
     const s = setup(2000);
     s.run(1000, true);

@@ -3,12 +3,20 @@ import type { BeatEngine, BeatPath, PeerTransport } from './peer-transport.js';
 
 export interface MainLoopGateOptions {
   readonly clock: Clock;
-  /** Reads the counter the main thread increments (Atomics.load on a SharedArrayBuffer). */
-  readonly beat: () => number;
-  /** Silence of the counter after which the gate closes. */
+  /**
+   * Reads the counter the main thread increments (Atomics.load on a SharedArrayBuffer). Absent:
+   * the gate runs on the main thread itself (the membership with the beat engine), where each
+   * check proves the loop runs; it never closes, and a gap between two checks longer than
+   * timeoutMs counts as a hang, told through onHang once the loop is back (meanwhile the engine's
+   * watchdog, of the same bound, stopped the beats).
+   */
+  readonly beat?: () => number;
+  /** Silence of the counter after which the gate closes (or, without `beat`, a gap between checks that counts as a hang). */
   readonly timeoutMs: number;
   /** Told when the gate closes (hung) or opens again, with how long the main loop was silent. */
   readonly onChange?: (holding: boolean, silentMs: number) => void;
+  /** Without `beat`: told after a hang, with how long the loop was silent. */
+  readonly onHang?: (silentMs: number) => void;
 }
 
 /**
@@ -31,13 +39,22 @@ export class MainLoopGate {
   held = 0;
 
   constructor(private readonly o: MainLoopGateOptions) {
-    this.last = o.beat();
+    this.last = o.beat?.() ?? 0;
     this.lastMovedAt = o.clock.now();
   }
 
   /** Whether datagrams may go out now (the main loop ticked within timeoutMs). */
   open(): boolean {
     const now = this.o.clock.now();
+    if (this.o.beat === undefined) {
+      const gap = now - this.lastMovedAt;
+      this.lastMovedAt = now;
+      if (gap > this.o.timeoutMs) {
+        this.hangs++;
+        this.o.onHang?.(gap);
+      }
+      return true;
+    }
     const beat = this.o.beat();
     if (beat !== this.last) {
       this.last = beat;

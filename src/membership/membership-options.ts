@@ -64,10 +64,12 @@ export interface MembershipOptions {
    */
   readonly checkSourceAddress?: boolean;
   /**
-   * Worker-thread membership only (WorkerMembership, docs/membership.md#worker-thread): when the
-   * main event loop has not run for this long (seen to within one beat of the main thread's
-   * liveness counter, at most 250 ms), the worker holds its heartbeats back so peers take over
-   * from a hung process; a shorter stall (bulk work) never costs a false death.
+   * The speakers' membership (WorkerMembership, docs/membership.md#which-thread): when the
+   * main event loop has not run for this long, heartbeats stop so peers take over from a hung
+   * process; a shorter stall (bulk work) never costs a false death. With the beat engine the
+   * engine's watchdog stops them (engineWatchdogMs: at least 3 x fullHeartbeatMs); on a worker
+   * thread the worker holds them back (seen to within one beat of the main thread's liveness
+   * counter, at most 250 ms).
    * Default 2000 ms; at least 500 (the main thread ticks every min(250 ms, a quarter of it)).
    */
   readonly mainLoopTimeoutMs?: number;
@@ -108,6 +110,15 @@ export function encodeSelfMetadata<T>(metadata: T, maxMetadataBytes: number): { 
 }
 
 /** Fills in defaults for a cluster of `clusterSize` nodes (self included) and validates. */
+/**
+ * How long the beat engine goes on beating after the membership's last kick (DatagramSocket
+ * engineKick): the membership kicks at each tick, and its slow ticks are about fullHeartbeatMs
+ * apart, so the bound must outlast a few of them; a hung event loop stops the beats after it.
+ */
+export function engineWatchdogMs(o: Pick<ResolvedMembershipOptions, 'mainLoopTimeoutMs' | 'fullHeartbeatMs'>): number {
+  return Math.max(o.mainLoopTimeoutMs, 3 * o.fullHeartbeatMs);
+}
+
 export function resolveMembershipOptions(clusterSize: number, o: MembershipOptions = {}): ResolvedMembershipOptions {
   const topology = o.topology ?? 'ring';
   const heartbeatMs = o.heartbeatMs ?? defaultHeartbeatMs(clusterSize, topology);

@@ -3,6 +3,7 @@ import { systemClock } from '../clock/system-clock.js';
 import type { Logger } from '../observability/logger.js';
 import { GatedTransport, MainLoopGate } from './main-loop-gate.js';
 import { Membership, type MembershipView, type MemberView } from './membership.js';
+import { engineWatchdogMs, resolveMembershipOptions } from './membership-options.js';
 import type { PeerTransport } from './peer-transport.js';
 import { PortLogger } from './port-logger.js';
 import { UdpTransport } from './udp-transport.js';
@@ -37,16 +38,23 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
   const logger = root as unknown as Logger;
   const log = root.child({ component: 'membership', node: init.self });
   const beat = new Int32Array(init.mainBeat);
-  const gate = new MainLoopGate({
-    clock,
-    beat: () => Atomics.load(beat, 0),
-    // The counter moves once a beat: the silence seen is the stall plus up to one beat.
-    timeoutMs: init.mainLoopTimeoutMs + init.mainTickMs,
-    onChange: (holding, silentMs) => {
-      if (holding) log.warn({ silentMs: Math.round(silentMs), boundMs: init.mainLoopTimeoutMs }, 'main event loop hung: heartbeats held back, peers will take over');
-      else log.info({ silentMs: Math.round(silentMs) }, 'main event loop back: heartbeats resume');
-    },
-  });
+  const gate = init.sameThread
+    ? new MainLoopGate({
+        clock,
+        // On the main thread the engine's watchdog stops the beats of a hung loop; its bound is the one that counts.
+        timeoutMs: engineWatchdogMs(resolveMembershipOptions(init.peers.filter((p) => p.name !== init.self).length + 1, init.options)),
+        onHang: (silentMs) => log.warn({ silentMs: Math.round(silentMs), boundMs: init.mainLoopTimeoutMs }, 'main event loop was hung: the beat engine stopped beating meanwhile, peers took over'),
+      })
+    : new MainLoopGate({
+        clock,
+        beat: () => Atomics.load(beat, 0),
+        // The counter moves once a beat: the silence seen is the stall plus up to one beat.
+        timeoutMs: init.mainLoopTimeoutMs + init.mainTickMs,
+        onChange: (holding, silentMs) => {
+          if (holding) log.warn({ silentMs: Math.round(silentMs), boundMs: init.mainLoopTimeoutMs }, 'main event loop hung: heartbeats held back, peers will take over');
+          else log.info({ silentMs: Math.round(silentMs) }, 'main event loop back: heartbeats resume');
+        },
+      });
   const transport = new GatedTransport(deps.transport ?? udpTransport(init.bind, clock, logger, log, init.socket), gate);
   const membership = new Membership({
     self: init.self,

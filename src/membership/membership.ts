@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../clock/clock.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { membershipKey, type MembershipKey } from './membership-key.js';
-import { encodeSelfMetadata, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
+import { encodeSelfMetadata, engineWatchdogMs, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
 import type { BeatEngine, BeatPath, PeerTransport } from './peer-transport.js';
 import { ReplayWindow } from './replay-window.js';
 import {
@@ -1505,8 +1505,7 @@ export class Membership {
   private syncEngine(): void {
     const e = this.engine;
     if (e === undefined) return;
-    // Our slow ticks are about fullHeartbeatMs apart: the watchdog must outlast a few.
-    e.kick(true, Math.max(this.o.mainLoopTimeoutMs, 3 * this.o.fullHeartbeatMs));
+    e.kick(true, engineWatchdogMs(this.o));
     if (!this.engineDirty) return;
     this.engineDirty = false;
     const slots = this.beatSlots;

@@ -12,7 +12,7 @@ import { MemoryNetwork } from '../../test/fakes/memory-transport.js';
 import { inProcessWorkers } from '../../test/fakes/in-process-worker.js';
 import { staticImportGraph } from '../../test/helpers/import-graph.js';
 import { LogReplayer, PortLogger } from './port-logger.js';
-import { WorkerMembership, membershipWorkerEntry } from './worker-membership.js';
+import { WorkerMembership, membershipThread, membershipWorkerEntry, type MembershipThread } from './worker-membership.js';
 import type { FromWorker } from './worker-protocol.js';
 
 const SECRET = 'worker membership test secret, 32+ bytes long';
@@ -32,12 +32,12 @@ function capture(level = 'info'): { logger: Logger; lines: Record<string, unknow
   return { logger: pino({ level }, out), lines };
 }
 
-function cluster(opts: { logger?: Logger } = {}) {
+function cluster(opts: { logger?: Logger; thread?: MembershipThread } = {}) {
   const crashes: Error[] = [];
   const clock = new VirtualClock(0);
   const net = new MemoryNetwork({ clock, delayMs: 0.2 });
   const workers = inProcessWorkers((init) => ({ clock, transport: net.transport(PEERS.find((p) => p.name === init.self)!.address) }));
-  const nodes = PEERS.map((p) => new WorkerMembership({ self: p.name, peers: PEERS, secret: SECRET, bind: p.address, logger: opts.logger ?? silentLogger(), spawn: workers.spawn, onCrash: (e) => void crashes.push(e) }));
+  const nodes = PEERS.map((p) => new WorkerMembership({ self: p.name, peers: PEERS, secret: SECRET, bind: p.address, logger: opts.logger ?? silentLogger(), thread: opts.thread ?? 'worker', spawn: workers.spawn, onCrash: (e) => void crashes.push(e) }));
   /** Virtual time, letting messages between the threads cross in between (they take a turn each way). */
   const advance = async (ms: number): Promise<void> => {
     for (let t = 0; t < ms; t++) {
@@ -82,8 +82,26 @@ describe('WorkerMembership (over an in-process worker)', () => {
     const init = workers.inits[0]!;
     expect(init).toMatchObject({ self: 'a', bind: '10.0.0.1:7946', metadata: { draining: false }, mainLoopTimeoutMs: 2000, mainTickMs: 250, snapshotMs: 1000, socket: 'engine' });
     expect(init.mainBeat).toBeInstanceOf(SharedArrayBuffer);
+    expect(init.sameThread).toBe(false);
+    expect(a.thread).toBe('worker');
     expect(workers.log.filter((e) => e.to === 'worker').map((e) => e.m.t)).toEqual(['start']);
     await a.stop();
+  });
+
+  it('on the main thread: the body is told so (it counts hangs by its own ticks) and the protocol is the same: views and deaths reach the handlers', async () => {
+    const c = cluster({ thread: 'main' });
+    const seen: string[][] = [];
+    c.nodes[0]!.onChange((v) => seen.push([...v.alive].sort()));
+    await Promise.all(c.nodes.map((n) => n.start()));
+    expect(c.workers.inits.map((i) => i.sameThread)).toEqual([true, true, true]);
+    expect(c.nodes[0]!.thread).toBe('main');
+    await c.advance(50);
+    c.workers.crash(2, 1);
+    await c.advance(300);
+    expect(seen.at(-1)).toEqual(['a', 'b']);
+    await c.advance(1000);
+    expect(c.nodes[0]!.mainLoopStats().hangs).toBe(0);
+    await Promise.all(c.nodes.slice(0, 2).map((n) => n.stop()));
   });
 
   it('asks the worker for node:dgram when L2VIP_MEMBERSHIP_SOCKET=dgram (the way back from the polled socket)', async () => {
@@ -218,6 +236,21 @@ describe('WorkerMembership (over an in-process worker)', () => {
     });
     await expect(m.start()).rejects.toMatchObject({ code: 'EADDRINUSE', message: /EADDRINUSE/ });
     expect(terminated).toBe(true);
+  });
+});
+
+describe('membershipThread (where the membership runs)', () => {
+  it('the main thread when the beat engine sends the heartbeats, else a worker; L2VIP_MEMBERSHIP_THREAD overrides', () => {
+    const yes = (): boolean => true;
+    const no = (): boolean => false;
+    expect(membershipThread(undefined, 'engine', yes)).toBe('main');
+    // An addon built before the engine, or node:dgram / polled: heartbeats from JavaScript, on a worker.
+    expect(membershipThread(undefined, 'engine', no)).toBe('worker');
+    expect(membershipThread(undefined, 'polled', yes)).toBe('worker');
+    expect(membershipThread(undefined, 'dgram', yes)).toBe('worker');
+    expect(membershipThread('worker', 'engine', yes)).toBe('worker');
+    expect(membershipThread('main', 'dgram', no)).toBe('main');
+    expect(membershipThread('bogus', 'engine', yes)).toBe('main');
   });
 });
 

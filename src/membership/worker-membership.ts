@@ -7,6 +7,8 @@ import { membershipKey } from './membership-key.js';
 import { encodeSelfMetadata, resolveMembershipOptions, type MembershipOptions, type ResolvedMembershipOptions } from './membership-options.js';
 import { checkPeers, DROP_REASONS, type DropReason, type MembershipStats, type MembershipView, type MemberState, type MemberView, type Metadata, type PeerConfig } from './membership.js';
 import { LogReplayer } from './port-logger.js';
+import { runMembershipThread } from './membership-thread.js';
+import { loadNative } from '../netdev/native.js';
 import { deserializeError, sharedNow, type FromWorker, type MainLoopStats, type ToWorker, type WireView, type WorkerInit } from './worker-protocol.js';
 
 /** The main thread's end of the channel to the worker (a worker_threads Worker, or an in-process fake). */
@@ -30,7 +32,12 @@ export interface WorkerMembershipComponents {
   readonly options?: MembershipOptions;
   /** Initial incarnation; default the wall-clock time in ms (as Membership). */
   readonly incarnation?: number;
-  /** Starts the worker; default a worker_threads Worker on membership-worker.js (tests: a fake port). */
+  /**
+   * Where the membership runs (docs/membership.md#which-thread). Default: L2VIP_MEMBERSHIP_THREAD
+   * if set, else this thread when the addon's beat engine sends the heartbeats, else a worker.
+   */
+  readonly thread?: MembershipThread;
+  /** Starts the membership's body; default by `thread`: spawnMembershipWorker or spawnInProcess (tests: a fake port). */
   readonly spawn?: (init: WorkerInit) => WorkerPort;
   /** How often the main thread proves its event loop runs (default MAIN_TICK_MS). */
   readonly mainTickMs?: number;
@@ -51,14 +58,20 @@ export const SNAPSHOT_MS = 1000;
 const STOP_TIMEOUT_MS = 2000;
 
 /**
- * The failure detector on its own thread (docs/membership.md#worker-thread), with the interface
- * of Membership the speaker runtime uses. The worker owns the UDP socket, the timers and the
- * HMAC, so a main event loop stalled by bulk work (thousands of VIPs, thousands of Services)
- * delays no heartbeat and no peer declares this node dead. The main thread proves it is alive
- * through a shared counter; silent past options.mainLoopTimeoutMs, the worker holds its
- * heartbeats back so peers take over from a truly hung node.
+ * The failure detector behind a message port (docs/membership.md#which-thread), with the
+ * interface of Membership the speaker runtime uses. Its body (runMembershipThread: the
+ * Membership, the UDP socket, the timers, the HMAC) runs either on this thread or on a worker
+ * thread, and this class talks to it by message in both cases:
+ * - With the addon's beat engine (the default), on this thread: the engine's own thread sends and
+ *   checks the heartbeats, so a main event loop stalled by bulk work (thousands of VIPs or
+ *   Services) delays no heartbeat, and a worker would cost an isolate (about 8 MB) for nothing.
+ * - Without it (L2VIP_MEMBERSHIP_SOCKET=polled|dgram, or an addon without the engine), on a worker
+ *   thread, which sends the heartbeats itself.
+ * Either way a truly hung main loop must let peers take over: the engine's watchdog stops its
+ * beats when the membership's ticks stop, and the worker holds its heartbeats back when a
+ * shared counter the main thread increments stops moving past options.mainLoopTimeoutMs.
  *
- * What differs from the in-process Membership: view() is the worker's latest view (it arrives by
+ * What differs from the in-process Membership: view() is the latest view posted (it arrives by
  * message, within a millisecond of a change; timings and stats are refreshed every SNAPSHOT_MS);
  * handlers are called when a message arrives, never from inside setMetadata or setPeers (and not
  * for this node's own metadata, which view() shows at once); the logger's level is read once, at
@@ -91,6 +104,7 @@ export class WorkerMembership {
   private lastMainLoop: MainLoopStats = { hangs: 0, heldDatagrams: 0, holding: false };
   private cached: { at: number; view: MembershipView } | undefined;
   private emitting = false;
+  private threadNow: MembershipThread | undefined;
 
   constructor(private readonly c: WorkerMembershipComponents) {
     this.self = c.self;
@@ -117,6 +131,11 @@ export class WorkerMembership {
     this.lastStats = emptyStats(this.incarnation0);
   }
 
+  /** Where the membership runs since start() (undefined before). */
+  get thread(): MembershipThread | undefined {
+    return this.threadNow;
+  }
+
   /** The resolved options (defaults filled in). */
   get options(): ResolvedMembershipOptions {
     return this.o;
@@ -130,6 +149,8 @@ export class WorkerMembership {
   async start(): Promise<void> {
     if (this.running || this.port !== undefined) return;
     this.leaving = false;
+    const socket = socketChoice(process.env['L2VIP_MEMBERSHIP_SOCKET']);
+    const thread = this.c.thread ?? membershipThread(process.env['L2VIP_MEMBERSHIP_THREAD'], socket, addonHasEngine);
     const init: WorkerInit = {
       self: this.self,
       peers: this.peers,
@@ -145,15 +166,21 @@ export class WorkerMembership {
       mainLoopTimeoutMs: this.o.mainLoopTimeoutMs,
       mainTickMs: this.mainTickMs(),
       snapshotMs: this.c.snapshotMs ?? SNAPSHOT_MS,
-      socket: socketChoice(process.env['L2VIP_MEMBERSHIP_SOCKET']),
+      socket,
+      sameThread: thread === 'main',
     };
-    const port = (this.c.spawn ?? spawnMembershipWorker)(init);
+    const port = (this.c.spawn ?? (thread === 'main' ? spawnInProcess : spawnMembershipWorker))(init);
+    this.threadNow = thread;
+    if (thread === 'main') this.log.info({ socket }, socket === 'engine' ? 'membership on the main thread: the beat engine heartbeats through its stalls' : 'membership on the main thread without the beat engine (L2VIP_MEMBERSHIP_THREAD=main): a stalled main loop delays heartbeats');
     this.port = port;
     port.onMessage((m) => this.receive(m));
     port.onExit((code, err) => this.exited(port, code, err));
     // An unref'd interval: proof of life of this event loop, read by the worker (MainLoopGate).
-    this.beatTimer = setInterval(() => Atomics.add(this.beat, 0, 1), this.mainTickMs());
-    this.beatTimer.unref();
+    // On the main thread the body's own ticks are that proof.
+    if (thread === 'worker') {
+      this.beatTimer = setInterval(() => Atomics.add(this.beat, 0, 1), this.mainTickMs());
+      this.beatTimer.unref();
+    }
     try {
       await this.request('start');
     } catch (err) {
@@ -416,6 +443,43 @@ export function membershipWorkerEntry(base: string = import.meta.url): { readonl
   return { entry: code, eval: true };
 }
 
+/**
+ * The membership's body on this thread, behind a port that delivers each message on a later
+ * turn of the event loop, as a MessagePort does (so handlers never run inside the call that
+ * caused them). Messages to the body are copied, as structured clone would; those from it are
+ * built fresh for each post. Only terminate() ends it.
+ */
+export function spawnInProcess(init: WorkerInit): WorkerPort {
+  let alive = true;
+  let toMain: ((m: FromWorker) => void) | undefined;
+  let toBody: ((m: ToWorker) => void) | undefined;
+  const body = runMembershipThread(
+    {
+      postMessage: (m) => {
+        setImmediate(() => {
+          if (alive) toMain?.(m);
+        });
+      },
+      onMessage: (h) => (toBody = h),
+    },
+    init,
+  );
+  return {
+    postMessage: (m) => {
+      const copy = structuredClone(m);
+      setImmediate(() => {
+        if (alive) toBody?.(copy);
+      });
+    },
+    onMessage: (h) => (toMain = h),
+    onExit: () => undefined,
+    terminate: async () => {
+      alive = false;
+      await body.kill();
+    },
+  };
+}
+
 /** Starts the membership worker thread. */
 export function spawnMembershipWorker(init: WorkerInit): WorkerPort {
   const how = membershipWorkerEntry();
@@ -434,6 +498,29 @@ export function spawnMembershipWorker(init: WorkerInit): WorkerPort {
       await worker.terminate();
     },
   };
+}
+
+/** Where the membership's body runs: this (the main) thread, or a worker thread of its own. */
+export type MembershipThread = 'main' | 'worker';
+
+/**
+ * L2VIP_MEMBERSHIP_THREAD=main|worker chooses; anything else: the main thread when the beat
+ * engine will send the heartbeats (socket 'engine' and an addon that has it), else a worker,
+ * whose heartbeats must not wait for a main loop busy with bulk work.
+ */
+export function membershipThread(env: string | undefined, socket: 'engine' | 'polled' | 'dgram', hasEngine: () => boolean): MembershipThread {
+  if (env === 'main' || env === 'worker') return env;
+  return socket === 'engine' && hasEngine() ? 'main' : 'worker';
+}
+
+/** Whether the addon loads and its DatagramSocket has the beat engine (an older build has not). */
+function addonHasEngine(): boolean {
+  try {
+    const socket = loadNative().DatagramSocket as { prototype?: { startEngine?: unknown } } | undefined;
+    return typeof socket?.prototype?.startEngine === 'function';
+  } catch {
+    return false;
+  }
 }
 
 /** L2VIP_MEMBERSHIP_SOCKET: 'polled' or 'dgram' (ways back); anything else: the default, the engine. */

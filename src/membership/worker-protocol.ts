@@ -23,7 +23,7 @@ export interface WorkerInit {
   readonly metadata: Metadata | undefined;
   /** Int32 counter the main thread increments every mainTickMs (Atomics): main-loop liveness. */
   readonly mainBeat: SharedArrayBuffer;
-  /** Silence of that counter after which the worker stops heartbeating (docs/membership.md#worker-thread). */
+  /** Silence of that counter after which the worker stops heartbeating (docs/membership.md#which-thread). */
   readonly mainLoopTimeoutMs: number;
   /**
    * How often the main thread moves the counter. The worker sees a silence up to one beat longer
@@ -31,6 +31,12 @@ export interface WorkerInit {
    * shorter than the bound never costs a death.
    */
   readonly mainTickMs: number;
+  /**
+   * The body runs on the main thread (WorkerMembership's thread 'main'): no shared counter to
+   * watch; a gap between its own checks longer than the engine's watchdog counts as a main-loop
+   * hang (MainLoopGate without `beat`).
+   */
+  readonly sameThread?: boolean;
   /** Period of the view and stats snapshot the worker posts even without a change. */
   readonly snapshotMs: number;
   /**

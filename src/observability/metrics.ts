@@ -239,7 +239,7 @@ export function speakerMetrics(src: SpeakerMetricsSources): SpeakerMetrics {
         for (const [event, n] of Object.entries({ suspicion: s.suspicions, death: s.deaths, revival: s.revivals, leave: s.leaves, refutation: s.refutations, stall: s.stalls })) {
           this.inc({ event }, n);
         }
-        // Only the worker-thread membership watches the main loop (docs/membership.md#worker-thread).
+        // Only the speakers' membership (WorkerMembership) watches the main loop (docs/membership.md#which-thread).
         if (s.mainLoopHangs !== undefined) this.inc({ event: 'main-loop-hang' }, s.mainLoopHangs);
       },
     });

@@ -42,7 +42,7 @@ const Membership = Type.Object(
     deadMs: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Longest gap between full heartbeats to a neighbour; beats in between (docs/membership.md#beats). */
     fullHeartbeatMs: Type.Optional(Type.Integer({ minimum: 1 })),
-    /** Main event loop silent this long: the membership worker holds heartbeats back (docs/membership.md#worker-thread). */
+    /** Main event loop silent this long: heartbeats stop (docs/membership.md#which-thread). */
     mainLoopTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },

@@ -58,7 +58,7 @@ function speakerDesired(c: StandaloneConfig) {
 }
 
 /**
- * The standalone speaker: membership over UDP (on a worker thread), desired state from the file, ARP/NDP on the
+ * The standalone speaker: membership over UDP (docs/membership.md#which-thread), desired state from the file, ARP/NDP on the
  * host's interfaces, local delivery of the VIPs on every candidate node.
  */
 export class StandaloneSpeaker {
@@ -73,7 +73,7 @@ export class StandaloneSpeaker {
     private readonly log: Logger,
     previousSecrets: readonly Uint8Array[] = [],
   ) {
-    // On its own thread: a main loop busy announcing thousands of VIPs delays no heartbeat.
+    // Heartbeats from the beat engine's thread (or a worker's): a main loop busy announcing thousands of VIPs delays none.
     const membership = (this.membership = new WorkerMembership({
       self: config.node,
       peers: config.peers.filter((p) => p.name !== config.node),

@@ -1,7 +1,8 @@
 /**
- * The membership on real worker threads, over UDP on loopback, in this process: what a stalled
- * main event loop does to the failure detector. Every node's main thread is this one, so a busy
- * loop here stalls all three; the bound (mainLoopTimeoutMs) tells which worker holds back.
+ * The membership on real worker threads, and on the main thread with the beat engine (the
+ * default), over UDP on loopback, in this process: what a stalled main event loop does to the
+ * failure detector. Every node's main thread is this one, so a busy loop here stalls all three;
+ * the bound (mainLoopTimeoutMs) tells which node stops heartbeating.
  */
 import { createSocket } from 'node:dgram';
 import { pino } from 'pino';
@@ -9,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { MembershipView } from '../../../src/membership/membership.js';
-import { WorkerMembership } from '../../../src/membership/worker-membership.js';
+import { WorkerMembership, type MembershipThread } from '../../../src/membership/worker-membership.js';
 import { Membership } from '../../../src/membership/membership.js';
 import { UdpTransport } from '../../../src/membership/udp-transport.js';
 import { systemClock } from '../../../src/clock/system-clock.js';
@@ -64,10 +65,10 @@ afterEach(async () => {
 });
 
 /** Three nodes; `timeouts[i]`: mainLoopTimeoutMs of node i. Records, per node, every alive set its handlers saw. */
-async function start(timeouts: readonly number[]) {
+async function start(timeouts: readonly number[], thread?: MembershipThread) {
   const ports = await freePorts(3);
   const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
-  nodes = peers.map((p, i) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { ...TIMING, mainLoopTimeoutMs: timeouts[i] ?? 2000 } }));
+  nodes = peers.map((p, i) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), thread, options: { ...TIMING, mainLoopTimeoutMs: timeouts[i] ?? 2000 } }));
   const seen = nodes.map(() => [] as string[][]);
   nodes.forEach((n, i) => n.onChange((v: MembershipView) => seen[i]!.push([...v.alive].sort())));
   await Promise.all(nodes.map((n) => n.start()));
@@ -81,7 +82,7 @@ async function start(timeouts: readonly number[]) {
 
 describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
   it('a main loop stalled longer than the dead timeout costs no false death: the worker keeps heartbeating', async () => {
-    const { seen, deaths } = await start([2000, 2000, 2000]);
+    const { seen, deaths } = await start([2000, 2000, 2000], 'worker');
     busy(STALL_MS);
     // Let every queued view message arrive, and one stats snapshot (every second).
     await sleep(1300);
@@ -101,7 +102,7 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
 
   it('a main loop silent beyond the bound: the worker holds heartbeats back, peers declare it dead, it comes back', async () => {
     // n0 holds back after 500 ms of silence; n1 and n2 (bound 60 s) keep heartbeating.
-    const { seen, deaths } = await start([500, 60_000, 60_000]);
+    const { seen, deaths } = await start([500, 60_000, 60_000], 'worker');
     const refuted: string[] = [];
     nodes[0]!.onRefute((s) => refuted.push(s));
     busy(1500);
@@ -123,7 +124,7 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
     const ports = await freePorts(3);
     const peers = ports.map((p, i) => ({ name: `n${i}`, address: `127.0.0.1:${p}` }));
     inProcess = new Membership({ self: 'n0', peers, secret: SECRET, clock: systemClock, transport: new UdpTransport({ bind: peers[0]!.address }), logger: silentLogger(), options: TIMING });
-    nodes = peers.slice(1).map((p) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), options: { ...TIMING, mainLoopTimeoutMs: 60_000 } }));
+    nodes = peers.slice(1).map((p) => new WorkerMembership({ self: p.name, peers, secret: SECRET, bind: p.address, logger: silentLogger(), thread: 'worker', options: { ...TIMING, mainLoopTimeoutMs: 60_000 } }));
     const seen = nodes.map(() => [] as string[][]);
     nodes.forEach((n, i) => n.onChange((v: MembershipView) => seen[i]!.push([...v.alive].sort())));
     await Promise.all([inProcess.start(), ...nodes.map((n) => n.start())]);
@@ -149,9 +150,50 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
     }
     await until(() => nodes.every((n) => n.alive().size === 2 && n.stats().accepted > 5), 10_000);
     expect(lines.filter((l) => l.includes('node:dgram socket'))).toHaveLength(2);
+    // Without the engine the default is a worker: its heartbeats must not wait for the main loop.
+    for (const n of nodes) expect(n.thread).toBe('worker');
     // Beats still flow, through the JS codec.
     await sleep(1100);
     for (const n of nodes) expect(n.stats().beats).toMatchObject({ native: false, engine: false });
     for (const n of nodes) expect(n.stats().beats!.accepted).toBeGreaterThan(20);
+  });
+});
+
+describe('WorkerMembership on the main thread, with the beat engine (the default)', { timeout: 40_000 }, () => {
+  it('runs on the main thread (no membership thread) and a main loop stalled longer than the dead timeout costs no false death: the engine beats on', async () => {
+    const { seen, deaths } = await start([2000, 2000, 2000]);
+    for (const n of nodes) expect(n.thread).toBe('main');
+    const names = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+    expect(names.filter((n) => n === MEMBERSHIP_THREAD_NAME)).toHaveLength(0);
+    busy(STALL_MS);
+    await sleep(1300);
+    for (const s of seen) for (const alive of s) expect(alive).toHaveLength(3);
+    for (const [i, n] of nodes.entries()) {
+      expect(n.alive().size).toBe(3);
+      expect(n.stats().deaths).toBe(deaths[i]);
+      expect(n.stats().beats).toMatchObject({ native: true, engine: true });
+      expect(n.stats().beats!.accepted).toBeGreaterThan(50);
+      expect(n.mainLoopStats().hangs).toBe(0);
+    }
+  });
+
+  it('a main loop silent beyond the bound: the engine\'s watchdog stops the beats, peers declare the node dead, it comes back', async () => {
+    // n0's engine stops after max(500, 3 x fullHeartbeatMs = 1 800) ms without a tick of its membership; n1 and n2 (60 s) beat on.
+    const { seen, deaths } = await start([500, 60_000, 60_000]);
+    const refuted: string[] = [];
+    nodes[0]!.onRefute((s) => refuted.push(s));
+    busy(2600);
+    await sleep(300);
+    await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
+    await sleep(1200);
+    for (const i of [1, 2]) {
+      expect(seen[i]!.some((alive) => !alive.includes('n0'))).toBe(true);
+      expect(nodes[i]!.stats().deaths).toBeGreaterThan(deaths[i]!);
+      // Their own engines beat on: nobody buried them.
+      expect(seen[0]!.every((alive) => alive.includes(`n${i}`))).toBe(true);
+    }
+    expect(refuted.length).toBeGreaterThan(0);
+    // Counted once the loop is back (l2vip_membership_transitions_total{event="main-loop-hang"}), by n0 alone.
+    expect(nodes.map((n) => n.mainLoopStats().hangs)).toEqual([1, 0, 0]);
   });
 });

@@ -2,7 +2,9 @@
  * bench:scale, real processes: `l2vip standalone` (the built CLI, dist/) on N nodes of the lab
  * (src/lab) in network namespaces, idle (the client probes the VIPs once a second), and the CPU
  * and RSS of every speaker (and of its membership, beat engine and main threads), for the ring
- * topology with the addon's beat engine (today); at N = 3 the same without the engine
+ * topology with the addon's beat engine and the membership on the main thread (today); at N = 3
+ * the same with the membership on a worker thread (L2VIP_MEMBERSHIP_THREAD=worker, the design
+ * until 2026-11-30), and without the engine
  * (L2VIP_MEMBERSHIP_SOCKET=polled: a tick every heartbeat) and, also without it, with every
  * heartbeat full (no beats, as wire version 3); and the former design (full mesh at its former default heartbeat: 5 ms up to 5 nodes, 10 ms up to 16,
  * else 20 ms; node:dgram). Local delivery
@@ -34,8 +36,8 @@ class BuiltStandaloneRunner extends StandaloneRunner {
   constructor(
     private readonly membershipYaml: string,
     extraConfig = '',
-    /** L2VIP_MEMBERSHIP_SOCKET for the speakers: 'polled' (no beat engine), 'dgram' (node:dgram); undefined: the default (the engine). */
-    private readonly socket: 'polled' | 'dgram' | undefined = undefined,
+    /** Environment of the speakers, e.g. L2VIP_MEMBERSHIP_SOCKET=polled (no beat engine), L2VIP_MEMBERSHIP_THREAD=worker. */
+    private readonly environment: readonly string[] = [],
   ) {
     super(extraConfig);
   }
@@ -49,7 +51,7 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     const prof = process.env['L2VIP_SCALE_CPU_PROF'];
     const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
     // env(1) execs node in place: the lab's pid of the node stays node's.
-    const env = this.socket === undefined ? [] : ['env', `L2VIP_MEMBERSHIP_SOCKET=${this.socket}`];
+    const env = this.environment.length === 0 ? [] : ['env', ...this.environment];
     return [...env, process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
   }
 }
@@ -75,9 +77,9 @@ interface Idle {
   readonly load: string;
 }
 
-async function idle(size: number, membershipYaml: string, socket: 'polled' | 'dgram' | undefined, seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
+async function idle(size: number, membershipYaml: string, environment: readonly string[], seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
   const print = (l: string) => console.error(`  ${l}`);
-  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', socket) }, async (lab) => {
+  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', environment) }, async (lab) => {
     // Start-up (module loading, V8's optimising compiler on background threads) is not idle.
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     const pids = [...lab.softwarePids().values()];
@@ -152,25 +154,28 @@ export async function realProcesses(
     console.log('\nReal processes: skipped (the CLI is not built: npm run build)');
     return;
   }
-  console.log(`\nReal processes: idle l2vip standalone speakers in network namespaces, ${seconds} s each from ${warmupSeconds} s after start (CPU: % of one core, schedstat; "membership": its thread, "main": the main thread)`);
+  console.log(`\nReal processes: idle l2vip standalone speakers in network namespaces, ${seconds} s each from ${warmupSeconds} s after start (CPU: % of one core, schedstat; "membership thread": a worker's, "-" when the membership runs on the main thread; "main": the main thread)`);
   console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker ("anon": RSS less file pages such as the node binary, about 40 MB, shared by every node process)');
-  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership JS %', 'wakeups/s', 'engine %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'anon MiB', 'load average']];
+  const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership thread %', 'wakeups/s', 'engine %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'anon MiB', 'load average']];
   for (const size of sizes) {
-    for (const [design, yaml, dgram] of [
-      ['ring, beat engine', '{ topology: ring }', undefined],
-      // Without the engine (a tick every heartbeat), and also with every heartbeat full, as wire version 3 sent: what each step saves, in the same run.
+    for (const [design, yaml, environment] of [
+      ['ring, beat engine, main thread', '{ topology: ring }', []],
+      // The membership on a worker thread, then without the engine (a tick every heartbeat, on a
+      // worker), and also with every heartbeat full, as wire version 3 sent: what each step saves, in the same run.
       ...(size <= 3
         ? [
-            ['ring, no engine (polled socket)', '{ topology: ring }', 'polled'] as const,
-            ['ring, no engine, every heartbeat full (as wire v3)', '{ topology: ring, fullHeartbeatMs: 10 }', 'polled'] as const,
+            ['ring, beat engine, worker thread', '{ topology: ring }', ['L2VIP_MEMBERSHIP_THREAD=worker']] as const,
+            ['ring, no engine (polled socket)', '{ topology: ring }', ['L2VIP_MEMBERSHIP_SOCKET=polled']] as const,
+            ['ring, no engine, every heartbeat full (as wire v3)', '{ topology: ring, fullHeartbeatMs: 10 }', ['L2VIP_MEMBERSHIP_SOCKET=polled']] as const,
           ]
         : []),
       // The design issue 10 started from: full mesh at its former period, node:dgram.
-      [`mesh, ${formerHeartbeat(size)} ms, node:dgram (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, 'dgram'],
+      [`mesh, ${formerHeartbeat(size)} ms, node:dgram (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, ['L2VIP_MEMBERSHIP_SOCKET=dgram']],
     ] as const) {
       try {
-        const r = await idle(size, yaml, dgram, seconds, warmupSeconds, load);
-        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), r.memberCpu.toFixed(2), r.memberWakeups.toFixed(0), r.engineCpu.toFixed(2), r.engineWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.anonMean.toFixed(1), r.load]);
+        const r = await idle(size, yaml, environment, seconds, warmupSeconds, load);
+        const onWorker = r.memberWakeups > 0 || r.memberCpu > 0;
+        rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), onWorker ? r.memberCpu.toFixed(2) : '-', onWorker ? r.memberWakeups.toFixed(0) : '-', r.engineCpu.toFixed(2), r.engineWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.anonMean.toFixed(1), r.load]);
       } catch (err) {
         // A lab that does not come up (a machine too busy to start N speakers in a minute) costs its row, not the table.
         rows.push([size, design, 'lab failed', '', '', '', '', '', '', '', '', '', load()]);

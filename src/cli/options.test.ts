@@ -18,7 +18,7 @@ describe('--log-level', () => {
   it.each([['announce', '-i', 'l2vip-none0', '192.0.2.1'], ['standalone', '-c', '/nonexistent.yaml'], ['speaker', '--node-name', 'n1'], ['controller', '--kubeconfig', '/nonexistent']])(
     '%s refuses a bad level before doing anything else',
     async (...args) => {
-      const program = buildProgram();
+      const program = await buildProgram();
       program.commands.forEach((c) => c.exitOverride());
       await expect(program.parseAsync(['node', 'l2vip', ...args, '--log-level', 'loud'])).rejects.toThrow(UsageError);
     },

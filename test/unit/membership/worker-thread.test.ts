@@ -80,6 +80,26 @@ async function start(timeouts: readonly number[], thread?: MembershipThread) {
   return { seen, deaths };
 }
 
+/**
+ * n0 (bound 500 ms) and n1, n2 (60 s) on `thread`; the shared main loop stalls `stallMs`. Checks
+ * that n1 and n2 saw n0 dead and alive again, and that n0 buried nobody; returns n0's refutations.
+ */
+async function hangOfN0(thread: MembershipThread | undefined, stallMs: number): Promise<string[]> {
+  const { seen, deaths } = await start([500, 60_000, 60_000], thread);
+  const refuted: string[] = [];
+  nodes[0]!.onRefute((s) => refuted.push(s));
+  busy(stallMs);
+  await sleep(300);
+  await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
+  await sleep(1200);
+  for (const i of [1, 2]) {
+    expect(seen[i]!.some((alive) => !alive.includes('n0'))).toBe(true);
+    expect(nodes[i]!.stats().deaths).toBeGreaterThan(deaths[i]!);
+    expect(seen[0]!.every((alive) => alive.includes(`n${i}`))).toBe(true);
+  }
+  return refuted;
+}
+
 describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
   it('a main loop stalled longer than the dead timeout costs no false death: the worker keeps heartbeating', async () => {
     const { seen, deaths } = await start([2000, 2000, 2000], 'worker');
@@ -102,18 +122,7 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
 
   it('a main loop silent beyond the bound: the worker holds heartbeats back, peers declare it dead, it comes back', async () => {
     // n0 holds back after 500 ms of silence; n1 and n2 (bound 60 s) keep heartbeating.
-    const { seen, deaths } = await start([500, 60_000, 60_000], 'worker');
-    const refuted: string[] = [];
-    nodes[0]!.onRefute((s) => refuted.push(s));
-    busy(1500);
-    await sleep(300);
-    await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
-    await sleep(1200);
-    // Peers saw n0 dead meanwhile, and alive again.
-    for (const i of [1, 2]) {
-      expect(seen[i]!.some((alive) => !alive.includes('n0'))).toBe(true);
-      expect(nodes[i]!.stats().deaths).toBeGreaterThan(deaths[i]!);
-    }
+    const refuted = await hangOfN0('worker', 1500);
     expect(nodes[0]!.mainLoopStats()).toMatchObject({ hangs: 1, holding: false });
     expect(nodes[0]!.stats().mainLoopHangs).toBe(1);
     expect(nodes[0]!.mainLoopStats().heldDatagrams).toBeGreaterThan(0);
@@ -179,19 +188,7 @@ describe('WorkerMembership on the main thread, with the beat engine (the default
 
   it('a main loop silent beyond the bound: the engine\'s watchdog stops the beats, peers declare the node dead, it comes back', async () => {
     // n0's engine stops after max(500, 3 x fullHeartbeatMs = 1 800) ms without a tick of its membership; n1 and n2 (60 s) beat on.
-    const { seen, deaths } = await start([500, 60_000, 60_000]);
-    const refuted: string[] = [];
-    nodes[0]!.onRefute((s) => refuted.push(s));
-    busy(2600);
-    await sleep(300);
-    await until(() => nodes.every((n) => n.alive().size === 3), 5_000);
-    await sleep(1200);
-    for (const i of [1, 2]) {
-      expect(seen[i]!.some((alive) => !alive.includes('n0'))).toBe(true);
-      expect(nodes[i]!.stats().deaths).toBeGreaterThan(deaths[i]!);
-      // Their own engines beat on: nobody buried them.
-      expect(seen[0]!.every((alive) => alive.includes(`n${i}`))).toBe(true);
-    }
+    const refuted = await hangOfN0(undefined, 2600);
     expect(refuted.length).toBeGreaterThan(0);
     // Counted once the loop is back (l2vip_membership_transitions_total{event="main-loop-hang"}), by n0 alone.
     expect(nodes.map((n) => n.mainLoopStats().hangs)).toEqual([1, 0, 0]);

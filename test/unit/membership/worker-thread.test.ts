@@ -100,24 +100,29 @@ async function hangOfN0(thread: MembershipThread | undefined, stallMs: number): 
   return refuted;
 }
 
+const threadNames = (): string[] => readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+
+/** Three nodes on `thread`, a main-loop stall longer than the dead timeout (STALL_MS): nobody dies, no hang, beats went on through the engine. */
+async function shortStallCostsNothing(thread: MembershipThread | undefined): Promise<void> {
+  const { seen, deaths } = await start([2000, 2000, 2000], thread);
+  busy(STALL_MS);
+  // Let every queued view message arrive, and one stats snapshot (every second).
+  await sleep(1300);
+  for (const s of seen) for (const alive of s) expect(alive).toHaveLength(3);
+  for (const [i, n] of nodes.entries()) {
+    expect(n.alive().size).toBe(3);
+    expect(n.stats().deaths).toBe(deaths[i]);
+    expect(n.mainLoopStats().hangs).toBe(0);
+    expect(n.stats().beats).toMatchObject({ native: true, engine: true });
+    expect(n.stats().beats!.accepted).toBeGreaterThan(50);
+  }
+}
+
 describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
   it('a main loop stalled longer than the dead timeout costs no false death: the worker keeps heartbeating', async () => {
-    const { seen, deaths } = await start([2000, 2000, 2000], 'worker');
-    busy(STALL_MS);
-    // Let every queued view message arrive, and one stats snapshot (every second).
-    await sleep(1300);
-    for (const s of seen) for (const alive of s) expect(alive).toHaveLength(3);
-    for (const [i, n] of nodes.entries()) {
-      expect(n.alive().size).toBe(3);
-      expect(n.stats().deaths).toBe(deaths[i]);
-      expect(n.mainLoopStats().hangs).toBe(0);
-      // Beats go through the addon's engine on the worker (through the main-loop gate).
-      expect(n.stats().beats).toMatchObject({ native: true, engine: true });
-      expect(n.stats().beats!.accepted).toBeGreaterThan(50);
-    }
+    await shortStallCostsNothing('worker');
     // The membership threads carry their own OS name (top -H tells their CPU from the main thread's).
-    const names = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
-    expect(names.filter((n) => n === MEMBERSHIP_THREAD_NAME)).toHaveLength(3);
+    expect(threadNames().filter((n) => n === MEMBERSHIP_THREAD_NAME)).toHaveLength(3);
   });
 
   it('a main loop silent beyond the bound: the worker holds heartbeats back, peers declare it dead, it comes back', async () => {
@@ -170,20 +175,9 @@ describe('WorkerMembership on worker threads', { timeout: 40_000 }, () => {
 
 describe('WorkerMembership on the main thread, with the beat engine (the default)', { timeout: 40_000 }, () => {
   it('runs on the main thread (no membership thread) and a main loop stalled longer than the dead timeout costs no false death: the engine beats on', async () => {
-    const { seen, deaths } = await start([2000, 2000, 2000]);
+    await shortStallCostsNothing(undefined);
     for (const n of nodes) expect(n.thread).toBe('main');
-    const names = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
-    expect(names.filter((n) => n === MEMBERSHIP_THREAD_NAME)).toHaveLength(0);
-    busy(STALL_MS);
-    await sleep(1300);
-    for (const s of seen) for (const alive of s) expect(alive).toHaveLength(3);
-    for (const [i, n] of nodes.entries()) {
-      expect(n.alive().size).toBe(3);
-      expect(n.stats().deaths).toBe(deaths[i]);
-      expect(n.stats().beats).toMatchObject({ native: true, engine: true });
-      expect(n.stats().beats!.accepted).toBeGreaterThan(50);
-      expect(n.mainLoopStats().hangs).toBe(0);
-    }
+    expect(threadNames().filter((n) => n === MEMBERSHIP_THREAD_NAME)).toHaveLength(0);
   });
 
   it('a main loop silent beyond the bound: the engine\'s watchdog stops the beats, peers declare the node dead, it comes back', async () => {

@@ -9,6 +9,7 @@ import { SpeakerRuntime } from '../speaker/runtime.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Signals } from './lifecycle.js';
 import { requireNetworkPrivileges } from './privileges.js';
+import { jitOption } from './jit.js';
 import { LOG_LEVEL_HELP, parseIntOption, parseLogLevelOption } from './options.js';
 
 interface AnnounceOptions {
@@ -31,6 +32,7 @@ export function registerAnnounce(program: Command): void {
     .option('--no-deliver', 'do not make this host accept traffic for the IPs (no local routes)')
     .option('--garp-refresh <ms>', 'period of gratuitous refreshes after the initial burst; 0 = off', parseIntOption, DEFAULT_GARP_TIMING.refreshMs)
     .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
+    .addOption(jitOption())
     .argument('<ip...>', 'IPv4 or IPv6 addresses')
     .action((ips: string[], opts: AnnounceOptions) => runAnnounce(ips, opts));
 }

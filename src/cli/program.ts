@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { L2vipError } from '../errors.js';
+import { applyJit, jitTierFromArgv } from './jit.js';
 
 type Register = (program: Command) => void;
 
@@ -42,6 +43,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   // Without a listener, SIGUSR1 makes Node open its inspector on 127.0.0.1:9229: a debugger on
   // a root process for any local user. Commands that use SIGUSR1 add their own listener.
   process.on('SIGUSR1', ignoreSignal);
+  const jit = jitTierFromArgv(argv);
+  if (jit !== undefined) applyJit(jit);
   try {
     await (await buildProgram(argv)).parseAsync(argv);
   } catch (err) {

@@ -7,6 +7,7 @@ import type { KubernetesSpeaker } from '../speaker/kubernetes-speaker.js';
 import { Signals } from './lifecycle.js';
 import { LOG_LEVEL_HELP, parseLogLevelOption } from './options.js';
 import { requireNetworkPrivileges } from './privileges.js';
+import { jitOption } from './jit.js';
 
 export const DEFAULT_PEER_SELECTOR = 'app.kubernetes.io/name=l2vip,app.kubernetes.io/component=speaker';
 
@@ -90,6 +91,7 @@ export function registerSpeaker(program: Command): void {
     .option('--virtual-mac', 'give every Service a virtual MAC derived from namespace/name, unless annotated l2vip.io/virtual-mac: "false" (docs/virtual-mac.md)', false)
     .option('--metrics-listen <addr:port>', 'address for /metrics, /healthz and /readyz (":7472": every address)', ':7472')
     .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
+    .addOption(jitOption())
     .action(async (opts: SpeakerCliOptions) => {
       const log = createLogger(opts.logLevel);
       const signals = new Signals(log);

@@ -5,6 +5,7 @@ import { loadStandaloneConfig, StandaloneSpeaker } from '../standalone/standalon
 import { Signals } from './lifecycle.js';
 import { LOG_LEVEL_HELP, parseLogLevelOption } from './options.js';
 import { requireNetworkPrivileges } from './privileges.js';
+import { jitOption } from './jit.js';
 
 export function registerStandalone(program: Command): void {
   program
@@ -18,6 +19,8 @@ export function registerStandalone(program: Command): void {
     )
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevelOption, 'info')
+    .addOption(jitOption())
+    // --jit is applied by main() before this module loads (jitTierFromArgv).
     .action((opts: { config: string; logLevel: string }) => runStandalone(opts.config, opts.logLevel));
 }
 

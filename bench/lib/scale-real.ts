@@ -38,6 +38,8 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     extraConfig = '',
     /** Environment of the speakers, e.g. L2VIP_MEMBERSHIP_SOCKET=polled (no beat engine), L2VIP_MEMBERSHIP_THREAD=worker. */
     private readonly environment: readonly string[] = [],
+    /** More arguments of `l2vip standalone`, e.g. --jit full. */
+    private readonly args: readonly string[] = [],
   ) {
     super(extraConfig);
   }
@@ -52,7 +54,7 @@ class BuiltStandaloneRunner extends StandaloneRunner {
     const flags = prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof];
     // env(1) execs node in place: the lab's pid of the node stays node's.
     const env = this.environment.length === 0 ? [] : ['env', ...this.environment];
-    return [...env, process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`)];
+    return [...env, process.execPath, ...binNodeFlags(), ...flags, join(ROOT, 'bin', 'l2vip.js'), 'standalone', '--config', join(ctx.dir, `${n.name}.yaml`), ...this.args];
   }
 }
 
@@ -77,9 +79,9 @@ interface Idle {
   readonly load: string;
 }
 
-async function idle(size: number, membershipYaml: string, environment: readonly string[], seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
+async function idle(size: number, membershipYaml: string, environment: readonly string[], args: readonly string[], seconds: number, warmupSeconds: number, load: () => string): Promise<Idle> {
   const print = (l: string) => console.error(`  ${l}`);
-  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', environment) }, async (lab) => {
+  return withLab({ nodes: size, fault: 'kill', intervalMs: 1000, print, nodeRunner: new BuiltStandaloneRunner(membershipYaml, '', environment, args) }, async (lab) => {
     // Start-up (module loading, V8's optimising compiler on background threads) is not idle.
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     const pids = [...lab.softwarePids().values()];
@@ -158,12 +160,14 @@ export async function realProcesses(
   console.log('  goal: 3 nodes <= 1 % CPU and <= 60 MB RSS per speaker ("anon": RSS less file pages such as the node binary, about 40 MB, shared by every node process)');
   const rows: (string | number)[][] = [['N', 'design', 'CPU % mean', 'max', 'membership thread %', 'wakeups/s', 'engine %', 'wakeups/s', 'main %', 'RSS MiB mean', 'max', 'anon MiB', 'load average']];
   for (const size of sizes) {
-    for (const [design, yaml, environment] of [
+    for (const [design, yaml, environment, args = []] of [
       ['ring, beat engine, main thread', '{ topology: ring }', []],
       // The membership on a worker thread, then without the engine (a tick every heartbeat, on a
       // worker), and also with every heartbeat full, as wire version 3 sent: what each step saves, in the same run.
       ...(size <= 3
         ? [
+            // TurboFan on (--jit full, the default until 2026-11-30): about 7 MB more resident.
+            ['ring, beat engine, main thread, --jit full', '{ topology: ring }', [], ['--jit', 'full']] as const,
             ['ring, beat engine, worker thread', '{ topology: ring }', ['L2VIP_MEMBERSHIP_THREAD=worker']] as const,
             ['ring, no engine (polled socket)', '{ topology: ring }', ['L2VIP_MEMBERSHIP_SOCKET=polled']] as const,
             ['ring, no engine, every heartbeat full (as wire v3)', '{ topology: ring, fullHeartbeatMs: 10 }', ['L2VIP_MEMBERSHIP_SOCKET=polled']] as const,
@@ -173,7 +177,7 @@ export async function realProcesses(
       [`mesh, ${formerHeartbeat(size)} ms, node:dgram (former)`, `{ topology: mesh, heartbeatMs: ${formerHeartbeat(size)} }`, ['L2VIP_MEMBERSHIP_SOCKET=dgram']],
     ] as const) {
       try {
-        const r = await idle(size, yaml, environment, seconds, warmupSeconds, load);
+        const r = await idle(size, yaml, environment, args, seconds, warmupSeconds, load);
         const onWorker = r.memberWakeups > 0 || r.memberCpu > 0;
         rows.push([size, design, r.cpuMean.toFixed(2), r.cpuMax.toFixed(2), onWorker ? r.memberCpu.toFixed(2) : '-', onWorker ? r.memberWakeups.toFixed(0) : '-', r.engineCpu.toFixed(2), r.engineWakeups.toFixed(0), r.mainCpu.toFixed(2), r.rssMean.toFixed(1), r.rssMax.toFixed(1), r.anonMean.toFixed(1), r.load]);
       } catch (err) {

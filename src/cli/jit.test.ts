@@ -29,14 +29,19 @@ describe('--jit', () => {
 
   it('is read from the command line before commander parses it (so it is set before the command loads), for the speaker commands only', () => {
     const argv = (...args: string[]): string[] => ['node', 'l2vip', ...args];
-    expect(jitTierFromArgv(argv('standalone', '-c', 'x.yaml'))).toBe('baseline');
+    expect(jitTierFromArgv(argv('standalone', '-c', 'x.yaml'), {})).toBe('baseline');
     expect(jitTierFromArgv(argv('standalone', '-c', 'x.yaml', '--jit', 'full'))).toBe('full');
     expect(jitTierFromArgv(argv('speaker', '--jit=full', '--log-level', 'debug'))).toBe('full');
     expect(jitTierFromArgv(argv('announce', '--jit', 'full', '--jit', 'baseline', '-i', 'eth0', '192.0.2.1'))).toBe('baseline');
     // Not an option after '--'; anything but 'full' is 'baseline' until commander refuses it.
-    expect(jitTierFromArgv(argv('standalone', '--', '--jit', 'full'))).toBe('baseline');
+    expect(jitTierFromArgv(argv('standalone', '--', '--jit', 'full'), {})).toBe('baseline');
     expect(jitTierFromArgv(argv('standalone', '--jit', 'turbo'))).toBe('baseline');
     for (const other of ['controller', 'lab', 'config', 'status', '--help']) expect(jitTierFromArgv(argv(other, '--jit', 'full'))).toBeUndefined();
+    // Heartbeats from JavaScript (no beat engine): TurboFan by default; --jit still decides.
+    expect(jitTierFromArgv(argv('standalone'), { L2VIP_MEMBERSHIP_SOCKET: 'polled' })).toBe('full');
+    expect(jitTierFromArgv(argv('speaker'), { L2VIP_MEMBERSHIP_SOCKET: 'dgram' })).toBe('full');
+    expect(jitTierFromArgv(argv('standalone', '--jit', 'baseline'), { L2VIP_MEMBERSHIP_SOCKET: 'polled' })).toBe('baseline');
+    expect(jitTierFromArgv(argv('standalone'), { L2VIP_MEMBERSHIP_SOCKET: 'engine' })).toBe('baseline');
   });
 
   it("the speaker commands take it, 'baseline' by default, and refuse anything else", async () => {

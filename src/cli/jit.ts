@@ -16,10 +16,10 @@ export type JitTier = 'baseline' | 'full';
 export function jitOption(): Option {
   return new Option(
     '--jit <tier>',
-    "V8 compilers: 'baseline' (no optimizing compiler: about 7 MB less memory for an idle speaker) or 'full' (TurboFan too: faster bulk work, e.g. thousands of VIPs)",
+    "V8 compilers: 'baseline' (no optimizing compiler: about 7 MB less memory for an idle speaker) or 'full' (TurboFan too: faster bulk work, e.g. thousands of VIPs); default baseline, full when L2VIP_MEMBERSHIP_SOCKET=polled or dgram",
   )
     .choices(['baseline', 'full'])
-    .default('baseline');
+    .default(defaultJitTier(process.env));
 }
 
 /** The commands that take --jit. */
@@ -31,7 +31,7 @@ export const JIT_COMMANDS: readonly string[] = ['standalone', 'speaker', 'announ
  * modules load: loading them runs Node's module loader hot enough for TurboFan. A value other
  * than 'full' is 'baseline' here; commander then refuses it with the choices.
  */
-export function jitTierFromArgv(argv: readonly string[]): JitTier | undefined {
+export function jitTierFromArgv(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): JitTier | undefined {
   if (!JIT_COMMANDS.includes(argv[2] ?? '')) return undefined;
   let value: string | undefined;
   for (let i = 3; i < argv.length; i++) {
@@ -40,7 +40,18 @@ export function jitTierFromArgv(argv: readonly string[]): JitTier | undefined {
     if (a === '--jit') value = argv[++i];
     else if (a.startsWith('--jit=')) value = a.slice('--jit='.length);
   }
+  if (value === undefined) return defaultJitTier(env);
   return value === 'full' ? 'full' : 'baseline';
+}
+
+/**
+ * Without --jit: 'baseline', unless L2VIP_MEMBERSHIP_SOCKET=polled or dgram (docs/membership.md#which-thread)
+ * sends the heartbeats from JavaScript instead of the addon's engine: 100 ticks a second of
+ * protocol code, which without TurboFan cost an idle 3-node speaker about 1.7 times the CPU.
+ */
+export function defaultJitTier(env: NodeJS.ProcessEnv): JitTier {
+  const socket = env['L2VIP_MEMBERSHIP_SOCKET'];
+  return socket === 'polled' || socket === 'dgram' ? 'full' : 'baseline';
 }
 
 /** Applies the tier to this process's V8 (`--max-opt=1` for 'baseline'; V8 reads it at each tiering decision). */

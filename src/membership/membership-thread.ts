@@ -3,7 +3,7 @@ import { systemClock } from '../clock/system-clock.js';
 import type { Logger } from '../observability/logger.js';
 import { GatedTransport, MainLoopGate } from './main-loop-gate.js';
 import { Membership, type MembershipView, type MemberView } from './membership.js';
-import { engineWatchdogMs, resolveMembershipOptions } from './membership-options.js';
+import { engineWatchdogMs } from './membership-options.js';
 import type { PeerTransport } from './peer-transport.js';
 import { PortLogger } from './port-logger.js';
 import { UdpTransport } from './udp-transport.js';
@@ -42,7 +42,7 @@ export function runMembershipThread(port: ParentPort, init: WorkerInit, deps: Me
     ? new MainLoopGate({
         clock,
         // On the main thread the engine's watchdog stops the beats of a hung loop; its bound is the one that counts.
-        timeoutMs: engineWatchdogMs(resolveMembershipOptions(init.peers.filter((p) => p.name !== init.self).length + 1, init.options)),
+        timeoutMs: engineWatchdogMs(init.options),
         onHang: (silentMs) => log.warn({ silentMs: Math.round(silentMs), boundMs: init.mainLoopTimeoutMs }, 'main event loop was hung: the beat engine stopped beating meanwhile, peers took over'),
       })
     : new MainLoopGate({

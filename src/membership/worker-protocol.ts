@@ -5,7 +5,7 @@
  * little as possible.
  */
 import type { MemberState, MembershipStats, Metadata, PeerConfig } from './membership.js';
-import type { MembershipOptions } from './membership-options.js';
+import type { ResolvedMembershipOptions } from './membership-options.js';
 
 /** What the worker is started with (its workerData). */
 export interface WorkerInit {
@@ -15,7 +15,8 @@ export interface WorkerInit {
   readonly previousSecrets: readonly (string | Uint8Array)[];
   /** UDP 'address:port' the worker binds. */
   readonly bind: string;
-  readonly options: MembershipOptions;
+  /** Resolved by WorkerMembership at construction (Membership's defaults for the cluster's size). */
+  readonly options: ResolvedMembershipOptions;
   readonly incarnation: number;
   /** pino level name of the main thread's logger: the worker posts only records at or above it. */
   readonly logLevel: string;

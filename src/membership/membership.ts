@@ -557,7 +557,7 @@ export class Membership {
       incarnation: this.selfIncarnation,
       drops: { ...this.drops },
       verified: { ...this.verified },
-      beats: this.beatStats(),
+      beats: this.beatStats(e),
     };
   }
 
@@ -1462,9 +1462,8 @@ export class Membership {
     this.tickTimer = this.clock.setTimeout(() => this.tick(), this.o.heartbeatMs);
   }
 
-  /** Beats sent and accepted: ours, plus the engine's (whose beats never reach us one by one; its counts are since the transport made it). */
-  private beatStats(): NonNullable<MembershipStats['beats']> {
-    const e = this.engineSeen?.counts() ?? { sent: 0, accepted: 0 };
+  /** Beats sent and accepted: ours, plus the engine's counts `e` (its beats never reach us one by one; counted since the transport made it). */
+  private beatStats(e: { readonly sent: number; readonly accepted: number }): NonNullable<MembershipStats['beats']> {
     return {
       sent: this.beatCounters.sent + e.sent,
       accepted: this.beatCounters.accepted + e.accepted,

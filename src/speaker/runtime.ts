@@ -16,7 +16,7 @@ import { Ipv6GroupJoiner } from '../netdev/ipv6-group-joiner.js';
 import { LinkWatcher, type LinkWatcherPort } from '../netdev/link-watcher.js';
 import { installCrashHandler } from '../host/crash-handler.js';
 import { HeapTrimmer } from '../host/heap-trimmer.js';
-import { loadNative } from '../netdev/native.js';
+import { loadNative, type NativeAddon } from '../netdev/native.js';
 import { StallWatch } from '../observability/health.js';
 import { droppedLogBytesTotal, type Logger } from '../observability/logger.js';
 import { speakerMetrics, startMetricsServer } from '../observability/metrics.js';
@@ -94,22 +94,18 @@ export class SpeakerRuntime {
     const log = o.logger;
     const clock = (this.clock = o.clock ?? systemClock);
     this.stalls = new StallWatch(clock);
+    // No addon (it is needed for the data path anyway): nothing to trim or settle with.
+    const addon = (): NativeAddon | undefined => {
+      try {
+        return loadNative();
+      } catch {
+        return undefined;
+      }
+    };
     this.trimmer = new HeapTrimmer(
       clock,
-      () => {
-        try {
-          return loadNative().mallocTrim();
-        } catch {
-          return false; // no addon (it is needed for the data path anyway): nothing to trim with
-        }
-      },
-      () => {
-        try {
-          loadNative().lowMemoryNotification?.();
-        } catch {
-          // as above
-        }
-      },
+      () => addon()?.mallocTrim() ?? false,
+      () => addon()?.lowMemoryNotification?.(),
     );
     this.history = new OwnershipHistory(clock);
     this.conflicts = new ConflictEpisodes(clock, log, (name) => this.links.get(name)?.mac ?? undefined);

@@ -370,24 +370,23 @@ describe('DatagramSocket beat engine', () => {
     a.start();
     b.start();
     const seesB = () => arrivals(a.s).some(([slot]) => slot === 1);
+    /** After `settleMs`, b sends nothing for 150 ms and a sees none of its beats. */
+    const bSilent = async (settleMs: number): Promise<void> => {
+      await sleep(settleMs);
+      seesB();
+      const sent = b.s.engineStats().beatsSent;
+      await sleep(150);
+      expect(seesB()).toBe(false);
+      expect(b.s.engineStats().beatsSent).toBe(sent);
+    };
     await waitFor('b beats', seesB);
     // Gate closed.
     b.s.engineKick(false, 60_000);
-    await sleep(30);
-    seesB();
-    const sentClosed = b.s.engineStats().beatsSent;
-    await sleep(150);
-    expect(seesB()).toBe(false);
-    expect(b.s.engineStats().beatsSent).toBe(sentClosed);
+    await bSilent(30);
     // Open again, with a 50 ms watchdog.
     b.s.engineKick(true, 50);
     await waitFor('b beats again', seesB, 1000);
-    await sleep(100); // the watchdog ran out 50 ms after the kick
-    seesB();
-    const sentStale = b.s.engineStats().beatsSent;
-    await sleep(150);
-    expect(seesB()).toBe(false);
-    expect(b.s.engineStats().beatsSent).toBe(sentStale);
+    await bSilent(100); // the watchdog ran out 50 ms after the kick
     // Kicking again resumes.
     b.s.engineKick(true, 60_000);
     await waitFor('b beats after the kick', seesB, 1000);
